@@ -1,0 +1,254 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dma_buf: a fixed-size buffer shared between an exporter (who owns the
+ * memory) and importers (devices that access it by device address), with the
+ * kernel's rules.
+ *
+ * Every dma-buf has a real file descriptor. dma_buf_fd() hands out a new one;
+ * dma_buf_get() finds the buffer behind any of them (and wraps a sealed
+ * memfd that came from another process as a host buffer). The buffer's
+ * identity (dma_buf->ino) is the inode of that file, as in the kernel.
+ *
+ * Importers never see the exporter's memory: they attach a device and map the
+ * attachment, and the exporter returns an sg table of device addresses in that
+ * device's address space (IOMMU IOVAs, or peer-to-peer bus addresses when the
+ * importer allows peer-to-peer and its device can reach the exporter's).
+ *
+ * Static importers (dma_buf_attach) get a buffer that does not move while
+ * mapped: mapping pins it, unmapping unpins it. Dynamic importers
+ * (dma_buf_dynamic_attach) must give a move_notify callback: the exporter
+ * calls it, with the resv lock held, when the buffer is about to move, and the
+ * importer must stop using its mapping and map again before its next access,
+ * after waiting for the KERNEL fences (the move) of the buffer's resv.
+ *
+ * Locking convention (asserted in debug builds): the caller holds the resv
+ * lock (dma_resv_lock(dmabuf->resv)) for pin, unpin, map, unmap, vmap,
+ * vunmap and move_notify; not for attach, detach, get, put, fd, CPU access
+ * and set_name. The _unlocked variants take and drop the lock themselves.
+ */
+#ifndef DEVMEM_DMA_BUF_H
+#define DEVMEM_DMA_BUF_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "device.h"
+#include "dma-resv.h"
+#include "kref.h"
+#include "list.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifndef DMA_BUF_NAME_LEN
+#define DMA_BUF_NAME_LEN 32 /* including the terminating NUL */
+#endif
+
+/*
+ * One entry of a mapped sg table: a device address range. There is no page
+ * or CPU address in it, by design.
+ */
+struct scatterlist {
+	dma_addr_t dma_address;
+	unsigned int dma_length;
+	enum dma_addr_domain domain;
+};
+
+struct sg_table {
+	struct scatterlist *sgl;
+	unsigned int nents;
+};
+
+#define sg_dma_address(sg) ((sg)->dma_address)
+#define sg_dma_len(sg) ((sg)->dma_length)
+#define for_each_sgtable_dma_sg(sgt, sg, i) \
+	for ((i) = 0, (sg) = (sgt)->sgl; (i) < (sgt)->nents; (i)++, (sg)++)
+
+/* Allocate a table of @nents zeroed entries (0 or -ENOMEM); free it with sg_free_table(). */
+int sg_alloc_table(struct sg_table *sgt, unsigned int nents);
+void sg_free_table(struct sg_table *sgt);
+/* Total bytes the table covers. */
+size_t sg_table_size(const struct sg_table *sgt);
+
+struct dma_buf;
+struct dma_buf_attachment;
+
+/*
+ * What an exporter implements. map_dma_buf, unmap_dma_buf and release are
+ * mandatory; pin and unpin come together (an exporter with pin is dynamic:
+ * its buffers can move). Everything else is optional.
+ */
+struct dma_buf_ops {
+	int (*attach)(struct dma_buf *dmabuf, struct dma_buf_attachment *attach);
+	void (*detach)(struct dma_buf *dmabuf, struct dma_buf_attachment *attach);
+	int (*pin)(struct dma_buf_attachment *attach); /* resv lock held */
+	void (*unpin)(struct dma_buf_attachment *attach); /* resv lock held */
+	/* resv lock held: return a new sg table of attach->dev addresses */
+	int (*map_dma_buf)(struct dma_buf_attachment *attach, enum dma_data_direction dir,
+			   struct sg_table **sgt);
+	void (*unmap_dma_buf)(struct dma_buf_attachment *attach, struct sg_table *sgt,
+			      enum dma_data_direction dir); /* resv lock held */
+	void (*release)(struct dma_buf *dmabuf);
+	int (*begin_cpu_access)(struct dma_buf *dmabuf, enum dma_data_direction dir);
+	int (*end_cpu_access)(struct dma_buf *dmabuf, enum dma_data_direction dir);
+	int (*vmap)(struct dma_buf *dmabuf, void **vaddr); /* resv lock held */
+	void (*vunmap)(struct dma_buf *dmabuf, void *vaddr); /* resv lock held */
+};
+
+struct dma_buf_export_info {
+	const char *exp_name; /* exporter name, shown by describe */
+	const struct dma_buf_ops *ops;
+	size_t size; /* > 0 */
+	struct dma_resv *resv; /* NULL: the buffer gets its own */
+	void *priv; /* the exporter's, in dmabuf->priv */
+	/*
+	 * The file behind the buffer, adopted by it (closed on release); -1
+	 * makes the core create one. Host buffers pass their memfd.
+	 */
+	int fd;
+};
+
+/* Fields are read-only for everyone but the core, except priv (the exporter's). */
+struct dma_buf {
+	size_t size;
+	const struct dma_buf_ops *ops;
+	const char *exp_name;
+	unsigned long ino; /* unique id: the inode of the buffer's file */
+	int fd; /* the buffer's own file; dma_buf_fd() dups it */
+	struct kref refcount;
+	struct dma_resv *resv;
+	struct list_head attachments; /* protected by the resv lock */
+	unsigned int vmapping_counter; /* protected by the resv lock */
+	void *vmap_ptr; /* protected by the resv lock */
+	pthread_mutex_t name_lock;
+	char name[DMA_BUF_NAME_LEN]; /* protected by name_lock */
+	void *priv;
+	struct list_head list_node; /* the registry of live buffers */
+	struct dma_resv resv_embedded; /* used when the exporter gave no resv */
+};
+
+struct dma_buf_attach_ops {
+	bool allow_peer2peer; /* the importer can use peer-to-peer addresses */
+	/* mandatory for dynamic importers; called with the resv lock held */
+	void (*move_notify)(struct dma_buf_attachment *attach);
+};
+
+struct dma_buf_attachment {
+	struct dma_buf *dmabuf;
+	struct device *dev; /* referenced while attached */
+	struct list_head node; /* in dmabuf->attachments */
+	bool peer2peer; /* p2p addresses allowed for this attachment */
+	const struct dma_buf_attach_ops *importer_ops; /* NULL for static importers */
+	void *importer_priv;
+	void *priv; /* the exporter's */
+	unsigned int map_count; /* live mappings; protected by the resv lock */
+	unsigned int pin_count; /* protected by the resv lock */
+};
+
+/*
+ * Export a buffer. Checks the ops (map, unmap and release present; pin iff
+ * unpin) and the size: -EINVAL otherwise. Returns 0 and the buffer (one
+ * reference) in @out.
+ */
+int dma_buf_export(const struct dma_buf_export_info *info, struct dma_buf **out);
+
+/* A new file descriptor for the buffer (O_CLOEXEC if in @flags), or a negative errno. */
+int dma_buf_fd(struct dma_buf *dmabuf, int flags);
+
+/*
+ * The buffer behind @fd, with a new reference. -EBADF if @fd is not open,
+ * -EINVAL if it is not a dma-buf (a memfd from elsewhere is accepted only
+ * when sealed against shrinking and growing).
+ */
+int dma_buf_get(int fd, struct dma_buf **out);
+void get_dma_buf(struct dma_buf *dmabuf);
+void dma_buf_put(struct dma_buf *dmabuf);
+
+/* True if the exporter can move the buffer (it implements pin/unpin). */
+bool dma_buf_is_dynamic(const struct dma_buf *dmabuf);
+/* True for attachments made by dma_buf_dynamic_attach(). */
+bool dma_buf_attachment_is_dynamic(const struct dma_buf_attachment *attach);
+
+/*
+ * Attach @dev as an importer. Static: the buffer will be pinned while
+ * mapped. Dynamic: @importer_ops->move_notify is mandatory (-EINVAL without
+ * it). Returns 0 and the attachment in @out; the attachment holds a
+ * reference on @dev. No lock held.
+ */
+int dma_buf_attach(struct dma_buf *dmabuf, struct device *dev, struct dma_buf_attachment **out);
+int dma_buf_dynamic_attach(struct dma_buf *dmabuf, struct device *dev,
+			   const struct dma_buf_attach_ops *importer_ops, void *importer_priv,
+			   struct dma_buf_attachment **out);
+/* Detach; every mapping must be gone and every pin dropped. No lock held. */
+void dma_buf_detach(struct dma_buf *dmabuf, struct dma_buf_attachment *attach);
+
+/* Keep the buffer where it is (dynamic importers). Resv lock held. */
+int dma_buf_pin(struct dma_buf_attachment *attach);
+void dma_buf_unpin(struct dma_buf_attachment *attach);
+
+/*
+ * Map the attachment for @dir: 0 and an sg table of device addresses of
+ * attach->dev in @sgt. Resv lock held. For a static importer of a dynamic
+ * exporter this pins the buffer and waits for its KERNEL fences. Errors come
+ * from the exporter (-ENOMEM, -EOPNOTSUPP, ...), and nothing stays mapped.
+ */
+int dma_buf_map_attachment(struct dma_buf_attachment *attach, enum dma_data_direction dir,
+			   struct sg_table **sgt);
+void dma_buf_unmap_attachment(struct dma_buf_attachment *attach, struct sg_table *sgt,
+			      enum dma_data_direction dir);
+int dma_buf_map_attachment_unlocked(struct dma_buf_attachment *attach, enum dma_data_direction dir,
+				    struct sg_table **sgt);
+void dma_buf_unmap_attachment_unlocked(struct dma_buf_attachment *attach, struct sg_table *sgt,
+				       enum dma_data_direction dir);
+
+/* Tell every dynamic importer that the buffer is moving. Resv lock held. */
+void dma_buf_move_notify(struct dma_buf *dmabuf);
+
+/*
+ * Bracket CPU access to the buffer's memory for @dir. Begin waits for the
+ * fences that conflict (writers for a read, everything for a write).
+ */
+int dma_buf_begin_cpu_access(struct dma_buf *dmabuf, enum dma_data_direction dir);
+int dma_buf_end_cpu_access(struct dma_buf *dmabuf, enum dma_data_direction dir);
+
+/*
+ * A CPU mapping of the whole buffer, reference counted: the first vmap asks
+ * the exporter, later ones share it, the last vunmap releases it. Resv lock
+ * held; -EINVAL if the exporter has no vmap.
+ */
+int dma_buf_vmap(struct dma_buf *dmabuf, void **vaddr);
+void dma_buf_vunmap(struct dma_buf *dmabuf, void *vaddr);
+int dma_buf_vmap_unlocked(struct dma_buf *dmabuf, void **vaddr);
+void dma_buf_vunmap_unlocked(struct dma_buf *dmabuf, void *vaddr);
+
+/* Name the buffer (at most DMA_BUF_NAME_LEN - 1 characters, else -EINVAL). */
+int dma_buf_set_name(struct dma_buf *dmabuf, const char *name);
+/* Copy the name (empty if none) into @buf of @size bytes. */
+void dma_buf_get_name(struct dma_buf *dmabuf, char *buf, size_t size);
+
+/*
+ * The ioctls of a dma-buf fd, on a libdevmem buffer's fd: DMA_BUF_IOCTL_SYNC
+ * (begin/end CPU access) and DMA_BUF_SET_NAME. -ENOTTY for other requests,
+ * -EINVAL for bad flags, -EBADF/-EINVAL for a fd that is not a dma-buf.
+ */
+int dma_buf_ioctl(int fd, unsigned long request, void *arg);
+
+/* The fdinfo lines of one buffer: "size:", "count:", "exp_name:", "name:". */
+int dma_buf_show_fdinfo(struct dma_buf *dmabuf, FILE *out);
+
+/*
+ * Every live buffer, in the shape of the kernel's debugfs bufinfo: size,
+ * flags, mode, count, exporter, ino and name of each, its fences, its
+ * attached devices, and the totals. Returns 0 or a negative errno.
+ */
+int dma_buf_describe(FILE *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef DEVMEM_ERROR_H
+#define DEVMEM_ERROR_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * devmem_last_error - why the last failing libdevmem call on this thread failed
+ *
+ * Every libdevmem function returns 0 (or a count, or a handle) on success and a
+ * negative errno on failure. Where the errno alone is not enough, the function
+ * also records a one-line reason, e.g. "rx queue 9 out of range (device has 4)".
+ * Returns that line, or "" if the thread has none. The string belongs to the
+ * thread and stays valid until its next failing call.
+ */
+const char *devmem_last_error(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

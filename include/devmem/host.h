@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The host exporter: dma-bufs in ordinary memory, held in a memfd sealed
+ * against shrinking and growing (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL),
+ * so that no holder of the fd can truncate the memory under an importer.
+ *
+ * A host buffer maps into any device's IOMMU domain. Its fd can be passed to
+ * another process (SCM_RIGHTS); dma_buf_get() there wraps it as a host buffer
+ * over the same memory. A memfd without those seals is refused.
+ *
+ * Host buffers never move: the exporter is static (no pin/unpin).
+ */
+#ifndef DEVMEM_HOST_H
+#define DEVMEM_HOST_H
+
+#include <stddef.h>
+
+#include "dma-buf.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define HOST_EXP_NAME "devmem-host"
+
+struct host_buffer_opts {
+	size_t sz; /* sizeof(struct host_buffer_opts) */
+	const char *name; /* dma-buf name (optional) */
+	/*
+	 * The layout of the sg tables the buffer maps to. By default each
+	 * mapping is as few entries as the segment limit allows. With
+	 * @sg_lengths, entries take these lengths in turn (cycling; the last
+	 * entry takes what remains), which may be any size, page multiple or
+	 * not, to test importers against fragmented and hostile layouts.
+	 */
+	const size_t *sg_lengths;
+	unsigned int num_sg_lengths;
+	size_t max_segment; /* 0: the largest page multiple that fits an entry */
+};
+
+/*
+ * Create a host buffer of @size bytes (a non-zero multiple of the page
+ * size). @opts may be NULL. Returns 0 and the buffer (one reference) in @out,
+ * -EINVAL for a bad size or options, -ENOMEM, or the memfd's errno.
+ */
+int devmem_host_buffer_create(size_t size, const struct host_buffer_opts *opts,
+			      struct dma_buf **out);
+
+/* True if @dmabuf was exported by the host exporter. */
+bool devmem_is_host_buffer(const struct dma_buf *dmabuf);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
