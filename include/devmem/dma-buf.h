@@ -68,7 +68,10 @@ struct sg_table {
 #define for_each_sgtable_dma_sg(sgt, sg, i) \
 	for ((i) = 0, (sg) = (sgt)->sgl; (i) < (sgt)->nents; (i)++, (sg)++)
 
-/* Allocate a table of @nents zeroed entries (0 or -ENOMEM); free it with sg_free_table(). */
+/*
+ * Allocate @nents zeroed entries in @sgt: 0, -EINVAL for no entries (as the
+ * kernel's), -ENOMEM. Free them with sg_free_table().
+ */
 int sg_alloc_table(struct sg_table *sgt, unsigned int nents);
 void sg_free_table(struct sg_table *sgt);
 /* Total bytes the table covers. */
@@ -87,7 +90,11 @@ struct dma_buf_ops {
 	void (*detach)(struct dma_buf *dmabuf, struct dma_buf_attachment *attach);
 	int (*pin)(struct dma_buf_attachment *attach); /* resv lock held */
 	void (*unpin)(struct dma_buf_attachment *attach); /* resv lock held */
-	/* resv lock held: return a new sg table of attach->dev addresses */
+	/*
+	 * Resv lock held: return a new sg table of attach->dev addresses. The
+	 * exporter allocates the struct sg_table and its entries and frees both
+	 * in unmap_dma_buf. On failure nothing may stay mapped.
+	 */
 	int (*map_dma_buf)(struct dma_buf_attachment *attach, enum dma_data_direction dir,
 			   struct sg_table **sgt);
 	void (*unmap_dma_buf)(struct dma_buf_attachment *attach, struct sg_table *sgt,
@@ -107,7 +114,9 @@ struct dma_buf_export_info {
 	void *priv; /* the exporter's, in dmabuf->priv */
 	/*
 	 * The file behind the buffer, adopted by it (closed on release); -1
-	 * makes the core create one. Host buffers pass their memfd.
+	 * makes the core create one (an empty sealed memfd). Host buffers pass
+	 * their memfd. If the export fails the fd is not adopted: the caller
+	 * still owns it. An fd that already backs a live dma-buf is refused.
 	 */
 	int fd;
 };
@@ -118,6 +127,7 @@ struct dma_buf {
 	const struct dma_buf_ops *ops;
 	const char *exp_name;
 	unsigned long ino; /* unique id: the inode of the buffer's file */
+	uint64_t dev; /* st_dev of the buffer's file: (dev, ino) is the registry key */
 	int fd; /* the buffer's own file; dma_buf_fd() dups it */
 	struct kref refcount;
 	struct dma_resv *resv;
@@ -152,17 +162,25 @@ struct dma_buf_attachment {
 /*
  * Export a buffer. Checks the ops (map, unmap and release present; pin iff
  * unpin) and the size: -EINVAL otherwise. Returns 0 and the buffer (one
- * reference) in @out.
+ * reference) in @out; -EBADF if info->fd is not open, -EINVAL if it already
+ * backs a dma-buf, or the errno of creating the buffer's memfd.
  */
 int dma_buf_export(const struct dma_buf_export_info *info, struct dma_buf **out);
 
-/* A new file descriptor for the buffer (O_CLOEXEC if in @flags), or a negative errno. */
+/*
+ * A new file descriptor for the buffer (O_CLOEXEC if in @flags; other flags
+ * are ignored, as in the kernel), or a negative errno (-EINVAL, -EMFILE).
+ * Unlike the kernel's, the fd does not take over the caller's reference: the
+ * buffer lives while references exist, whoever holds fds; closing the fd
+ * frees nothing.
+ */
 int dma_buf_fd(struct dma_buf *dmabuf, int flags);
 
 /*
  * The buffer behind @fd, with a new reference. -EBADF if @fd is not open,
  * -EINVAL if it is not a dma-buf (a memfd from elsewhere is accepted only
- * when sealed against shrinking and growing).
+ * when sealed against shrinking and growing, and is then wrapped as a host
+ * buffer once: later gets of the same file return the same buffer).
  */
 int dma_buf_get(int fd, struct dma_buf **out);
 void get_dma_buf(struct dma_buf *dmabuf);
@@ -183,18 +201,26 @@ int dma_buf_attach(struct dma_buf *dmabuf, struct device *dev, struct dma_buf_at
 int dma_buf_dynamic_attach(struct dma_buf *dmabuf, struct device *dev,
 			   const struct dma_buf_attach_ops *importer_ops, void *importer_priv,
 			   struct dma_buf_attachment **out);
-/* Detach; every mapping must be gone and every pin dropped. No lock held. */
+/*
+ * Detach; every mapping must be gone and every pin dropped (a bug otherwise:
+ * aborts in debug builds). No lock held.
+ */
 void dma_buf_detach(struct dma_buf *dmabuf, struct dma_buf_attachment *attach);
 
-/* Keep the buffer where it is (dynamic importers). Resv lock held. */
+/*
+ * Keep the buffer where it is. Resv lock held. Only for dynamic attachments
+ * (-EINVAL for a static one); a no-op success when the exporter is static.
+ */
 int dma_buf_pin(struct dma_buf_attachment *attach);
 void dma_buf_unpin(struct dma_buf_attachment *attach);
 
 /*
  * Map the attachment for @dir: 0 and an sg table of device addresses of
  * attach->dev in @sgt. Resv lock held. For a static importer of a dynamic
- * exporter this pins the buffer and waits for its KERNEL fences. Errors come
- * from the exporter (-ENOMEM, -EOPNOTSUPP, ...), and nothing stays mapped.
+ * exporter this pins the buffer and waits for its KERNEL fences (and the
+ * matching unmap unpins). -EINVAL for DMA_NONE or a bad direction; other
+ * errors come from the exporter (-ENOMEM, -ENOSPC, -EOPNOTSUPP, ...), and
+ * nothing stays mapped or pinned.
  */
 int dma_buf_map_attachment(struct dma_buf_attachment *attach, enum dma_data_direction dir,
 			   struct sg_table **sgt);
@@ -209,8 +235,11 @@ void dma_buf_unmap_attachment_unlocked(struct dma_buf_attachment *attach, struct
 void dma_buf_move_notify(struct dma_buf *dmabuf);
 
 /*
- * Bracket CPU access to the buffer's memory for @dir. Begin waits for the
- * fences that conflict (writers for a read, everything for a write).
+ * Bracket CPU access to the buffer's memory for @dir. Begin calls the
+ * exporter's begin_cpu_access, then (as the kernel does) waits for the
+ * fences that conflict: KERNEL and WRITE fences for a read
+ * (DMA_FROM_DEVICE), every implicit fence up to READ for a write
+ * (DMA_TO_DEVICE, DMA_BIDIRECTIONAL). -EINVAL for a bad direction.
  */
 int dma_buf_begin_cpu_access(struct dma_buf *dmabuf, enum dma_data_direction dir);
 int dma_buf_end_cpu_access(struct dma_buf *dmabuf, enum dma_data_direction dir);
@@ -225,7 +254,7 @@ void dma_buf_vunmap(struct dma_buf *dmabuf, void *vaddr);
 int dma_buf_vmap_unlocked(struct dma_buf *dmabuf, void **vaddr);
 void dma_buf_vunmap_unlocked(struct dma_buf *dmabuf, void *vaddr);
 
-/* Name the buffer (at most DMA_BUF_NAME_LEN - 1 characters, else -EINVAL). */
+/* Name the buffer (at most DMA_BUF_NAME_LEN - 1 characters, else -EINVAL; NULL: -EINVAL). */
 int dma_buf_set_name(struct dma_buf *dmabuf, const char *name);
 /* Copy the name (empty if none) into @buf of @size bytes. */
 void dma_buf_get_name(struct dma_buf *dmabuf, char *buf, size_t size);
@@ -237,7 +266,11 @@ void dma_buf_get_name(struct dma_buf *dmabuf, char *buf, size_t size);
  */
 int dma_buf_ioctl(int fd, unsigned long request, void *arg);
 
-/* The fdinfo lines of one buffer: "size:", "count:", "exp_name:", "name:". */
+/*
+ * The fdinfo lines of one buffer, as the kernel prints them: "size:\t%zu",
+ * "count:\t%ld" (references), "exp_name:\t%s", and "name:\t%s" when the
+ * buffer has a name. 0, -EINVAL, or -EIO if writing failed.
+ */
 int dma_buf_show_fdinfo(struct dma_buf *dmabuf, FILE *out);
 
 /*

@@ -33,15 +33,24 @@ struct host_buffer_opts {
 	 * entry takes what remains), which may be any size, page multiple or
 	 * not, to test importers against fragmented and hostile layouts.
 	 */
-	const size_t *sg_lengths;
-	unsigned int num_sg_lengths;
-	size_t max_segment; /* 0: the largest page multiple that fits an entry */
+	const size_t *sg_lengths; /* each 1..UINT_MAX; copied at creation */
+	unsigned int num_sg_lengths; /* > 0 exactly when sg_lengths is set */
+	/*
+	 * 0: the largest page multiple that fits an entry (dma_length is an
+	 * unsigned int). Otherwise 1..UINT_MAX, and it also caps @sg_lengths.
+	 */
+	size_t max_segment;
 };
 
 /*
  * Create a host buffer of @size bytes (a non-zero multiple of the page
  * size). @opts may be NULL. Returns 0 and the buffer (one reference) in @out,
  * -EINVAL for a bad size or options, -ENOMEM, or the memfd's errno.
+ *
+ * Each sg entry of a mapping is its own IOMMU mapping into the importer's
+ * device (dma_map_range() for the mapping's direction); a mapping that fails
+ * part-way (-ENOSPC, -ENOMEM) unmaps what it had mapped. From 2 MiB up, the
+ * CPU mapping is 2 MiB aligned, so the IOMMU can use large blocks.
  */
 int devmem_host_buffer_create(size_t size, const struct host_buffer_opts *opts,
 			      struct dma_buf **out);
