@@ -25,6 +25,7 @@
 #define DEVMEM_DMA_RESV_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "dma-fence.h"
@@ -46,13 +47,17 @@ extern struct ww_class reservation_ww_class;
 
 struct dma_resv_list;
 
-/* Fields are private to dma-resv.c. */
+/*
+ * Fields are private to dma-resv.c. The lock holder reads the list freely and
+ * changes it under list_lock; unlocked readers read it only under list_lock
+ * (and take a fence reference there before they let go of it).
+ */
 struct dma_resv {
 	struct ww_mutex lock;
-	struct dma_resv_list *fences; /* written under lock and list_lock; read under list_lock */
+	struct dma_resv_list *fences; /* written under lock and list_lock; read under either */
 	pthread_mutex_t list_lock; /* lets unlocked readers snapshot fences safely */
-	uint64_t seq; /* bumped on every change; unlocked iterators restart on it */
-	unsigned int reserved; /* slots reserved by the lock holder */
+	uint64_t seq; /* under list_lock: bumped when entries move (new list, removal) */
+	unsigned int reserved; /* under lock: free slots reserved, dropped on unlock */
 };
 
 void dma_resv_init(struct dma_resv *obj);
@@ -74,9 +79,13 @@ struct ww_acquire_ctx *dma_resv_locking_ctx(struct dma_resv *obj);
 int dma_resv_reserve_fences(struct dma_resv *obj, unsigned int num_fences);
 
 /*
- * Add @fence with @usage (takes its own reference). Lock held, and a slot
- * reserved: cannot fail. Adding without a reservation is a bug (aborts in
- * debug builds).
+ * Add @fence with @usage (takes its own reference). Lock held: cannot fail.
+ * As in the kernel, the fence takes the place of an entry of the same context
+ * whose usage is the same or higher (numerically) when @fence is the same or
+ * later, or of an entry that has signalled; otherwise it is appended, which
+ * uses a slot reserved with dma_resv_reserve_fences() since the lock was taken.
+ * Appending without a reservation is a bug (aborts in debug builds; past the
+ * allocated room it aborts in every build, as the kernel's BUG_ON).
  */
 void dma_resv_add_fence(struct dma_resv *obj, struct dma_fence *fence, enum dma_resv_usage usage);
 
@@ -88,10 +97,13 @@ void dma_resv_replace_fences(struct dma_resv *obj, uint64_t context, struct dma_
 			     enum dma_resv_usage usage);
 
 /*
- * Iteration. The locked form needs the lock and sees the list as it is. The
- * unlocked form takes a reference on each fence it returns and restarts from
- * the first fence when the list changed underneath
- * (dma_resv_iter_is_restarted() tells the loop body to forget what it saw).
+ * Iteration. The locked form needs the lock and sees the list as it is,
+ * signalled fences included. The unlocked form, like the kernel's, skips
+ * fences that have signalled, takes a reference on each fence it returns, and
+ * restarts from the first fence when entries moved underneath (the list was
+ * reallocated or entries were removed); dma_resv_iter_is_restarted() tells
+ * the loop body to forget what it saw. Fences added in place or appended
+ * while it runs may or may not be seen, as in the kernel.
  */
 struct dma_resv_iter {
 	struct dma_resv *obj;
@@ -99,6 +111,7 @@ struct dma_resv_iter {
 	struct dma_fence *fence; /* the current fence (referenced when unlocked) */
 	enum dma_resv_usage fence_usage;
 	unsigned int index;
+	unsigned int num_fences; /* unlocked: the entries seen since the last restart */
 	uint64_t seq;
 	bool is_restarted;
 	bool locked;
@@ -161,8 +174,11 @@ bool dma_resv_test_signaled(struct dma_resv *obj, enum dma_resv_usage usage);
 unsigned int dma_resv_num_fences(struct dma_resv *obj);
 
 /*
- * Append a description of each fence ("\t<usage> fence: <driver> <timeline> <state>\n",
- * the kernel's bufinfo lines) to @buf; returns the length it would have. No lock needed.
+ * Describe each fence, one line per fence in the kernel's bufinfo style:
+ * "\t<usage> fence: <driver> <timeline> seq <seqno> <signalled|unsignalled>\n"
+ * (usage as kernel, write, read or bookkeep). Written like snprintf() into
+ * @buf of @size bytes (always NUL-terminated when @size > 0); returns the
+ * length the whole description has, which may be more than fitted. No lock needed.
  */
 int dma_resv_describe(struct dma_resv *obj, char *buf, size_t size);
 

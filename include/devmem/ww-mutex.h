@@ -11,11 +11,32 @@
  *     ww_mutex_lock() returns -EDEADLK. The caller must unlock everything it
  *     holds under the context, take the contended lock with
  *     ww_mutex_lock_slow() (which waits, and cannot fail), and retry the rest.
- * So the waits-for graph only points from older to younger: no deadlock, and
- * the oldest context always makes progress (no starvation).
+ *   - a younger context that holds locks also dies rather than queue behind an
+ *     older waiting context (which will get the lock first), and dies when an
+ *     older context later queues in front of it (the kernel's rule, too).
+ * A context holding no lock of the class never dies: it waits.
+ * Invariant: a context holding locks only ever sleeps on a lock held by a
+ * younger context (or by a context-less locker) with no older context queued
+ * before it. So the waits-for graph only points from older to younger: no
+ * deadlock, and the oldest context always makes progress (no starvation; a
+ * context keeps its stamp across back-offs, so every context becomes the
+ * oldest in time). Waiters get the lock in queue order (the unlocker hands it
+ * over; newcomers do not overtake sleepers).
  *
  * Locking a mutex the context already holds returns -EALREADY. A NULL context
- * makes ww_mutex_lock() a plain sleeping lock (it never returns -EDEADLK).
+ * makes ww_mutex_lock() a plain sleeping lock (it never returns -EDEADLK);
+ * locking a mutex the calling thread already holds without a context (or
+ * under another context) would deadlock and aborts in debug builds.
+ *
+ * The interruptible variants return -EINTR when a signal handler runs while
+ * they sleep; the handler must be installed without SA_RESTART (with it the
+ * kernel restarts the sleep and the signal cannot be seen).
+ *
+ * Bugs that abort in debug builds (as lockdep/DEBUG_MUTEXES would warn):
+ * locking after ww_acquire_done(), ww_acquire_done() twice, ww_acquire_fini()
+ * with locks held (or twice), ww_mutex_lock_slow() with locks held, taking
+ * another lock than the contended one first after -EDEADLK, a context of
+ * another class, and unlocking a mutex the calling thread does not hold.
  */
 #ifndef DEVMEM_WW_MUTEX_H
 #define DEVMEM_WW_MUTEX_H
@@ -23,6 +44,8 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+
+#include "list.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -45,15 +68,25 @@ struct ww_acquire_ctx {
 	pthread_t task; /* the thread the context belongs to */
 };
 
-/* Fields are private to ww-mutex.c. */
+/*
+ * Fields are private to ww-mutex.c.
+ *
+ * The lock is one word: 0 when free, else the holder (its acquire context
+ * with WW_OWNER_CTX set, or its thread when locked without a context) plus
+ * WW_OWNER_WAITERS when threads sleep on it. Locking and unlocking without
+ * waiters is one compare-exchange each; everything else happens under
+ * wait_lock, and an unlock with waiters hands the lock to the first waiter.
+ */
+#define WW_OWNER_WAITERS 0x1UL
+#define WW_OWNER_CTX 0x2UL
+#define WW_OWNER_FLAGS (WW_OWNER_WAITERS | WW_OWNER_CTX)
+
 struct ww_mutex {
-	uint64_t owner; /* atomic: 0 unlocked, else the holder tag and a waiters bit */
-	struct ww_acquire_ctx *ctx; /* the holder's context, or NULL; written by the holder */
+	uintptr_t owner; /* atomic: see above; changes with waiters only under wait_lock */
+	pthread_t holder; /* atomic: the thread holding it under a context, else 0 */
 	struct ww_class *ww_class;
-	pthread_t holder; /* valid while locked; for ww_mutex_is_owned_by_me() */
-	pthread_mutex_t wait_lock; /* slow path only: protects the sleepers */
-	pthread_cond_t wait_cond;
-	unsigned int sleepers; /* protected by wait_lock */
+	pthread_mutex_t wait_lock; /* slow path only: protects waiters */
+	struct list_head waiters; /* sleeping lockers, oldest context first; under wait_lock */
 };
 
 void ww_mutex_init(struct ww_mutex *lock, struct ww_class *ww_class);
@@ -90,6 +123,19 @@ void ww_mutex_unlock(struct ww_mutex *lock);
 bool ww_mutex_is_locked(struct ww_mutex *lock);
 /* True if the calling thread holds @lock: for locking assertions. */
 bool ww_mutex_is_owned_by_me(struct ww_mutex *lock);
+
+/*
+ * The context holding @lock, or NULL when it is free or held without one.
+ * Only meaningful to the holder (another thread's context may end at any time).
+ */
+static inline struct ww_acquire_ctx *ww_mutex_locking_ctx(struct ww_mutex *lock)
+{
+	uintptr_t owner = __atomic_load_n(&lock->owner, __ATOMIC_RELAXED);
+
+	if (!(owner & WW_OWNER_CTX))
+		return NULL;
+	return (struct ww_acquire_ctx *)(owner & ~WW_OWNER_FLAGS);
+}
 
 #ifdef __cplusplus
 }
