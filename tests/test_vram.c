@@ -267,17 +267,25 @@ Test(vram, move_adds_kernel_fence_and_data_survives)
 	struct vram *vram = vram_new(1, 0);
 	struct dma_buf *a = buffer_new(vram, 1);
 	struct importer imp;
-	struct dma_fence **fences;
-	unsigned int n, i;
+	struct dma_resv_iter cursor;
+	struct dma_fence *fence;
+	unsigned int n = 0;
 
 	fill(a, 42);
 	cr_assert_eq(devmem_vram_evict(vram, PAGE_SIZE), (int64_t)PAGE_SIZE);
-	cr_assert_eq(dma_resv_get_fences(a->resv, DMA_RESV_USAGE_KERNEL, &n, &fences), 0);
-	cr_assert_eq(n, 1, "the move is a KERNEL fence");
-	cr_assert_str_eq(dma_fence_driver_name(fences[0]), VRAM_EXP_NAME);
-	for (i = 0; i < n; i++)
-		dma_fence_put(fences[i]);
-	free(fences);
+	/*
+	 * evict waits for its copies, so the fence has signalled by now: the
+	 * locked iterator still sees it (unlocked readers skip signalled ones).
+	 */
+	dma_resv_lock(a->resv, NULL);
+	dma_resv_for_each_fence(&cursor, a->resv, DMA_RESV_USAGE_KERNEL, fence) {
+		cr_assert_str_eq(dma_fence_driver_name(fence), VRAM_EXP_NAME);
+		cr_assert_eq(dma_resv_iter_usage(&cursor), DMA_RESV_USAGE_KERNEL);
+		n++;
+	}
+	dma_resv_iter_end(&cursor);
+	dma_resv_unlock(a->resv);
+	cr_assert_eq(n, 1, "the move is one KERNEL fence");
 
 	importer_attach(&imp, a, "nic0", false);
 	cr_assert_eq(importer_map(&imp), 0);
