@@ -3,6 +3,6 @@
 set -eu
 cd "$(dirname "$0")/.."
 for b in build-bench/bench/bench_*; do
-	[ -x "$b" ] || continue
+	[ -f "$b" ] && [ -x "$b" ] || continue
 	"$b"
 done
