@@ -2,6 +2,9 @@
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include "devmem/dma-buf.h"
 
 #include "harness.h"
 
@@ -25,6 +28,25 @@ int devmem_test_count_fds(void)
 			n++;
 	closedir(dir);
 	return n - 1; /* the directory's own fd */
+}
+
+int devmem_test_live_dma_bufs(void)
+{
+	char *text = NULL, *last = NULL, *p;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+	int n = -1;
+
+	cr_assert_not_null(out);
+	cr_assert_eq(dma_buf_describe(out), 0);
+	fclose(out);
+	/* "Total N devices attached" lines come first; the object count is the last "Total" */
+	for (p = strstr(text, "\nTotal "); p; p = strstr(p + 1, "\nTotal "))
+		last = p;
+	cr_assert_not_null(last);
+	cr_assert_eq(sscanf(last, "\nTotal %d objects", &n), 1);
+	free(text);
+	return n;
 }
 
 void devmem_test_init(void)

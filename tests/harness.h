@@ -21,6 +21,9 @@ void devmem_test_fini(void);
 /* Open file descriptors of this process. */
 int devmem_test_count_fds(void);
 
+/* Live dma-bufs of this process, from the last line of dma_buf_describe(). */
+int devmem_test_live_dma_bufs(void);
+
 /* Skip the running test with a reason (SKIP is reported, never a silent pass). */
 #define devmem_skip(...) cr_skip_test(__VA_ARGS__)
 

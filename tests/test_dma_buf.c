@@ -172,15 +172,13 @@ static const struct dma_buf_ops test_dynamic_ops = {
 
 static struct dma_buf *test_export(struct test_exporter *te, const struct dma_buf_ops *ops)
 {
-	struct dma_buf_export_info info = {
-		.exp_name = "test",
-		.ops = ops,
-		.size = TEST_SIZE,
-		.priv = te,
-		.fd = -1,
-	};
+	DEFINE_DMA_BUF_EXPORT_INFO(info);
 	struct dma_buf *dmabuf = NULL;
 
+	info.exp_name = "test";
+	info.ops = ops;
+	info.size = TEST_SIZE;
+	info.priv = te;
 	memset(te, 0, sizeof(*te));
 	te->size = TEST_SIZE;
 	te->mem = aligned_alloc(4096, TEST_SIZE);
@@ -215,26 +213,6 @@ static unsigned int count_attachments(struct dma_buf *dmabuf)
 	for (pos = dmabuf->attachments.next; pos != &dmabuf->attachments; pos = pos->next)
 		n++;
 	dma_resv_unlock(dmabuf->resv);
-	return n;
-}
-
-/* describe's final line: how many buffers the registry holds. */
-static int live_buffers(void)
-{
-	char *text = NULL, *line;
-	size_t len = 0;
-	FILE *out = open_memstream(&text, &len);
-	int n = -1;
-
-	cr_assert_not_null(out);
-	cr_assert_eq(dma_buf_describe(out), 0);
-	fclose(out);
-	line = strstr(text, "\nTotal ");
-	while (line && strstr(line + 1, "\nTotal "))
-		line = strstr(line + 1, "\nTotal ");
-	cr_assert_not_null(line);
-	cr_assert_eq(sscanf(line, "\nTotal %d objects", &n), 1);
-	free(text);
 	return n;
 }
 
@@ -298,6 +276,22 @@ static void late_signal_join(struct late_signal *ls)
 
 /* export and fds */
 
+/* The default export info makes the core create the buffer's file: never stdin. */
+Test(dma_buf, default_export_info_gets_a_file_of_its_own)
+{
+	struct test_exporter te;
+	struct dma_buf *dmabuf = test_export(&te, &test_static_ops);
+	struct stat st0, stb;
+
+	cr_assert_gt(dmabuf->fd, 2);
+	cr_assert_eq(fstat(0, &st0), 0);
+	cr_assert_eq(fstat(dmabuf->fd, &stb), 0);
+	cr_assert(st0.st_ino != stb.st_ino || st0.st_dev != stb.st_dev);
+	cr_assert_eq(dmabuf->ino, (unsigned long)stb.st_ino);
+	test_put(&te, dmabuf);
+	cr_assert_eq(fstat(0, &st0), 0, "stdin is still open");
+}
+
 Test(dma_buf, export_validates_ops)
 {
 	static const struct dma_buf_ops no_map = { .unmap_dma_buf = test_unmap,
@@ -339,7 +333,7 @@ Test(dma_buf, export_validates_ops)
 	cr_assert_neq(fcntl(fd, F_GETFD), -1, "a failed export closed the caller's fd");
 	close(fd);
 	cr_assert_eq(dma_buf_export(NULL, &out), -EINVAL);
-	cr_assert_eq(live_buffers(), 0);
+	cr_assert_eq(devmem_test_live_dma_bufs(), 0);
 }
 
 Test(dma_buf, export_refuses_a_file_that_already_backs_a_buffer)
@@ -355,7 +349,7 @@ Test(dma_buf, export_refuses_a_file_that_already_backs_a_buffer)
 	cr_assert_geq(info.fd, 0);
 	cr_assert_eq(dma_buf_export(&info, &out), -EINVAL);
 	cr_assert_null(out);
-	cr_assert_eq(live_buffers(), 1);
+	cr_assert_eq(devmem_test_live_dma_bufs(), 1);
 	close(info.fd);
 	test_put(&te, dmabuf);
 }
@@ -429,7 +423,7 @@ Test(dma_buf, get_rejects_non_dmabuf_fd)
 	close(pipefd[0]);
 	close(pipefd[1]);
 	fclose(tmp);
-	cr_assert_eq(live_buffers(), 0);
+	cr_assert_eq(devmem_test_live_dma_bufs(), 0);
 }
 
 Test(dma_buf, get_rejects_closed_fd)
@@ -456,9 +450,9 @@ Test(dma_buf, release_on_last_put)
 	/* closing an fd frees nothing: references keep the buffer */
 	close(fd2);
 	cr_assert_not(te.released);
-	cr_assert_eq(live_buffers(), 1);
+	cr_assert_eq(devmem_test_live_dma_bufs(), 1);
 	test_put(&te, dmabuf);
-	cr_assert_eq(live_buffers(), 0);
+	cr_assert_eq(devmem_test_live_dma_bufs(), 0);
 	/* the file outlives the buffer in our fd, but is a dma-buf no more */
 	cr_assert_eq(dma_buf_get(fd, &out), -EINVAL);
 	cr_assert_null(out);

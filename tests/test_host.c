@@ -79,24 +79,6 @@ static int make_memfd(size_t size, int seals, unsigned int seed)
 	return fd;
 }
 
-static int live_buffers(void)
-{
-	char *text = NULL, *last = NULL, *p;
-	size_t len = 0;
-	FILE *out = open_memstream(&text, &len);
-	int n = -1;
-
-	cr_assert_not_null(out);
-	cr_assert_eq(dma_buf_describe(out), 0);
-	fclose(out);
-	for (p = strstr(text, "\nTotal "); p; p = strstr(p + 1, "\nTotal "))
-		last = p;
-	cr_assert_not_null(last);
-	cr_assert_eq(sscanf(last, "\nTotal %d objects", &n), 1);
-	free(text);
-	return n;
-}
-
 Test(host, size_must_be_page_multiple)
 {
 	static const size_t bad[] = { 0, 100, 4097, 4096 * 3 + 1 };
@@ -108,7 +90,7 @@ Test(host, size_must_be_page_multiple)
 			     bad[i]);
 		cr_assert_eq(out, sentinel);
 	}
-	cr_assert_eq(live_buffers(), 0);
+	cr_assert_eq(devmem_test_live_dma_bufs(), 0);
 	cr_assert_eq(devmem_host_buffer_create(4096, NULL, &out), 0);
 	cr_assert_eq(out->size, 4096);
 	cr_assert(devmem_is_host_buffer(out));
@@ -137,7 +119,7 @@ Test(host, bad_options_refused)
 		cr_assert_eq(devmem_host_buffer_create(8192, &opts[i], &out), -EINVAL, "opts %u",
 			     i);
 	cr_assert_null(out);
-	cr_assert_eq(live_buffers(), 0);
+	cr_assert_eq(devmem_test_live_dma_bufs(), 0);
 }
 
 Test(host, name_comes_from_options)
@@ -221,7 +203,7 @@ Test(host, foreign_unsealed_memfd_refused)
 	cr_assert_eq(dma_buf_get(empty, &out), -EINVAL);
 	cr_assert_eq(dma_buf_get(odd, &out), -EINVAL);
 	cr_assert_null(out);
-	cr_assert_eq(live_buffers(), 0);
+	cr_assert_eq(devmem_test_live_dma_bufs(), 0);
 	/* the caller's fds are untouched */
 	cr_assert_eq(ftruncate(unsealed, 4096), 0);
 	close(odd);
@@ -243,10 +225,10 @@ Test(host, foreign_sealed_memfd_wrapped)
 	cr_assert_eq(dma_buf_get(fd, &b), 0);
 	cr_assert_eq(a, b, "a second get wrapped the memfd again");
 	cr_assert_eq(kref_read(&a->refcount), 2);
-	cr_assert_eq(live_buffers(), 1);
+	cr_assert_eq(devmem_test_live_dma_bufs(), 1);
 	dma_buf_put(b);
 	dma_buf_put(a);
-	cr_assert_eq(live_buffers(), 0);
+	cr_assert_eq(devmem_test_live_dma_bufs(), 0);
 	/* the caller's fd still works */
 	cr_assert_eq(fcntl(fd, F_GET_SEALS) & F_SEAL_GROW, F_SEAL_GROW);
 	close(fd);

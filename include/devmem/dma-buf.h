@@ -121,6 +121,13 @@ struct dma_buf_export_info {
 	int fd;
 };
 
+/*
+ * Declare export info with the defaults filled in, as the kernel's macro of
+ * the same name does. Start from it rather than from zero: a zeroed info has
+ * fd 0, which the buffer would adopt (and close on release).
+ */
+#define DEFINE_DMA_BUF_EXPORT_INFO(name) struct dma_buf_export_info name = { .fd = -1 }
+
 /* Fields are read-only for everyone but the core, except priv (the exporter's). */
 struct dma_buf {
 	size_t size;
