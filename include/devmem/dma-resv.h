@@ -174,9 +174,10 @@ bool dma_resv_test_signaled(struct dma_resv *obj, enum dma_resv_usage usage);
 unsigned int dma_resv_num_fences(struct dma_resv *obj);
 
 /*
- * Describe each fence, one line per fence in the kernel's bufinfo style:
+ * Describe the fences of usage READ and lower (as the kernel's bufinfo does:
+ * BOOKKEEP fences are not listed), one line per fence:
  * "\t<usage> fence: <driver> <timeline> seq <seqno> <signalled|unsignalled>\n"
- * (usage as kernel, write, read or bookkeep). Written like snprintf() into
+ * (usage as kernel, write or read). Written like snprintf() into
  * @buf of @size bytes (always NUL-terminated when @size > 0); returns the
  * length the whole description has, which may be more than fitted. No lock needed.
  */

@@ -521,7 +521,8 @@ int dma_resv_describe(struct dma_resv *obj, char *buf, size_t size)
 
 	if (size)
 		buf[0] = '\0';
-	dma_resv_iter_begin(&cursor, obj, DMA_RESV_USAGE_BOOKKEEP);
+	/* as the kernel's bufinfo: KERNEL, WRITE and READ fences; BOOKKEEP ones are not shown */
+	dma_resv_iter_begin(&cursor, obj, DMA_RESV_USAGE_READ);
 	pthread_mutex_lock(&obj->list_lock);
 	dma_resv_iter_restart_unlocked(&cursor);
 	pthread_mutex_unlock(&obj->list_lock);
@@ -540,7 +541,7 @@ int dma_resv_describe(struct dma_resv *obj, char *buf, size_t size)
 			if (size)
 				buf[0] = '\0';
 		}
-		n = dma_resv_describe_one(&e, buf, size, len);
+		n = e.usage <= cursor.usage ? dma_resv_describe_one(&e, buf, size, len) : 0;
 		dma_fence_put(e.fence);
 		if (n > 0)
 			len += (size_t)n;
