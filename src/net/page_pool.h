@@ -1,0 +1,315 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * page_pool: the per-rx-queue recycler of network memory, with memory
+ * providers, after the kernel's net/core/page_pool.c.
+ *
+ * A pool belongs to one owner thread (the queue's NAPI context). The owner
+ * allocates (page_pool_alloc_netmems) and recycles directly (allow_direct)
+ * into a lock-free cache of PP_ALLOC_CACHE_SIZE entries. Any other thread
+ * gives netmems back through a bounded ring (the kernel's ptr_ring:
+ * producers serialise on a spinlock, the owner consumes without one); a
+ * netmem that finds the ring full goes back to its provider. When the cache
+ * is empty the owner refills it from the ring in bulk, then from the
+ * provider in bulk.
+ *
+ * Memory comes from a memory provider: the default one hands out host pages
+ * (net/host_pages.h) mapped into params.dev; a queue's provider (a devmem
+ * binding, io_uring zcrx) hands out net_iovs, and is used only by pools that
+ * set PP_FLAG_ALLOW_UNREADABLE_NETMEM (data pools; header pools never do).
+ *
+ * In flight (the kernel's meaning): netmems taken from the provider and not
+ * yet given back to it, wherever they are (handed out, in the cache, in the
+ * ring). page_pool_destroy() gives back what the pool holds and returns at
+ * once; the pool is freed by whichever thread gives back the last netmem in
+ * flight, and the provider's destroy() runs then.
+ */
+#ifndef DEVMEM_NET_PAGE_POOL_H
+#define DEVMEM_NET_PAGE_POOL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "devmem/device.h"
+#include "net/host_pages.h"
+#include "net/netmem.h"
+
+/* The kernel's flag values. */
+#define PP_FLAG_DMA_MAP (1U << 0) /* the pool maps its memory into params.dev */
+#define PP_FLAG_DMA_SYNC_DEV (1U << 1) /* the pool syncs for the device before reuse */
+#define PP_FLAG_SYSTEM_POOL (1U << 2) /* a global per-cpu pool (accepted, no effect) */
+#define PP_FLAG_ALLOW_UNREADABLE_NETMEM (1U << 3) /* the driver can take net_iovs */
+#define PP_FLAG_ALL                                                     \
+	(PP_FLAG_DMA_MAP | PP_FLAG_DMA_SYNC_DEV | PP_FLAG_SYSTEM_POOL | \
+	 PP_FLAG_ALLOW_UNREADABLE_NETMEM)
+
+#define PP_ALLOC_CACHE_SIZE 128 /* the owner's cache */
+#define PP_ALLOC_CACHE_REFILL 64 /* netmems per bulk refill (ring or provider) */
+#define PP_POOL_SIZE_MAX 32768 /* ring entries at most */
+#define PP_MAX_ORDER HOST_PAGES_MAX_ORDER
+
+struct page_pool;
+struct netdev_rx_queue; /* defined by the netdev layer; opaque here */
+
+/*
+ * What a memory provider tells the control handle about itself when it dumps
+ * a page pool or a queue (the kernel's nl_fill puts netlink attributes; we
+ * fill this struct, and the control handle turns it into its reply).
+ */
+struct netdev_mp_attrs {
+	unsigned int dmabuf_id; /* NETDEV_A_PAGE_POOL_DMABUF: the binding id, 0 if none */
+	bool io_uring; /* NETDEV_A_PAGE_POOL_IO_URING */
+};
+
+/*
+ * A memory provider. Every callback but release_netmem runs in the pool's
+ * owner context (alloc) or the creating/freeing thread (init, destroy);
+ * release_netmem may run on any thread that gives back a netmem, concurrently.
+ *
+ * alloc_netmems  put up to @n netmems (net_iovs or host pages) in @netmems;
+ *                return how many (0: none left). The pool stamps pp and
+ *                pp_magic and counts them in flight: the provider only hands
+ *                the memory over, with dma_addr set.
+ * release_netmem take @netmem back (the pool has cleared pp and pp_magic).
+ *                Return false when the provider took it ("not a page");
+ *                true when it is a host page the pool must free with
+ *                host_page_free().
+ * init           called by page_pool_create() once params, mp_priv and
+ *                mp_ops are set; non-zero fails the create (nothing else
+ *                is called then). The devmem provider takes a binding
+ *                reference and calls page_pool_check_unreadable_params().
+ * destroy        called once, when the pool is freed (nothing in flight).
+ * nl_fill        describe the provider for a dump (see netdev_mp_attrs);
+ *                @rxq is NULL when dumping a page pool.
+ * uninstall      the queue drops the provider (unbind, netdev going away).
+ */
+struct memory_provider_ops {
+	int (*alloc_netmems)(struct page_pool *pool, netmem_ref *netmems, int n);
+	bool (*release_netmem)(struct page_pool *pool, netmem_ref netmem);
+	int (*init)(struct page_pool *pool);
+	void (*destroy)(struct page_pool *pool);
+	int (*nl_fill)(void *mp_priv, struct netdev_mp_attrs *attrs, struct netdev_rx_queue *rxq);
+	void (*uninstall)(void *mp_priv, struct netdev_rx_queue *rxq);
+};
+
+/* What a queue has installed (the kernel's rxq->mp_params). */
+struct pp_memory_provider_params {
+	const struct memory_provider_ops *mp_ops;
+	void *mp_priv;
+};
+
+struct page_pool_params {
+	unsigned int flags; /* PP_FLAG_* */
+	unsigned int order; /* netmems of PAGE_SIZE << order bytes */
+	unsigned int pool_size; /* ring entries: 1 .. PP_POOL_SIZE_MAX */
+	int nid; /* NUMA node: unused */
+	struct device *dev; /* the NIC; required with PP_FLAG_DMA_MAP */
+	/*
+	 * The owner (the kernel's napi): the one thread that allocates and
+	 * recycles directly. 0: the thread calling page_pool_create().
+	 */
+	pthread_t owner;
+	struct netdev_rx_queue *queue; /* the queue the pool serves, or NULL */
+	/*
+	 * The queue's memory provider, filled by the netdev layer from the
+	 * queue; used only with PP_FLAG_ALLOW_UNREADABLE_NETMEM. NULL, or
+	 * mp_ops NULL: none installed.
+	 */
+	const struct pp_memory_provider_params *mp;
+	enum dma_data_direction dma_dir; /* FROM_DEVICE or BIDIRECTIONAL with DMA_MAP */
+	unsigned int max_len; /* bytes the device may write per netmem (DMA_SYNC_DEV) */
+	unsigned int offset; /* where the device starts writing (DMA_SYNC_DEV) */
+};
+
+struct page_pool_alloc_stats {
+	uint64_t fast; /* from the cache */
+	uint64_t slow; /* order-0 bulk allocation from the provider */
+	uint64_t slow_high_order; /* order > 0 allocation from the provider */
+	uint64_t empty; /* the ring was empty when the cache needed a refill */
+	uint64_t refill; /* the cache was refilled from the ring */
+	uint64_t waive; /* refilled netmem released for a NUMA mismatch (no NUMA here: 0) */
+};
+
+struct page_pool_recycle_stats {
+	uint64_t cached; /* recycled into the cache */
+	uint64_t cache_full; /* direct recycle found the cache full */
+	uint64_t ring; /* recycled into the ring */
+	uint64_t ring_full; /* the ring was full: released to the provider */
+	uint64_t released_refcnt; /* released for an elevated page refcount (none here: 0) */
+};
+
+struct page_pool_stats {
+	struct page_pool_alloc_stats alloc_stats;
+	struct page_pool_recycle_stats recycle_stats;
+};
+
+#define PP_CACHELINE 64
+
+struct pp_ring {
+	netmem_ref *queue; /* size slots; 0 = empty; immutable pointer */
+	unsigned int size; /* immutable */
+	/* owner thread only (the consumer) */
+	unsigned int consumer_head;
+	/* producers, on other cache lines */
+	pthread_spinlock_t producer_lock __attribute__((aligned(PP_CACHELINE)));
+	unsigned int producer; /* protected by producer_lock */
+	uint64_t stat_ring; /* protected by producer_lock (written), read relaxed */
+	uint64_t stat_ring_full; /* protected by producer_lock (written), read relaxed */
+	bool destroying; /* set once under producer_lock: no more produces */
+};
+
+struct page_pool {
+	/* immutable after page_pool_create() */
+	struct page_pool_params p;
+	const struct memory_provider_ops *mp_ops; /* NULL: host pages */
+	void *mp_priv; /* the provider's (a devmem binding) */
+	struct host_pages *host; /* the default provider; NULL with mp_ops */
+	unsigned int id; /* unique, from 1: for dumps */
+	bool dma_map, dma_sync; /* PP_FLAG_DMA_MAP / PP_FLAG_DMA_SYNC_DEV */
+
+	pthread_t owner; /* written by page_pool_set_owner(), read relaxed by asserts */
+	/* set by page_pool_destroy() (owner context): direct puts go the slow way */
+	bool direct_disabled;
+
+	/* owner thread only (written); stats read relaxed by page_pool_get_stats() */
+	struct {
+		unsigned int count;
+		netmem_ref cache[PP_ALLOC_CACHE_SIZE];
+	} alloc __attribute__((aligned(PP_CACHELINE)));
+	struct page_pool_alloc_stats alloc_stats;
+	uint64_t stat_cached, stat_cache_full;
+	uint32_t pages_state_hold_cnt; /* taken from the provider */
+
+	struct pp_ring ring;
+
+	/* any thread */
+	uint32_t pages_state_release_cnt __attribute__((aligned(PP_CACHELINE))); /* atomic */
+	/*
+	 * atomic: 1 until page_pool_destroy(), plus one per netmem in flight.
+	 * The decrement that reaches 0 frees the pool.
+	 */
+	long users;
+};
+
+/*
+ * Create a pool. 0 and *out; -EINVAL for bad params (pool_size 0 or above
+ * PP_POOL_SIZE_MAX, order above PP_MAX_ORDER, unknown flags, DMA_MAP without
+ * dev or with a direction other than FROM_DEVICE/BIDIRECTIONAL, DMA_SYNC_DEV
+ * without DMA_MAP or max_len); -ENOMEM; or the provider's init() error.
+ */
+int page_pool_create(const struct page_pool_params *params, struct page_pool **out);
+
+/*
+ * Give back everything the pool holds and mark it for destruction; returns
+ * at once. The caller must be the owner, or the owner must have stopped
+ * using the pool (its queue is stopped) with a happens-before to this call.
+ * Netmems still out come back through page_pool_put_netmem() (without
+ * allow_direct) from any thread; the last one frees the pool. NULL is ignored.
+ */
+void page_pool_destroy(struct page_pool *pool);
+
+/* The owner changes (a queue's thread starts). Call with the old owner stopped. */
+void page_pool_set_owner(struct page_pool *pool, pthread_t owner);
+
+/* Netmems taken from the provider and not given back (any thread; racy snapshot). */
+long page_pool_inflight(const struct page_pool *pool);
+
+/* Copy the counters (any thread; each counter is read atomically, not the whole set). */
+void page_pool_get_stats(const struct page_pool *pool, struct page_pool_stats *stats);
+
+/*
+ * Ask the pool's provider to describe itself (a dump of the pool): 0 and
+ * *attrs (all zero for host pages), or the provider's nl_fill() error.
+ */
+int page_pool_mp_attrs(const struct page_pool *pool, struct netdev_mp_attrs *attrs);
+
+/* Pools created and not yet freed, in this process (tests watch pools die). */
+long page_pool_nr_live(void);
+
+/*
+ * The checks every unreadable-memory provider (devmem) makes from its init:
+ * -EOPNOTSUPP without PP_FLAG_DMA_MAP or with PP_FLAG_DMA_SYNC_DEV, -E2BIG
+ * for order > 0; 0 otherwise.
+ */
+int page_pool_check_unreadable_params(const struct page_pool_params *p);
+
+/*
+ * page_pool_put_netmem(pool, netmems[i], false) for each of @n netmems of
+ * @pool, from any thread, with the ring's producer lock taken once for the
+ * batch (a socket giving back many tokens). @netmems is left unspecified.
+ */
+void page_pool_put_netmem_bulk(struct page_pool *pool, netmem_ref *netmems, unsigned int n);
+
+/* Slow paths of the inline helpers below. */
+netmem_ref page_pool_alloc_netmems_slow(struct page_pool *pool);
+void page_pool_recycle_slow(struct page_pool *pool, netmem_ref netmem, bool cache_full);
+
+static inline void page_pool_assert_owner(const struct page_pool *pool)
+{
+	devmem_assert(pthread_equal(READ_ONCE(pool->owner), pthread_self()),
+		      "page_pool: owner thread only");
+}
+
+/* Owner-only counters: one writer, readers elsewhere: plain add, untorn store. */
+#define pp_stat_inc(field) WRITE_ONCE(field, (field) + 1)
+
+/*
+ * Allocate one netmem (owner thread only): from the cache, else a bulk
+ * refill from the ring, else from the provider. 0 when none is left. The
+ * netmem comes with one pool reference (pp_ref_count 1).
+ */
+static inline netmem_ref page_pool_alloc_netmems(struct page_pool *pool)
+{
+	netmem_ref netmem;
+
+	page_pool_assert_owner(pool);
+	if (likely(pool->alloc.count)) {
+		netmem = pool->alloc.cache[--pool->alloc.count];
+		pp_stat_inc(pool->alloc_stats.fast);
+	} else {
+		netmem = page_pool_alloc_netmems_slow(pool);
+		if (unlikely(!netmem))
+			return 0;
+	}
+	DEVMEM_BUG_ON(netmem_get_pp(netmem) != pool || !netmem_is_pp(netmem));
+	DEVMEM_BUG_ON(netmem_pp_ref_count(netmem) != 1);
+	return netmem;
+}
+
+/*
+ * Drop one pool reference on @netmem; the last one recycles it: with
+ * @allow_direct (owner thread only) into the cache, otherwise (or when the
+ * cache is full) into the ring, and when the ring is full (or the pool is
+ * being destroyed) back to the provider.
+ */
+static inline void page_pool_put_netmem(struct page_pool *pool, netmem_ref netmem,
+					bool allow_direct)
+{
+	DEVMEM_BUG_ON(netmem_get_pp(netmem) != pool || !netmem_is_pp(netmem));
+	if (page_pool_unref_netmem(netmem, 1))
+		return;
+	if (allow_direct && likely(!pool->direct_disabled)) {
+		page_pool_assert_owner(pool);
+		if (likely(pool->alloc.count < PP_ALLOC_CACHE_SIZE)) {
+			pool->alloc.cache[pool->alloc.count++] = netmem;
+			pp_stat_inc(pool->stat_cached);
+			return;
+		}
+	}
+	page_pool_recycle_slow(pool, netmem, allow_direct && !pool->direct_disabled);
+}
+
+/* The whole netmem may have been written by the device (no partial sync): same as a put. */
+static inline void page_pool_put_full_netmem(struct page_pool *pool, netmem_ref netmem,
+					     bool allow_direct)
+{
+	page_pool_put_netmem(pool, netmem, allow_direct);
+}
+
+/* The owner gives back a netmem only it holds, straight into the cache. */
+static inline void page_pool_recycle_direct(struct page_pool *pool, netmem_ref netmem)
+{
+	page_pool_put_full_netmem(pool, netmem, true);
+}
+
+#endif
