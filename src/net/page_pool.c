@@ -3,12 +3,26 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "lib/error.h"
 #include "net/page_pool.h"
 
 static long nr_live_pools; /* atomic */
 static unsigned int last_pool_id; /* atomic */
+
+/* Every live pool, for dumps and provider checks; a leaf lock. */
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static LIST_HEAD(registry); /* protected by registry_lock */
+
+static uint64_t boottime_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	/* a pool destroyed in the first second of boot still reads as detached */
+	return ts.tv_sec ? (uint64_t)ts.tv_sec : 1;
+}
 
 long page_pool_nr_live(void)
 {
@@ -131,6 +145,9 @@ int page_pool_create(const struct page_pool_params *params, struct page_pool **o
 
 	pool->id = __atomic_add_fetch(&last_pool_id, 1, __ATOMIC_RELAXED);
 	__atomic_fetch_add(&nr_live_pools, 1, __ATOMIC_RELEASE);
+	pthread_mutex_lock(&registry_lock);
+	list_add_tail(&pool->registry, &registry);
+	pthread_mutex_unlock(&registry_lock);
 	*out = pool;
 	return 0;
 
@@ -144,6 +161,9 @@ err_free:
 static void page_pool_free(struct page_pool *pool)
 {
 	DEVMEM_BUG_ON(pool->alloc.count != 0);
+	pthread_mutex_lock(&registry_lock);
+	list_del(&pool->registry);
+	pthread_mutex_unlock(&registry_lock);
 	if (pool->mp_ops && pool->mp_ops->destroy)
 		pool->mp_ops->destroy(pool);
 	host_pages_destroy(pool->host);
@@ -324,6 +344,10 @@ void page_pool_destroy(struct page_pool *pool)
 	pool->ring.destroying = true;
 	pthread_spin_unlock(&pool->ring.producer_lock);
 
+	pthread_mutex_lock(&registry_lock);
+	pool->detach_time = boottime_seconds();
+	pthread_mutex_unlock(&registry_lock);
+
 	/* the owner is stopped: this thread stands in for it */
 	WRITE_ONCE(pool->owner, pthread_self());
 	pool->direct_disabled = true;
@@ -376,4 +400,50 @@ int page_pool_mp_attrs(const struct page_pool *pool, struct netdev_mp_attrs *att
 	if (!pool->mp_ops || !pool->mp_ops->nl_fill)
 		return 0;
 	return pool->mp_ops->nl_fill(pool->mp_priv, attrs, NULL);
+}
+
+int page_pool_dump(int (*fn)(const struct page_pool_info *info, void *data), void *data)
+{
+	struct page_pool *pool;
+	int ret = 0;
+
+	pthread_mutex_lock(&registry_lock);
+	list_for_each_entry(pool, &registry, registry) {
+		struct page_pool_info info = {
+			.id = pool->id,
+			.ifindex = pool->p.ifindex,
+			.napi_id = pool->p.napi_id,
+			.inflight = page_pool_inflight(pool),
+			.detach_time = pool->detach_time,
+			.queue = pool->detach_time ? NULL : pool->p.queue,
+		};
+
+		if (!pool->p.ifindex)
+			continue;
+		info.inflight_mem = (size_t)info.inflight * (PAGE_SIZE << pool->p.order);
+		ret = page_pool_mp_attrs(pool, &info.mp);
+		if (!ret)
+			ret = fn(&info, data);
+		if (ret)
+			break;
+	}
+	pthread_mutex_unlock(&registry_lock);
+	return ret;
+}
+
+bool page_pool_queue_uses_provider(const struct netdev_rx_queue *rxq, const void *mp_priv)
+{
+	struct page_pool *pool;
+	bool found = false;
+
+	pthread_mutex_lock(&registry_lock);
+	list_for_each_entry(pool, &registry, registry) {
+		if (!pool->detach_time && pool->p.queue == rxq && pool->mp_ops &&
+		    pool->mp_priv == mp_priv) {
+			found = true;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&registry_lock);
+	return found;
 }

@@ -31,6 +31,7 @@
 #include <stdint.h>
 
 #include "devmem/device.h"
+#include "lib/list.h"
 #include "net/host_pages.h"
 #include "net/netmem.h"
 
@@ -110,6 +111,8 @@ struct page_pool_params {
 	 */
 	pthread_t owner;
 	struct netdev_rx_queue *queue; /* the queue the pool serves, or NULL */
+	int ifindex; /* the queue's device, for dumps (0: a pool of no device, never dumped) */
+	unsigned int napi_id; /* the queue's NAPI id, for dumps */
 	/*
 	 * The queue's memory provider, filled by the netdev layer from the
 	 * queue; used only with PP_FLAG_ALLOW_UNREADABLE_NETMEM. NULL, or
@@ -182,6 +185,10 @@ struct page_pool {
 
 	struct pp_ring ring;
 
+	/* protected by the registry lock (page_pool_dump) */
+	struct list_head registry;
+	uint64_t detach_time; /* CLOCK_BOOTTIME seconds of page_pool_destroy(); 0 before */
+
 	/* any thread */
 	uint32_t pages_state_release_cnt __attribute__((aligned(PP_CACHELINE))); /* atomic */
 	/*
@@ -225,6 +232,33 @@ int page_pool_mp_attrs(const struct page_pool *pool, struct netdev_mp_attrs *att
 
 /* Pools created and not yet freed, in this process (tests watch pools die). */
 long page_pool_nr_live(void);
+
+/* What a dump of one pool reports (the netdev family's page-pool attributes). */
+struct page_pool_info {
+	unsigned int id;
+	int ifindex;
+	unsigned int napi_id;
+	long inflight; /* netmems */
+	size_t inflight_mem; /* bytes */
+	uint64_t detach_time; /* 0 while the pool is in use */
+	struct netdev_mp_attrs mp; /* zero for host pages */
+	const struct netdev_rx_queue *queue; /* NULL once destroyed */
+};
+
+/*
+ * Call @fn for every live pool with a non-zero ifindex, in creation order,
+ * including destroyed pools that still have netmems in flight, and stop at
+ * the first non-zero return, which is returned. @fn runs under the registry
+ * lock: it must not create or free pools (it may read what it is given).
+ */
+int page_pool_dump(int (*fn)(const struct page_pool_info *info, void *data), void *data);
+
+/*
+ * Whether a pool that is not destroyed serves @rxq with the provider whose
+ * private data is @mp_priv (the kernel's page_pool_check_memory_provider():
+ * after a queue restart, did the driver's pools take the queue's provider?).
+ */
+bool page_pool_queue_uses_provider(const struct netdev_rx_queue *rxq, const void *mp_priv);
 
 /*
  * The checks every unreadable-memory provider (devmem) makes from its init:
