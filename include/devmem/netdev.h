@@ -1,0 +1,249 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The control handle: libdevmem's analogue of a netlink socket speaking the
+ * kernel's "netdev" generic netlink family, plus the few ethtool settings a
+ * devmem receiver needs (header split, RSS, flow rules).
+ *
+ * Bindings belong to the handle that made them, as in the kernel they belong
+ * to the netlink socket: devmem_ctl_close() unbinds every one of them (their
+ * queues restart on host pages). A binding's memory outlives its unbind while
+ * users hold its net_iovs: the fragments stay valid, and the binding is freed
+ * when the last one comes back.
+ *
+ * Devices are named by ifindex. The software NIC registers one device per
+ * shadowed kernel interface (same name, same ifindex); tests register their
+ * own.
+ *
+ * Every call returns 0 (or a count) or a negative errno, with a one-line
+ * reason in devmem_last_error(). Several handles may be used from several
+ * threads at once; one handle may be shared between threads.
+ */
+#ifndef DEVMEM_NETDEV_H
+#define DEVMEM_NETDEV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "devmem/uapi.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ethtool's values (linux/ethtool.h). */
+#ifndef ETHTOOL_TCP_DATA_SPLIT_ENABLED
+#define ETHTOOL_TCP_DATA_SPLIT_UNKNOWN 0
+#define ETHTOOL_TCP_DATA_SPLIT_DISABLED 1
+#define ETHTOOL_TCP_DATA_SPLIT_ENABLED 2
+#endif
+#ifndef TCP_V4_FLOW
+#define TCP_V4_FLOW 0x01
+#define TCP_V6_FLOW 0x05
+#endif
+
+/* Entries of a device's RSS indirection table. */
+#define DEVMEM_RSS_INDIR_SIZE 128
+/* Flow rules a device holds at most. */
+#define DEVMEM_MAX_FLOW_RULES 1024
+
+struct devmem_ctl;
+
+/* Open a control handle: 0 and *@out, -EINVAL, -ENOMEM. */
+int devmem_ctl_open(struct devmem_ctl **out);
+
+/*
+ * Close the handle and unbind every binding it made (each bound queue is
+ * restarted on host pages). NULL is ignored. Never fails; a queue whose
+ * restart fails keeps serving from the binding until the device goes away.
+ */
+void devmem_ctl_close(struct devmem_ctl *ctl);
+
+/* ---- bindings (NETDEV_CMD_BIND_RX, NETDEV_CMD_BIND_TX) ---- */
+
+/* One queue of a bind request (the nested queue-id attribute). */
+struct devmem_queue_id {
+	uint32_t id;
+	uint32_t type; /* NETDEV_QUEUE_TYPE_RX; anything else is -EINVAL */
+};
+
+/* Options of a bind; start with sizeof: zero-fill and set sz (DEVMEM_OPTS). */
+struct devmem_bind_opts {
+	size_t sz;
+	/* bytes per net_iov: 0 for PAGE_SIZE, else a power of two >= PAGE_SIZE */
+	uint32_t niov_size;
+};
+
+#define DEVMEM_OPTS(type, name, ...) \
+	struct type name = { .sz = sizeof(struct type), __VA_ARGS__ }
+
+/*
+ * Bind the dma-buf @dmabuf_fd to rx queues @queues[0..@nr_queues) of device
+ * @ifindex and return the binding id (from 1, allocated cyclically) in *@id.
+ * The buffer is attached (static: a dynamic exporter pins it) to the device
+ * and mapped FROM_DEVICE; each queue gets the binding as its memory provider
+ * and is restarted so its data page pool hands out the buffer's net_iovs.
+ *
+ * Errors, the kernel's: -EINVAL (no queues, a queue of another type, an sg
+ * entry not PAGE_SIZE aligned, bad @opts, header split off or threshold not
+ * 0), -ENODEV (no such device), -EBADF (not a dma-buf), -ERANGE (queue index
+ * out of range), -EEXIST (XDP program attached, queue already has a
+ * provider), -EBUSY (AF_XDP pool on the queue), -EOPNOTSUPP (the driver has
+ * no queue management), -ENODATA (no page pool of the restarted queue took
+ * the buffer), -ENOMEM. A failed bind leaves nothing bound, mapped or
+ * allocated, and every queue serving as before.
+ */
+int devmem_bind_rx(struct devmem_ctl *ctl, int ifindex, int dmabuf_fd,
+		   const struct devmem_queue_id *queues, unsigned int nr_queues,
+		   const struct devmem_bind_opts *opts, uint32_t *id);
+
+/*
+ * Bind @dmabuf_fd for transmit on device @ifindex (mapped TO_DEVICE) and
+ * return the id that sendmsg names in its SCM_DEVMEM_DMABUF cmsg.
+ * -ENODEV, -EBADF, -EINVAL, -EOPNOTSUPP (the driver cannot send from
+ * net_iovs), -ENOMEM.
+ */
+int devmem_bind_tx(struct devmem_ctl *ctl, int ifindex, int dmabuf_fd,
+		   const struct devmem_bind_opts *opts, uint32_t *id);
+
+/*
+ * Unbind one binding of this handle now (what closing a handle does to all
+ * of them). -ENOENT when @id is not a live binding of @ctl.
+ */
+int devmem_unbind(struct devmem_ctl *ctl, uint32_t id);
+
+/* ---- device settings (the ethtool analogues) ---- */
+
+/*
+ * Header split (ethtool rings-set tcp-data-split, hds-thresh): @tcp_data_split
+ * is ETHTOOL_TCP_DATA_SPLIT_ENABLED or _DISABLED. -EINVAL for other values, a
+ * threshold above the device's maximum, or (as the kernel) disabling split
+ * or a non-zero threshold while a queue has a memory provider.
+ */
+int devmem_set_header_split(struct devmem_ctl *ctl, int ifindex, uint32_t tcp_data_split,
+			    uint32_t hds_thresh);
+
+/*
+ * RSS over the first @n rx queues ("ethtool -X equal N"): table entry i is
+ * i % @n. -EINVAL for @n 0 or above the device's rx queues.
+ */
+int devmem_set_rss_equal(struct devmem_ctl *ctl, int ifindex, uint32_t n);
+
+/* An ntuple rule: a zero address or port is a wildcard. */
+struct devmem_flow_rule {
+	uint32_t flow_type; /* TCP_V4_FLOW or TCP_V6_FLOW */
+	uint8_t src_addr[16]; /* IPv4 in the first 4 bytes, network order */
+	uint8_t dst_addr[16];
+	uint16_t src_port; /* network order */
+	uint16_t dst_port; /* network order */
+	uint32_t queue; /* rx queue the matching flows go to */
+};
+
+/*
+ * Add a rule; its location (ethtool's "loc", from 0) goes to *@loc. Rules
+ * match in location order. -EINVAL (bad flow type, queue out of range),
+ * -ENOSPC (DEVMEM_MAX_FLOW_RULES held).
+ */
+int devmem_flow_rule_add(struct devmem_ctl *ctl, int ifindex, const struct devmem_flow_rule *rule,
+			 uint32_t *loc);
+/* Delete the rule at @loc: -ENOENT when there is none. */
+int devmem_flow_rule_del(struct devmem_ctl *ctl, int ifindex, uint32_t loc);
+/*
+ * Copy up to @max rules into @rules and their locations into @locs (either may
+ * be NULL with @max 0); returns how many the device holds.
+ */
+int devmem_flow_rule_list(struct devmem_ctl *ctl, int ifindex, struct devmem_flow_rule *rules,
+			  uint32_t *locs, unsigned int max);
+
+/*
+ * The states a devmem bind refuses, settable so the refusals can be seen:
+ * an XDP program on the device, an AF_XDP pool on an rx queue. Attaching
+ * either where a memory provider is bound is -EBUSY, as in the kernel.
+ */
+int devmem_set_xdp(struct devmem_ctl *ctl, int ifindex, bool attached);
+int devmem_set_xsk_pool(struct devmem_ctl *ctl, int ifindex, uint32_t rxq, bool attached);
+
+/* ---- dumps (NETDEV_CMD_DEV_GET, QUEUE_GET, PAGE_POOL_GET, and bindings) ---- */
+
+struct devmem_dev_info {
+	int ifindex; /* NETDEV_A_DEV_IFINDEX */
+	char name[16];
+	uint64_t xdp_features; /* NETDEV_A_DEV_XDP_FEATURES */
+	uint32_t num_rx_queues; /* real rx queues */
+	uint32_t num_tx_queues;
+	uint32_t tcp_data_split; /* ETHTOOL_TCP_DATA_SPLIT_* */
+	uint32_t hds_thresh;
+	uint32_t hds_thresh_max;
+	bool xdp_attached;
+	bool netmem_tx; /* the driver can send from net_iovs */
+	uint32_t rss_indir[DEVMEM_RSS_INDIR_SIZE];
+	uint32_t nr_flow_rules;
+};
+
+struct devmem_queue_info {
+	uint32_t id; /* NETDEV_A_QUEUE_ID */
+	int ifindex; /* NETDEV_A_QUEUE_IFINDEX */
+	uint32_t type; /* NETDEV_A_QUEUE_TYPE */
+	uint32_t napi_id; /* NETDEV_A_QUEUE_NAPI_ID */
+	uint32_t dmabuf; /* NETDEV_A_QUEUE_DMABUF: binding id, 0 if none */
+	bool io_uring; /* NETDEV_A_QUEUE_IO_URING */
+	bool xsk; /* NETDEV_A_QUEUE_XSK */
+};
+
+struct devmem_page_pool_info {
+	uint32_t id; /* NETDEV_A_PAGE_POOL_ID */
+	int ifindex; /* NETDEV_A_PAGE_POOL_IFINDEX */
+	uint32_t napi_id; /* NETDEV_A_PAGE_POOL_NAPI_ID */
+	uint64_t inflight; /* NETDEV_A_PAGE_POOL_INFLIGHT */
+	uint64_t inflight_mem; /* NETDEV_A_PAGE_POOL_INFLIGHT_MEM */
+	uint64_t detach_time; /* NETDEV_A_PAGE_POOL_DETACH_TIME: 0 while attached */
+	uint32_t dmabuf; /* NETDEV_A_PAGE_POOL_DMABUF */
+	bool io_uring; /* NETDEV_A_PAGE_POOL_IO_URING */
+};
+
+#define DEVMEM_BINDING_MAX_QUEUES 64 /* queues listed in a binding dump */
+
+struct devmem_binding_info {
+	uint32_t id;
+	int ifindex;
+	uint32_t direction; /* NETDEV_QUEUE_TYPE_RX or _TX */
+	bool unbound; /* unbound, waiting for its net_iovs to come back */
+	bool owned; /* made by the handle that asked */
+	uint64_t dmabuf_size;
+	uint64_t dmabuf_ino; /* the dma-buf's inode number, as in its fdinfo */
+	uint32_t nr_queues; /* rx queues bound now */
+	uint32_t queues[DEVMEM_BINDING_MAX_QUEUES]; /* the first of them */
+	uint32_t nr_chunks; /* chunks (sg entries) */
+	uint32_t niov_size;
+	uint64_t nr_niovs; /* net_iovs in all */
+	uint64_t niovs_free; /* in the chunk pool */
+	uint64_t niovs_in_use; /* handed to page pools, sockets or the wire */
+	uint64_t metadata_bytes; /* what the binding allocated to describe the buffer */
+};
+
+/*
+ * Dumps call @cb once per object and stop at its first non-zero return,
+ * which they return; 0 when all were visited. @ifindex 0 means every device.
+ * Callbacks run with library locks held: they must not call libdevmem.
+ * The _get variants fill one object: -ENODEV / -ENOENT / -EINVAL when it
+ * does not exist.
+ */
+int devmem_dev_get(struct devmem_ctl *ctl, int ifindex, struct devmem_dev_info *info);
+int devmem_dev_dump(struct devmem_ctl *ctl, int (*cb)(const struct devmem_dev_info *, void *),
+		    void *data);
+int devmem_queue_get(struct devmem_ctl *ctl, int ifindex, uint32_t type, uint32_t id,
+		     struct devmem_queue_info *info);
+int devmem_queue_dump(struct devmem_ctl *ctl, int ifindex,
+		      int (*cb)(const struct devmem_queue_info *, void *), void *data);
+int devmem_page_pool_get(struct devmem_ctl *ctl, uint32_t id, struct devmem_page_pool_info *info);
+int devmem_page_pool_dump(struct devmem_ctl *ctl, int ifindex,
+			  int (*cb)(const struct devmem_page_pool_info *, void *), void *data);
+int devmem_binding_get(struct devmem_ctl *ctl, uint32_t id, struct devmem_binding_info *info);
+int devmem_binding_dump(struct devmem_ctl *ctl, int ifindex,
+			int (*cb)(const struct devmem_binding_info *, void *), void *data);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

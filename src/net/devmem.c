@@ -1,0 +1,3 @@
+// SPDX-License-Identifier: MIT
+/* placeholder: being written */
+#include "net/netdev.h"

@@ -1,0 +1,4 @@
+// SPDX-License-Identifier: MIT
+#include "harness.h"
+
+DEVMEM_TEST_SUITE(netdev);
