@@ -86,20 +86,30 @@ static inline void list_splice_init(struct list_head *list, struct list_head *he
 
 #define list_entry(ptr, type, member) container_of(ptr, type, member)
 #define list_first_entry(head, type, member) list_entry((head)->next, type, member)
-#define list_next_entry(pos, member) list_entry((pos)->member.next, __typeof__(*(pos)), member)
+
+/*
+ * The list_head inside @pos, by address arithmetic: when @pos is the bogus
+ * entry computed from the list head itself, a member access through it would
+ * be a misaligned (undefined) access for over-aligned types.
+ */
+#define __list_member(pos, member) \
+	((struct list_head *)((char *)(pos) + offsetof(__typeof__(*(pos)), member)))
+#define list_next_entry(pos, member) \
+	list_entry(__list_member(pos, member)->next, __typeof__(*(pos)), member)
+#define list_entry_is_head(pos, head, member) (__list_member(pos, member) == (head))
 
 #define list_for_each(pos, head) for (pos = (head)->next; pos != (head); pos = pos->next)
 
 #define list_for_each_safe(pos, n, head) \
 	for (pos = (head)->next, n = pos->next; pos != (head); pos = n, n = pos->next)
 
-#define list_for_each_entry(pos, head, member)                                               \
-	for (pos = list_first_entry(head, __typeof__(*pos), member); &pos->member != (head); \
-	     pos = list_next_entry(pos, member))
+#define list_for_each_entry(pos, head, member)                       \
+	for (pos = list_first_entry(head, __typeof__(*pos), member); \
+	     !list_entry_is_head(pos, head, member); pos = list_next_entry(pos, member))
 
 #define list_for_each_entry_safe(pos, n, head, member)               \
 	for (pos = list_first_entry(head, __typeof__(*pos), member), \
 	    n = list_next_entry(pos, member);                        \
-	     &pos->member != (head); pos = n, n = list_next_entry(n, member))
+	     !list_entry_is_head(pos, head, member); pos = n, n = list_next_entry(n, member))
 
 #endif

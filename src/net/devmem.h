@@ -82,14 +82,14 @@ extern const struct memory_provider_ops dmabuf_devmem_ops;
  * TO_DEVICE: tx), with net_iovs of 1 << @niov_shift bytes (PAGE_SHIFT ..
  * GEN_POOL_MAX_ORDER), allocate its id and return it with the creator's
  * reference. Not bound to any queue yet. -EBADF (not a dma-buf), -EINVAL
- * ("dma-buf SG length must be PAGE_SIZE aligned" or a net_iov size that
- * does not divide an sg entry, bad shift or direction), -EOPNOTSUPP (tx on a
+ * ("dma-buf SG length must be PAGE_SIZE aligned", a net_iov size that does
+ * not divide an sg entry's length or device address, bad shift or
+ * direction), -EOPNOTSUPP (tx on a
  * device without netmem_tx), -ENOMEM, or the map's error; nothing is left
  * attached, mapped or allocated on failure.
  */
-int net_devmem_bind_dmabuf(struct net_device *dev, enum dma_data_direction direction,
-			   int dmabuf_fd, unsigned int niov_shift,
-			   struct net_devmem_dmabuf_binding **out);
+int net_devmem_bind_dmabuf(struct net_device *dev, enum dma_data_direction direction, int dmabuf_fd,
+			   unsigned int niov_shift, struct net_devmem_dmabuf_binding **out);
 
 /*
  * Make @binding rx queue @rxq_idx's provider and restart the queue (dev->lock
@@ -145,6 +145,9 @@ int net_devmem_for_each_binding(int (*fn)(struct net_devmem_dmabuf_binding *bind
 /* Bindings alive in this process (tests watch them die). */
 long net_devmem_nr_bindings(void);
 
+/* Make the next bind try id @id first (0 means 1): lets tests reach the wrap. */
+void net_devmem_set_next_id(uint32_t id);
+
 /* One net_iov from the chunk pool (with a binding reference), or NULL when none is free. */
 struct net_iov *net_devmem_alloc_dmabuf(struct net_devmem_dmabuf_binding *binding);
 /* Give it back (drops its binding reference; may free the binding). */
@@ -153,7 +156,8 @@ void net_devmem_free_dmabuf(struct net_iov *niov);
 /* Free net_iovs in the chunk pool, and how many are out (snapshot). */
 size_t net_devmem_niovs_free(struct net_devmem_dmabuf_binding *binding);
 
-static inline struct dmabuf_genpool_chunk_owner *net_devmem_iov_to_chunk_owner(const struct net_iov *niov)
+static inline struct dmabuf_genpool_chunk_owner *
+net_devmem_iov_to_chunk_owner(const struct net_iov *niov)
 {
 	return container_of(net_iov_owner(niov), struct dmabuf_genpool_chunk_owner, area);
 }

@@ -1,3 +1,784 @@
 // SPDX-License-Identifier: MIT
-/* placeholder: being written */
+/*
+ * Network devices, their registry, rx queue restart with memory providers,
+ * and the ethtool settings a devmem receiver depends on.
+ *
+ * Locking: the registry lock protects the list of registered devices and is
+ * taken before any dev->lock (netdev_for_each() callbacks may lock the device
+ * they are given); nothing takes the registry lock with a dev->lock held.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "lib/compiler.h"
+#include "lib/debug.h"
+#include "lib/error.h"
 #include "net/netdev.h"
+
+#define NETDEV_MAX_QUEUES 1024
+
+static pthread_mutex_t netdev_registry_lock = PTHREAD_MUTEX_INITIALIZER;
+/* registered devices in ifindex order; protected by netdev_registry_lock */
+static LIST_HEAD(netdev_registry);
+
+/* NAPI ids are process-wide, as the kernel's are system-wide; atomic */
+static unsigned int napi_id_next = 1;
+
+void netdev_assert_locked(struct net_device *dev)
+{
+	devmem_assert(pthread_equal(READ_ONCE(dev->lock_owner), pthread_self()),
+		      "netdev: dev->lock not held");
+}
+
+/* ---- creation, registry, references ---- */
+
+static int netdev_check_config(const struct net_device_config *cfg)
+{
+	if (!cfg->name || !cfg->name[0])
+		return devmem_err(-EINVAL, "netdev: no name");
+	if (strnlen(cfg->name, IFNAMSIZ) >= IFNAMSIZ)
+		return devmem_err(-EINVAL, "netdev: name longer than %d bytes", IFNAMSIZ - 1);
+	if (cfg->ifindex <= 0)
+		return devmem_err(-EINVAL, "netdev %s: ifindex %d (must be > 0)", cfg->name,
+				  cfg->ifindex);
+	if (!cfg->num_rx_queues || cfg->num_rx_queues > NETDEV_MAX_QUEUES)
+		return devmem_err(-EINVAL, "netdev %s: %u rx queues (1 to %d)", cfg->name,
+				  cfg->num_rx_queues, NETDEV_MAX_QUEUES);
+	if (!cfg->num_tx_queues || cfg->num_tx_queues > NETDEV_MAX_QUEUES)
+		return devmem_err(-EINVAL, "netdev %s: %u tx queues (1 to %d)", cfg->name,
+				  cfg->num_tx_queues, NETDEV_MAX_QUEUES);
+	if (!cfg->dev)
+		return devmem_err(-EINVAL, "netdev %s: no DMA device", cfg->name);
+	return 0;
+}
+
+static void netdev_rss_fill_equal(struct net_device *dev, uint32_t n)
+{
+	for (unsigned int i = 0; i < DEVMEM_RSS_INDIR_SIZE; i++)
+		dev->rss_indir[i] = i % n;
+}
+
+int alloc_netdev(const struct net_device_config *cfg, struct net_device **out)
+{
+	struct net_device *dev;
+	unsigned int napi_base;
+	int err;
+
+	if (!cfg || !out)
+		return devmem_err(-EINVAL, "netdev: NULL config");
+	err = netdev_check_config(cfg);
+	if (err)
+		return err;
+
+	dev = calloc(1, sizeof(*dev));
+	if (!dev)
+		return -ENOMEM;
+	dev->_rx = calloc(cfg->num_rx_queues, sizeof(*dev->_rx));
+	if (!dev->_rx)
+		goto err_free_dev;
+	dev->_tx = calloc(cfg->num_tx_queues, sizeof(*dev->_tx));
+	if (!dev->_tx)
+		goto err_free_rx;
+	if (cfg->priv_size) {
+		dev->priv = calloc(1, cfg->priv_size);
+		if (!dev->priv)
+			goto err_free_tx;
+	}
+
+	strcpy(dev->name, cfg->name);
+	dev->ifindex = cfg->ifindex;
+	dev->dev = device_get(cfg->dev);
+	dev->queue_mgmt_ops = cfg->queue_mgmt_ops;
+	dev->netmem_tx = cfg->netmem_tx;
+	dev->num_rx_queues = cfg->num_rx_queues;
+	dev->num_tx_queues = cfg->num_tx_queues;
+	pthread_mutex_init(&dev->lock, NULL);
+	dev->reg_state = NETREG_UNINITIALIZED;
+	dev->real_num_rx_queues = cfg->num_rx_queues;
+	dev->real_num_tx_queues = cfg->num_tx_queues;
+	dev->tcp_data_split = ETHTOOL_TCP_DATA_SPLIT_DISABLED;
+	dev->hds_thresh_max = cfg->hds_thresh_max;
+	netdev_rss_fill_equal(dev, dev->real_num_rx_queues);
+	INIT_LIST_HEAD(&dev->flow_rules);
+	INIT_LIST_HEAD(&dev->list);
+	dev->refcnt = 1;
+
+	/* rx and tx queue i share a NAPI context, as combined channels do */
+	napi_base = __atomic_fetch_add(&napi_id_next, max(dev->num_rx_queues, dev->num_tx_queues),
+				       __ATOMIC_RELAXED);
+	for (unsigned int i = 0; i < dev->num_rx_queues; i++)
+		dev->_rx[i] = (struct netdev_rx_queue){ .dev = dev,
+							.index = i,
+							.napi_id = napi_base + i };
+	for (unsigned int i = 0; i < dev->num_tx_queues; i++)
+		dev->_tx[i] =
+			(struct netdev_queue){ .dev = dev, .index = i, .napi_id = napi_base + i };
+	*out = dev;
+	return 0;
+
+err_free_tx:
+	free(dev->_tx);
+err_free_rx:
+	free(dev->_rx);
+err_free_dev:
+	free(dev);
+	return devmem_err(-ENOMEM, "netdev %s: out of memory", cfg->name);
+}
+
+static void netdev_free(struct net_device *dev)
+{
+	struct netdev_flow_rule *r, *tmp;
+
+	DEVMEM_BUG_ON(dev->reg_state == NETREG_REGISTERED);
+	list_for_each_entry_safe(r, tmp, &dev->flow_rules, list)
+		free(r);
+	pthread_mutex_destroy(&dev->lock);
+	device_put(dev->dev);
+	free(dev->priv);
+	free(dev->_tx);
+	free(dev->_rx);
+	free(dev);
+}
+
+void netdev_hold(struct net_device *dev)
+{
+	long old = __atomic_fetch_add(&dev->refcnt, 1, __ATOMIC_RELAXED);
+
+	DEVMEM_BUG_ON(old <= 0);
+}
+
+void netdev_put(struct net_device *dev)
+{
+	long old;
+
+	if (!dev)
+		return;
+	/* acq_rel: the freeing thread sees what every other holder wrote */
+	old = __atomic_fetch_sub(&dev->refcnt, 1, __ATOMIC_ACQ_REL);
+	DEVMEM_BUG_ON(old <= 0);
+	if (old == 1)
+		netdev_free(dev);
+}
+
+/* Registry lock held. */
+static struct net_device *__netdev_find(int ifindex, const char *name)
+{
+	struct net_device *dev;
+
+	list_for_each_entry(dev, &netdev_registry, list) {
+		if (dev->ifindex == ifindex || (name && !strcmp(dev->name, name)))
+			return dev;
+	}
+	return NULL;
+}
+
+int register_netdev(struct net_device *dev)
+{
+	struct net_device *pos;
+	int err = 0;
+
+	pthread_mutex_lock(&netdev_registry_lock);
+	netdev_lock(dev);
+	if (dev->reg_state != NETREG_UNINITIALIZED) {
+		err = devmem_err(-EINVAL, "netdev %s: already registered", dev->name);
+		goto out;
+	}
+	list_for_each_entry(pos, &netdev_registry, list) {
+		if (pos->ifindex == dev->ifindex) {
+			err = devmem_err(-EEXIST, "netdev %s: ifindex %d is taken by %s", dev->name,
+					 dev->ifindex, pos->name);
+			goto out;
+		}
+		if (!strcmp(pos->name, dev->name)) {
+			err = devmem_err(-EEXIST, "netdev %s: name is taken by ifindex %d",
+					 dev->name, pos->ifindex);
+			goto out;
+		}
+	}
+	/* keep ifindex order for dumps */
+	list_for_each_entry(pos, &netdev_registry, list) {
+		if (pos->ifindex > dev->ifindex)
+			break;
+	}
+	list_add_tail(&dev->list, &pos->list);
+	/* the registry's own reference: a registered device is always findable */
+	netdev_hold(dev);
+	dev->reg_state = NETREG_REGISTERED;
+out:
+	netdev_unlock(dev);
+	pthread_mutex_unlock(&netdev_registry_lock);
+	return err;
+}
+
+void unregister_netdev(struct net_device *dev)
+{
+	bool registered;
+
+	pthread_mutex_lock(&netdev_registry_lock);
+	registered = !list_empty(&dev->list);
+	if (registered)
+		list_del_init(&dev->list);
+	pthread_mutex_unlock(&netdev_registry_lock);
+	if (!registered)
+		return;
+
+	/*
+	 * No new lookup finds the device now; a holder that found it before
+	 * sees NETREG_UNREGISTERED under the lock and cannot install a
+	 * provider after the uninstall pass below.
+	 */
+	netdev_lock(dev);
+	dev->reg_state = NETREG_UNREGISTERED;
+	for (unsigned int i = 0; i < dev->num_rx_queues; i++) {
+		struct netdev_rx_queue *rxq = &dev->_rx[i];
+		const struct memory_provider_ops *ops = rxq->mp_params.mp_ops;
+
+		/* the provider still sees itself installed while it lets go */
+		if (ops && ops->uninstall)
+			ops->uninstall(rxq->mp_params.mp_priv, rxq);
+		rxq->mp_params = (struct pp_memory_provider_params){ 0 };
+	}
+	netdev_unlock(dev);
+	netdev_put(dev);
+}
+
+struct net_device *netdev_get_by_index(int ifindex)
+{
+	struct net_device *dev;
+
+	pthread_mutex_lock(&netdev_registry_lock);
+	dev = __netdev_find(ifindex, NULL);
+	if (dev)
+		netdev_hold(dev);
+	pthread_mutex_unlock(&netdev_registry_lock);
+	if (!dev)
+		devmem_err(-ENODEV, "no device with ifindex %d", ifindex);
+	return dev;
+}
+
+struct net_device *netdev_get_by_name(const char *name)
+{
+	struct net_device *dev = NULL;
+
+	if (!name) {
+		devmem_err(-ENODEV, "no device named (null)");
+		return NULL;
+	}
+	pthread_mutex_lock(&netdev_registry_lock);
+	/* ifindex 0 is never registered: this finds by name only */
+	dev = __netdev_find(0, name);
+	if (dev)
+		netdev_hold(dev);
+	pthread_mutex_unlock(&netdev_registry_lock);
+	if (!dev)
+		devmem_err(-ENODEV, "no device named %s", name);
+	return dev;
+}
+
+int netdev_for_each(int (*fn)(struct net_device *dev, void *data), void *data)
+{
+	struct net_device *dev;
+	int ret = 0;
+
+	pthread_mutex_lock(&netdev_registry_lock);
+	list_for_each_entry(dev, &netdev_registry, list) {
+		ret = fn(dev, data);
+		if (ret)
+			break;
+	}
+	pthread_mutex_unlock(&netdev_registry_lock);
+	return ret;
+}
+
+/* ---- queue restart and memory providers ---- */
+
+/*
+ * Say which restart step failed, keeping the driver's own reason when it
+ * gave one (the driver ran with a cleared message).
+ */
+static int restart_err(unsigned int idx, const char *step, int err)
+{
+	char why[200];
+
+	snprintf(why, sizeof(why), "%s", devmem_last_error());
+	if (why[0])
+		return devmem_err(err, "rx queue %u: %s failed: %s", idx, step, why);
+	return devmem_err(err, "rx queue %u: %s failed (%s)", idx, step, strerror(-err));
+}
+
+int netdev_rx_queue_restart(struct net_device *dev, unsigned int rxq_idx)
+{
+	const struct netdev_queue_mgmt_ops *ops = dev->queue_mgmt_ops;
+	struct netdev_rx_queue *rxq;
+	void *new_mem, *old_mem;
+	char why[256];
+	size_t size;
+	int err;
+
+	netdev_assert_locked(dev);
+	if (!ops)
+		return devmem_err(-EOPNOTSUPP, "rx queue %u: device %s has no queue management ops",
+				  rxq_idx, dev->name);
+	if (rxq_idx >= dev->real_num_rx_queues)
+		return devmem_err(-ERANGE,
+				  "rx queue %u: rx queue index out of range (device has %u)",
+				  rxq_idx, dev->real_num_rx_queues);
+	rxq = __netif_get_rx_queue(dev, rxq_idx);
+
+	size = max(ops->ndo_queue_mem_size, (size_t)1);
+	new_mem = calloc(1, size);
+	if (!new_mem)
+		return devmem_err(-ENOMEM, "rx queue %u: out of memory", rxq_idx);
+	old_mem = calloc(1, size);
+	if (!old_mem) {
+		err = devmem_err(-ENOMEM, "rx queue %u: out of memory", rxq_idx);
+		goto err_free_new_buf;
+	}
+
+	devmem_clear_error();
+	err = ops->ndo_queue_mem_alloc(dev, new_mem, (int)rxq_idx);
+	if (err) {
+		err = restart_err(rxq_idx, "allocating the queue memory", err);
+		goto err_free_old_buf;
+	}
+
+	/*
+	 * A driver that cannot take net_iovs builds its pools without the
+	 * provider; running on them would silently receive into host pages.
+	 */
+	if (rxq->mp_params.mp_ops && !page_pool_queue_uses_provider(rxq, rxq->mp_params.mp_priv)) {
+		err = devmem_err(
+			-ENODATA,
+			"rx queue %u: no page pool of the restarted queue took the memory provider: the driver does not support unreadable netmem",
+			rxq_idx);
+		goto err_free_new_mem;
+	}
+
+	devmem_clear_error();
+	err = ops->ndo_queue_stop(dev, old_mem, (int)rxq_idx);
+	if (err) {
+		/* the queue still runs on its old memory */
+		err = restart_err(rxq_idx, "stopping the queue", err);
+		goto err_free_new_mem;
+	}
+
+	devmem_clear_error();
+	err = ops->ndo_queue_start(dev, new_mem, (int)rxq_idx);
+	if (err) {
+		err = restart_err(rxq_idx, "starting the queue on its new memory", err);
+		goto err_start_old;
+	}
+
+	ops->ndo_queue_mem_free(dev, old_mem);
+	free(old_mem);
+	free(new_mem);
+	return 0;
+
+err_start_old:
+	/*
+	 * Nothing about the old memory changed, so it should start again. If
+	 * it does not, the queue is down: free its memory rather than leak it.
+	 */
+	snprintf(why, sizeof(why), "%s", devmem_last_error());
+	if (ops->ndo_queue_start(dev, old_mem, (int)rxq_idx)) {
+		ops->ndo_queue_mem_free(dev, old_mem);
+		devmem_err(err, "%s; the old memory did not start again either: the queue is down",
+			   why);
+	} else {
+		devmem_err(err, "%s", why);
+	}
+err_free_new_mem:
+	ops->ndo_queue_mem_free(dev, new_mem);
+err_free_old_buf:
+	free(old_mem);
+err_free_new_buf:
+	free(new_mem);
+	return err;
+}
+
+bool netdev_has_memory_provider(struct net_device *dev)
+{
+	netdev_assert_locked(dev);
+	for (unsigned int i = 0; i < dev->num_rx_queues; i++) {
+		if (dev->_rx[i].mp_params.mp_ops)
+			return true;
+	}
+	return false;
+}
+
+int net_mp_open_rxq(struct net_device *dev, unsigned int rxq_idx,
+		    const struct pp_memory_provider_params *params)
+{
+	struct netdev_rx_queue *rxq;
+	int err;
+
+	netdev_assert_locked(dev);
+	if (!params || !params->mp_ops)
+		return devmem_err(-EINVAL, "rx queue %u: no memory provider", rxq_idx);
+	if (dev->reg_state == NETREG_UNREGISTERED)
+		return devmem_err(-ENODEV, "rx queue %u: device %s is going away", rxq_idx,
+				  dev->name);
+	if (rxq_idx >= dev->real_num_rx_queues)
+		return devmem_err(-ERANGE,
+				  "rx queue %u: rx queue index out of range (device has %u)",
+				  rxq_idx, dev->real_num_rx_queues);
+	if (!dev->queue_mgmt_ops)
+		return devmem_err(-EOPNOTSUPP,
+				  "rx queue %u: device %s does not support queue management",
+				  rxq_idx, dev->name);
+	if (dev->tcp_data_split != ETHTOOL_TCP_DATA_SPLIT_ENABLED)
+		return devmem_err(-EINVAL, "rx queue %u: tcp-data-split is disabled", rxq_idx);
+	if (dev->hds_thresh)
+		return devmem_err(-EINVAL, "rx queue %u: hds-thresh is not zero", rxq_idx);
+	if (dev->xdp_prog)
+		return devmem_err(
+			-EEXIST,
+			"rx queue %u: unable to custom memory provider to device with XDP program attached",
+			rxq_idx);
+	rxq = __netif_get_rx_queue(dev, rxq_idx);
+	if (rxq->mp_params.mp_ops)
+		return devmem_err(-EEXIST,
+				  "rx queue %u: designated queue already memory provider bound",
+				  rxq_idx);
+	if (rxq->xsk_pool)
+		return devmem_err(-EBUSY, "rx queue %u: designated queue already in use by AF_XDP",
+				  rxq_idx);
+
+	/* the new pools take the provider from the queue as they are created */
+	rxq->mp_params = *params;
+	err = netdev_rx_queue_restart(dev, rxq_idx);
+	if (err)
+		rxq->mp_params = (struct pp_memory_provider_params){ 0 };
+	return err;
+}
+
+int net_mp_close_rxq(struct net_device *dev, unsigned int rxq_idx,
+		     const struct pp_memory_provider_params *params)
+{
+	struct netdev_rx_queue *rxq;
+	int err;
+
+	netdev_assert_locked(dev);
+	if (rxq_idx >= dev->real_num_rx_queues)
+		return devmem_err(-ERANGE,
+				  "rx queue %u: rx queue index out of range (device has %u)",
+				  rxq_idx, dev->real_num_rx_queues);
+	rxq = __netif_get_rx_queue(dev, rxq_idx);
+	/* unregister already uninstalled every provider */
+	if (dev->reg_state == NETREG_UNREGISTERED && !rxq->mp_params.mp_ops)
+		return 0;
+	if (!params || rxq->mp_params.mp_ops != params->mp_ops ||
+	    rxq->mp_params.mp_priv != params->mp_priv)
+		return devmem_err(-EINVAL, "rx queue %u: memory provider is not the one installed",
+				  rxq_idx);
+
+	rxq->mp_params = (struct pp_memory_provider_params){ 0 };
+	if (dev->reg_state == NETREG_UNREGISTERED)
+		return 0;
+	err = netdev_rx_queue_restart(dev, rxq_idx);
+	if (err)
+		rxq->mp_params = *params;
+	return err;
+}
+
+/* ---- ethtool settings ---- */
+
+int netdev_set_header_split(struct net_device *dev, uint32_t tcp_data_split, uint32_t hds_thresh)
+{
+	int err = 0;
+
+	if (tcp_data_split != ETHTOOL_TCP_DATA_SPLIT_ENABLED &&
+	    tcp_data_split != ETHTOOL_TCP_DATA_SPLIT_DISABLED)
+		return devmem_err(-EINVAL, "%s: tcp-data-split %u (enabled %d or disabled %d)",
+				  dev->name, tcp_data_split, ETHTOOL_TCP_DATA_SPLIT_ENABLED,
+				  ETHTOOL_TCP_DATA_SPLIT_DISABLED);
+	netdev_lock(dev);
+	if (hds_thresh > dev->hds_thresh_max) {
+		err = devmem_err(-EINVAL,
+				 "%s: hds-thresh is greater than the maximum allowed (%u > %u)",
+				 dev->name, hds_thresh, dev->hds_thresh_max);
+		goto out;
+	}
+	if (netdev_has_memory_provider(dev)) {
+		if (tcp_data_split != ETHTOOL_TCP_DATA_SPLIT_ENABLED) {
+			err = devmem_err(
+				-EINVAL,
+				"%s: can't disable tcp-data-split while device has memory provider enabled",
+				dev->name);
+			goto out;
+		}
+		if (hds_thresh) {
+			err = devmem_err(
+				-EINVAL,
+				"%s: can't set non-zero hds_thresh while device is memory provider enabled",
+				dev->name);
+			goto out;
+		}
+	}
+	dev->tcp_data_split = tcp_data_split;
+	dev->hds_thresh = hds_thresh;
+out:
+	netdev_unlock(dev);
+	return err;
+}
+
+int netdev_set_rss_equal(struct net_device *dev, uint32_t n)
+{
+	int err = 0;
+
+	netdev_lock(dev);
+	if (!n || n > dev->real_num_rx_queues)
+		err = devmem_err(-EINVAL, "%s: RSS over %u queues (device has %u)", dev->name, n,
+				 dev->real_num_rx_queues);
+	else
+		netdev_rss_fill_equal(dev, n);
+	netdev_unlock(dev);
+	return err;
+}
+
+int netdev_flow_rule_add(struct net_device *dev, const struct devmem_flow_rule *rule, uint32_t *loc)
+{
+	struct netdev_flow_rule *r, *pos;
+	uint32_t free_loc = 0;
+	int err = 0;
+
+	if (!rule)
+		return devmem_err(-EINVAL, "%s: no flow rule", dev->name);
+	if (rule->flow_type != TCP_V4_FLOW && rule->flow_type != TCP_V6_FLOW)
+		return devmem_err(-EINVAL, "%s: flow type %#x (TCP_V4_FLOW or TCP_V6_FLOW)",
+				  dev->name, rule->flow_type);
+	r = malloc(sizeof(*r));
+	if (!r)
+		return devmem_err(-ENOMEM, "%s: out of memory", dev->name);
+
+	netdev_lock(dev);
+	if (rule->queue >= dev->real_num_rx_queues) {
+		err = devmem_err(-EINVAL, "%s: flow rule to rx queue %u (device has %u)", dev->name,
+				 rule->queue, dev->real_num_rx_queues);
+		goto err_unlock;
+	}
+	if (dev->nr_flow_rules >= DEVMEM_MAX_FLOW_RULES) {
+		err = devmem_err(-ENOSPC, "%s: %u flow rules already", dev->name,
+				 dev->nr_flow_rules);
+		goto err_unlock;
+	}
+	/* the lowest free location: the first gap in the sorted list */
+	list_for_each_entry(pos, &dev->flow_rules, list) {
+		if (pos->loc != free_loc)
+			break;
+		free_loc++;
+	}
+	r->loc = free_loc;
+	r->rule = *rule;
+	list_add_tail(&r->list, &pos->list);
+	dev->nr_flow_rules++;
+	netdev_unlock(dev);
+	if (loc)
+		*loc = free_loc;
+	return 0;
+
+err_unlock:
+	netdev_unlock(dev);
+	free(r);
+	return err;
+}
+
+int netdev_flow_rule_del(struct net_device *dev, uint32_t loc)
+{
+	struct netdev_flow_rule *r;
+
+	netdev_lock(dev);
+	list_for_each_entry(r, &dev->flow_rules, list) {
+		if (r->loc == loc) {
+			list_del(&r->list);
+			dev->nr_flow_rules--;
+			netdev_unlock(dev);
+			free(r);
+			return 0;
+		}
+	}
+	netdev_unlock(dev);
+	return devmem_err(-ENOENT, "%s: no flow rule at location %u", dev->name, loc);
+}
+
+int netdev_flow_rule_list(struct net_device *dev, struct devmem_flow_rule *rules, uint32_t *locs,
+			  unsigned int max)
+{
+	struct netdev_flow_rule *r;
+	unsigned int i = 0;
+	int nr;
+
+	netdev_lock(dev);
+	list_for_each_entry(r, &dev->flow_rules, list) {
+		if (i == max)
+			break;
+		if (rules)
+			rules[i] = r->rule;
+		if (locs)
+			locs[i] = r->loc;
+		i++;
+	}
+	nr = (int)dev->nr_flow_rules;
+	netdev_unlock(dev);
+	return nr;
+}
+
+int netdev_set_xdp(struct net_device *dev, bool attached)
+{
+	int err = 0;
+
+	netdev_lock(dev);
+	if (attached && netdev_has_memory_provider(dev))
+		err = devmem_err(-EBUSY,
+				 "%s: unable to install XDP to device using memory provider",
+				 dev->name);
+	else
+		dev->xdp_prog = attached;
+	netdev_unlock(dev);
+	return err;
+}
+
+int netdev_set_xsk_pool(struct net_device *dev, uint32_t rxq_idx, bool attached)
+{
+	struct netdev_rx_queue *rxq;
+	int err = 0;
+
+	netdev_lock(dev);
+	if (rxq_idx >= dev->real_num_rx_queues) {
+		err = devmem_err(-EINVAL,
+				 "rx queue %u: rx queue index out of range (device has %u)",
+				 rxq_idx, dev->real_num_rx_queues);
+		goto out;
+	}
+	rxq = __netif_get_rx_queue(dev, rxq_idx);
+	if (attached && rxq->mp_params.mp_ops) {
+		err = devmem_err(-EBUSY, "rx queue %u: queue has a memory provider", rxq_idx);
+		goto out;
+	}
+	if (attached && rxq->xsk_pool) {
+		err = devmem_err(-EBUSY, "rx queue %u: queue already has an AF_XDP pool", rxq_idx);
+		goto out;
+	}
+	rxq->xsk_pool = attached;
+out:
+	netdev_unlock(dev);
+	return err;
+}
+
+/* The RSS table is the default one (equal over every real rx queue): not set by a user. */
+static bool netdev_rss_is_default(const struct net_device *dev)
+{
+	for (unsigned int i = 0; i < DEVMEM_RSS_INDIR_SIZE; i++) {
+		if (dev->rss_indir[i] != i % dev->real_num_rx_queues)
+			return false;
+	}
+	return true;
+}
+
+/* dev->lock held: whether queues [rx, ...) can go away, with the kernel's refusals. */
+static int netdev_check_channels_shrink(struct net_device *dev, unsigned int rx)
+{
+	struct netdev_flow_rule *r;
+
+	if (!netdev_rss_is_default(dev)) {
+		for (unsigned int i = 0; i < DEVMEM_RSS_INDIR_SIZE; i++) {
+			if (dev->rss_indir[i] >= rx)
+				return devmem_err(
+					-EINVAL,
+					"%s: requested channel counts are too low for existing indirection table settings",
+					dev->name);
+		}
+	}
+	list_for_each_entry(r, &dev->flow_rules, list) {
+		if (r->rule.queue >= rx)
+			return devmem_err(
+				-EINVAL,
+				"%s: requested channel counts are too low for existing ntuple filter settings",
+				dev->name);
+	}
+	for (unsigned int i = rx; i < dev->real_num_rx_queues; i++) {
+		if (dev->_rx[i].xsk_pool)
+			return devmem_err(
+				-EINVAL,
+				"%s: requested channel counts are too low for existing zerocopy AF_XDP sockets",
+				dev->name);
+		if (dev->_rx[i].mp_params.mp_ops)
+			return devmem_err(
+				-EINVAL,
+				"%s: requested channel counts are too low for existing memory provider setting",
+				dev->name);
+	}
+	return 0;
+}
+
+int netdev_set_channels(struct net_device *dev, unsigned int rx, unsigned int tx)
+{
+	bool rss_default;
+	int err = 0;
+
+	netdev_lock(dev);
+	if (!rx || !tx || rx > dev->num_rx_queues || tx > dev->num_tx_queues) {
+		err = devmem_err(-EINVAL, "%s: channels rx %u tx %u (1 to %u and 1 to %u)",
+				 dev->name, rx, tx, dev->num_rx_queues, dev->num_tx_queues);
+		goto out;
+	}
+	err = netdev_check_channels_shrink(dev, rx);
+	if (err)
+		goto out;
+	/* a table nobody set follows the queue count, as drivers re-spread it */
+	rss_default = netdev_rss_is_default(dev);
+	dev->real_num_rx_queues = rx;
+	dev->real_num_tx_queues = tx;
+	if (rss_default)
+		netdev_rss_fill_equal(dev, rx);
+out:
+	netdev_unlock(dev);
+	return err;
+}
+
+/* ---- steering ---- */
+
+static bool addr_matches(const uint8_t *rule, const uint8_t *key, size_t len)
+{
+	static const uint8_t any[16];
+
+	return !memcmp(rule, any, len) || !memcmp(rule, key, len);
+}
+
+static bool flow_rule_matches(const struct devmem_flow_rule *rule,
+			      const struct netdev_flow_key *key)
+{
+	size_t len;
+
+	if (rule->flow_type == TCP_V4_FLOW && key->family == AF_INET)
+		len = 4;
+	else if (rule->flow_type == TCP_V6_FLOW && key->family == AF_INET6)
+		len = 16;
+	else
+		return false;
+	return addr_matches(rule->src_addr, key->src_addr, len) &&
+	       addr_matches(rule->dst_addr, key->dst_addr, len) &&
+	       (!rule->src_port || rule->src_port == key->src_port) &&
+	       (!rule->dst_port || rule->dst_port == key->dst_port);
+}
+
+unsigned int netdev_steer_flow(struct net_device *dev, const struct netdev_flow_key *key,
+			       uint32_t hash)
+{
+	struct netdev_flow_rule *r;
+	unsigned int queue;
+
+	netdev_lock(dev);
+	queue = dev->rss_indir[hash % DEVMEM_RSS_INDIR_SIZE];
+	list_for_each_entry(r, &dev->flow_rules, list) {
+		if (flow_rule_matches(&r->rule, key)) {
+			queue = r->rule.queue;
+			break;
+		}
+	}
+	netdev_unlock(dev);
+	return queue;
+}

@@ -121,6 +121,7 @@ struct net_device {
 	struct netdev_queue *_tx; /* num_tx_queues entries */
 
 	pthread_mutex_t lock; /* see the top of this file */
+	pthread_t lock_owner; /* the thread holding lock, 0 when free (netdev_assert_locked) */
 	/* protected by lock */
 	enum netdev_reg_state reg_state;
 	unsigned int real_num_rx_queues, real_num_tx_queues;
@@ -171,18 +172,19 @@ static inline void *netdev_priv(const struct net_device *dev)
 static inline void netdev_lock(struct net_device *dev)
 {
 	pthread_mutex_lock(&dev->lock);
+	WRITE_ONCE(dev->lock_owner, pthread_self());
 }
 
 static inline void netdev_unlock(struct net_device *dev)
 {
+	WRITE_ONCE(dev->lock_owner, (pthread_t)0);
 	pthread_mutex_unlock(&dev->lock);
 }
 
 /* Debug builds: abort unless the calling thread holds dev->lock. */
 void netdev_assert_locked(struct net_device *dev);
 
-static inline struct netdev_rx_queue *__netif_get_rx_queue(struct net_device *dev,
-							   unsigned int idx)
+static inline struct netdev_rx_queue *__netif_get_rx_queue(struct net_device *dev, unsigned int idx)
 {
 	return &dev->_rx[idx];
 }
@@ -244,8 +246,12 @@ bool netdev_has_memory_provider(struct net_device *dev);
 /* The ethtool analogues; dev->lock taken inside. Errors as in devmem/netdev.h. */
 int netdev_set_header_split(struct net_device *dev, uint32_t tcp_data_split, uint32_t hds_thresh);
 int netdev_set_rss_equal(struct net_device *dev, uint32_t n);
-int netdev_flow_rule_add(struct net_device *dev, const struct devmem_flow_rule *rule, uint32_t *loc);
+int netdev_flow_rule_add(struct net_device *dev, const struct devmem_flow_rule *rule,
+			 uint32_t *loc);
 int netdev_flow_rule_del(struct net_device *dev, uint32_t loc);
+/* Copy up to @max rules and their locations (either may be NULL); returns how many there are. */
+int netdev_flow_rule_list(struct net_device *dev, struct devmem_flow_rule *rules, uint32_t *locs,
+			  unsigned int max);
 int netdev_set_xdp(struct net_device *dev, bool attached);
 int netdev_set_xsk_pool(struct net_device *dev, uint32_t rxq_idx, bool attached);
 /*

@@ -60,7 +60,7 @@ struct test_nic_faults {
 };
 void test_nic_set_faults(struct test_nic *nic, const struct test_nic_faults *faults);
 
-/* The running queue's pools (NULL when the queue is stopped). */
+/* The running queue's pools (NULL when the queue is stopped); any thread, a snapshot. */
 struct page_pool *test_nic_data_pool(struct test_nic *nic, unsigned int rxq);
 struct page_pool *test_nic_header_pool(struct test_nic *nic, unsigned int rxq);
 
@@ -69,8 +69,10 @@ unsigned int test_nic_starts(struct test_nic *nic, unsigned int rxq);
 
 /*
  * "Receive" into queue @rxq: one netmem from its running data pool (call
- * from the pools' owner). 0 when the pool is empty. The caller gives it
- * back with test_nic_rx_put() from any thread, or hands it on.
+ * from the pools' owner, without the device lock: it takes it, so another
+ * thread may restart the queue meanwhile). 0 when the pool is empty or the
+ * queue is stopped. The caller gives it back with test_nic_rx_put() from
+ * any thread, or hands it on.
  */
 netmem_ref test_nic_rx_alloc(struct test_nic *nic, unsigned int rxq);
 
