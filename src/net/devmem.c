@@ -149,12 +149,6 @@ static int net_devmem_add_chunk(struct net_devmem_dmabuf_binding *binding, unsig
 			-EINVAL,
 			"dma-buf SG entry %u (%zu bytes) is not a multiple of the net_iov size %zu",
 			idx, len, niov_size);
-	/* the chunk pool hands out whole net_iovs by device address */
-	if (!IS_ALIGNED(dma_addr, (dma_addr_t)niov_size))
-		return devmem_err(
-			-EINVAL,
-			"dma-buf SG entry %u at device address %#llx is not aligned to the net_iov size %zu",
-			idx, (unsigned long long)dma_addr, niov_size);
 
 	owner = calloc(1, sizeof(*owner));
 	if (!owner)
@@ -176,10 +170,7 @@ static int net_devmem_add_chunk(struct net_devmem_dmabuf_binding *binding, unsig
 			binding->tx_vec[(virt >> binding->niov_shift) + i] = &niovs[i];
 	binding->nr_chunks++;
 	binding->nr_niovs += nr;
-	binding->metadata_bytes += sizeof(*owner) + nr * sizeof(*niovs) +
-				   /* the pool's per-chunk entries and per-granule link */
-				   sizeof(struct gen_pool_chunk) + sizeof(uint32_t) +
-				   nr * sizeof(uint32_t);
+	binding->metadata_bytes += sizeof(*owner) + nr * sizeof(*niovs);
 	return 0;
 
 err_free_niovs:
@@ -274,6 +265,7 @@ int net_devmem_bind_dmabuf(struct net_device *dev, enum dma_data_direction direc
 			goto err_free_chunks;
 		virt += sg_dma_len(sg);
 	}
+	binding->metadata_bytes += gen_pool_metadata_bytes(binding->chunk_pool);
 
 	binding->mp_params.mp_ops = &dmabuf_devmem_ops;
 	binding->mp_params.mp_priv = binding;

@@ -83,7 +83,7 @@ extern const struct memory_provider_ops dmabuf_devmem_ops;
  * GEN_POOL_MAX_ORDER), allocate its id and return it with the creator's
  * reference. Not bound to any queue yet. -EBADF (not a dma-buf), -EINVAL
  * ("dma-buf SG length must be PAGE_SIZE aligned", a net_iov size that does
- * not divide an sg entry's length or device address, bad shift or
+ * not divide an sg entry's length, bad shift or
  * direction), -EOPNOTSUPP (tx on a
  * device without netmem_tx), -ENOMEM, or the map's error; nothing is left
  * attached, mapped or allocated on failure.
