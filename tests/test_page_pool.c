@@ -247,7 +247,7 @@ Test(page_pool, alloc_from_empty_pool_refills_in_bulk)
 	/* one back from another thread, the cache emptied into the ring by the owner */
 	put[0] = b;
 	put_from_other_thread(pool, put, 1);
-	while (pool->alloc.count) {
+	while (page_pool_cache_count(pool)) {
 		netmem_ref nm = page_pool_alloc_netmems(pool);
 
 		page_pool_put_netmem(pool, nm, false);
@@ -275,14 +275,14 @@ Test(page_pool, recycle_direct_goes_to_cache_and_next_alloc_is_fast)
 	struct page_pool_params p = host_params(dev, 64);
 	struct page_pool *pool = pool_new(&p);
 	netmem_ref a = page_pool_alloc_netmems(pool);
-	unsigned int cached = pool->alloc.count;
+	unsigned int cached = page_pool_cache_count(pool);
 	struct page_pool_stats s;
 
 	page_pool_recycle_direct(pool, a);
 	s = stats_of(pool);
 	cr_assert_eq(s.recycle_stats.cached, 1);
 	cr_assert_eq(s.recycle_stats.ring, 0);
-	cr_assert_eq(pool->alloc.count, cached + 1);
+	cr_assert_eq(page_pool_cache_count(pool), cached + 1);
 	cr_assert_eq(netmem_pp_ref_count(a), 1, "a pooled netmem keeps a count of 1");
 
 	cr_assert_eq(page_pool_alloc_netmems(pool), a, "the cache is LIFO: the hot one comes back");
@@ -325,12 +325,12 @@ Test(page_pool, puts_from_non_owner_thread_go_to_ring)
 
 	for (int i = 0; i < 4; i++)
 		nm[i] = page_pool_alloc_netmems(pool);
-	cached = pool->alloc.count;
+	cached = page_pool_cache_count(pool);
 	put_from_other_thread(pool, nm, 4);
 	s = stats_of(pool);
 	cr_assert_eq(s.recycle_stats.ring, 4);
 	cr_assert_eq(s.recycle_stats.cached, 0);
-	cr_assert_eq(pool->alloc.count, cached, "the owner's cache was not touched");
+	cr_assert_eq(page_pool_cache_count(pool), cached, "the owner's cache was not touched");
 	cr_assert_eq(page_pool_inflight(pool), PP_ALLOC_CACHE_REFILL,
 		     "ring entries stay in flight");
 
@@ -464,7 +464,7 @@ Test(page_pool, refill_from_a_full_one_entry_ring_takes_it_once)
 	put_from_other_thread(pool, nm, PP_ALLOC_CACHE_REFILL); /* 1 in the ring, 63 back */
 	cr_assert_eq(page_pool_alloc_netmems(pool), nm[0]);
 	cr_assert_eq(stats_of(pool).alloc_stats.refill, 1);
-	cr_assert_eq(pool->alloc.count, 0, "the one ring entry was taken once");
+	cr_assert_eq(page_pool_cache_count(pool), 0, "the one ring entry was taken once");
 	nm[1] = page_pool_alloc_netmems(pool);
 	cr_assert_neq(nm[1], nm[0]);
 	cr_assert_eq(stats_of(pool).alloc_stats.slow, 2);
@@ -491,7 +491,7 @@ Test(page_pool, direct_recycle_into_full_cache_goes_to_ring)
 
 	for (int i = 0; i < N; i++)
 		nm[i] = page_pool_alloc_netmems(pool);
-	unsigned int room = PP_ALLOC_CACHE_SIZE - pool->alloc.count;
+	unsigned int room = PP_ALLOC_CACHE_SIZE - page_pool_cache_count(pool);
 
 	for (int i = 0; i < N; i++)
 		page_pool_recycle_direct(pool, nm[i]);
@@ -843,4 +843,457 @@ Test(page_pool, host_pages_reuse_freed_pages_without_new_slabs)
 	cr_assert_eq(host_pages_create(dev, DMA_FROM_DEVICE, HOST_PAGES_MAX_ORDER + 1, &hp),
 		     -EINVAL);
 	device_put(dev);
+}
+
+/* ---- statistics: derived from the cache's running totals and ring positions ---- */
+
+Test(page_pool, fast_and_cached_count_every_fast_path_operation)
+{
+	struct device *dev = nic_new();
+	struct page_pool_params p = host_params(dev, 64);
+	struct page_pool *pool = pool_new(&p);
+	netmem_ref nm[8];
+	struct page_pool_stats s;
+
+	for (int round = 0; round < 100; round++) {
+		for (int i = 0; i < 8; i++)
+			nm[i] = page_pool_alloc_netmems(pool);
+		for (int i = 0; i < 8; i++)
+			page_pool_recycle_direct(pool, nm[i]);
+	}
+	s = stats_of(pool);
+	cr_assert_eq(s.alloc_stats.slow, 1);
+	cr_assert_eq(s.alloc_stats.fast, 100 * 8 - 1, "all but the one the bulk refill returned");
+	cr_assert_eq(s.recycle_stats.cached, 100 * 8, "the refill's pushes are not recycles");
+	cr_assert_eq(s.recycle_stats.ring, 0);
+
+	page_pool_destroy(pool);
+	device_put(dev);
+}
+
+struct stats_job {
+	struct page_pool *pool;
+	struct page_pool_stats stats;
+	netmem_ref netmem;
+};
+
+static void *stats_after_destroy_thread(void *arg)
+{
+	struct stats_job *job = arg;
+
+	page_pool_get_stats(job->pool, &job->stats);
+	page_pool_put_netmem(job->pool, job->netmem, false); /* the last one: frees the pool */
+	return NULL;
+}
+
+Test(page_pool, destroy_leaves_the_counters_as_they_were)
+{
+	struct fake_mp *mp = fake_new();
+	struct pp_memory_provider_params mpp = { .mp_ops = &fake_ops, .mp_priv = mp };
+	struct device *dev = nic_new();
+	struct page_pool_params p = data_params(dev, 16, &mpp);
+	struct page_pool *pool = pool_new(&p);
+	struct stats_job job = { .pool = pool };
+	struct page_pool_stats before;
+	netmem_ref a, b;
+	pthread_t t;
+
+	a = page_pool_alloc_netmems(pool);
+	page_pool_recycle_direct(pool, a);
+	a = page_pool_alloc_netmems(pool);
+	b = page_pool_alloc_netmems(pool);
+	page_pool_put_netmem(pool, b, false);
+	before = stats_of(pool);
+	page_pool_destroy(pool); /* gives back the cache and the ring; a is still out */
+	job.netmem = a;
+	cr_assert_eq(pthread_create(&t, NULL, stats_after_destroy_thread, &job), 0);
+	pthread_join(t, NULL);
+	cr_assert_eq(memcmp(&job.stats, &before, sizeof(before)), 0,
+		     "draining the cache and the ring is not allocation or recycling");
+	cr_assert_eq(before.alloc_stats.fast, 2);
+	cr_assert_eq(before.recycle_stats.cached, 1);
+	cr_assert_eq(before.recycle_stats.ring, 1);
+	cr_assert_eq(mp->destroy_calls, 1);
+	cr_assert_eq(fake_nr_out(mp), 0);
+	device_put(dev);
+	fake_free(mp);
+}
+
+Test(page_pool, direct_put_after_destroy_goes_back_to_the_provider)
+{
+	struct fake_mp *mp = fake_new();
+	struct pp_memory_provider_params mpp = { .mp_ops = &fake_ops, .mp_priv = mp };
+	struct device *dev = nic_new();
+	struct page_pool_params p = data_params(dev, 16, &mpp);
+	struct page_pool *pool = pool_new(&p);
+	netmem_ref a = page_pool_alloc_netmems(pool), b = page_pool_alloc_netmems(pool);
+	struct page_pool_stats s;
+
+	page_pool_destroy(pool);
+	cr_assert_eq(fake_nr_out(mp), 2);
+	page_pool_recycle_direct(pool, a); /* the destroying thread stands in for the owner */
+	cr_assert_eq(fake_nr_out(mp), 1, "neither cached nor queued: released");
+	s = stats_of(pool);
+	cr_assert_eq(s.recycle_stats.cached, 0);
+	cr_assert_eq(s.recycle_stats.cache_full, 0, "a destroyed pool's cache is not full");
+	cr_assert_eq(s.recycle_stats.ring, 0);
+	cr_assert_eq(s.recycle_stats.ring_full, 0);
+	page_pool_recycle_direct(pool, b);
+	cr_assert_eq(mp->destroy_calls, 1);
+	cr_assert_eq(fake_nr_out(mp), 0);
+	device_put(dev);
+	fake_free(mp);
+}
+
+Test(page_pool, bulk_put_after_destroy_goes_back_to_the_provider)
+{
+	struct fake_mp *mp = fake_new();
+	struct pp_memory_provider_params mpp = { .mp_ops = &fake_ops, .mp_priv = mp };
+	struct device *dev = nic_new();
+	struct page_pool_params p = data_params(dev, 16, &mpp);
+	struct page_pool *pool = pool_new(&p);
+	netmem_ref nm[5];
+	struct page_pool_stats s;
+
+	for (int i = 0; i < 5; i++)
+		nm[i] = page_pool_alloc_netmems(pool);
+	page_pool_destroy(pool);
+	page_pool_put_netmem_bulk(pool, nm, 4); /* the ring is closed: no claim */
+	cr_assert_eq(fake_nr_out(mp), 1);
+	s = stats_of(pool);
+	cr_assert_eq(s.recycle_stats.ring, 0);
+	cr_assert_eq(s.recycle_stats.ring_full, 0, "a closed ring is not a full one");
+	cr_assert_eq(page_pool_inflight(pool), 1);
+	page_pool_put_netmem_bulk(pool, &nm[4], 1);
+	cr_assert_eq(mp->destroy_calls, 1);
+	cr_assert_eq(fake_nr_out(mp), 0);
+	device_put(dev);
+	fake_free(mp);
+}
+
+/* A ring whose size is not a power of two holds exactly pool_size, lap after lap. */
+Test(page_pool, ring_holds_pool_size_entries_across_laps)
+{
+	struct fake_mp *mp = fake_new();
+	struct pp_memory_provider_params mpp = { .mp_ops = &fake_ops, .mp_priv = mp };
+	struct device *dev = nic_new();
+	struct page_pool_params p = data_params(dev, 3, &mpp);
+	struct page_pool *pool = pool_new(&p);
+	netmem_ref nm[4], again[3], held[PP_ALLOC_CACHE_SIZE];
+	unsigned int nheld;
+	struct page_pool_stats s;
+
+	for (int lap = 0; lap < 10; lap++) {
+		for (int i = 0; i < 4; i++)
+			nm[i] = page_pool_alloc_netmems(pool);
+		/* empty the cache, so the next allocation refills from the ring */
+		for (nheld = 0; page_pool_cache_count(pool); nheld++)
+			held[nheld] = page_pool_alloc_netmems(pool);
+		put_from_other_thread(pool, nm, 4);
+		for (int i = 0; i < 3; i++)
+			again[i] = page_pool_alloc_netmems(pool);
+		/* the refill took the ring in order; the cache hands them out last first */
+		cr_assert_eq(again[0], nm[2], "lap %d", lap);
+		cr_assert_eq(again[1], nm[1], "lap %d", lap);
+		cr_assert_eq(again[2], nm[0], "lap %d", lap);
+		for (int i = 0; i < 3; i++)
+			page_pool_recycle_direct(pool, again[i]);
+		while (nheld)
+			page_pool_recycle_direct(pool, held[--nheld]);
+	}
+	s = stats_of(pool);
+	cr_assert_eq(s.recycle_stats.ring, 30);
+	cr_assert_eq(s.recycle_stats.ring_full, 10, "the fourth of every lap found it full");
+	cr_assert_eq(s.alloc_stats.refill, 10);
+	cr_assert_eq(page_pool_inflight(pool), fake_nr_out(mp));
+	page_pool_destroy(pool);
+	cr_assert_eq(fake_nr_out(mp), 0);
+	cr_assert_eq(mp->destroy_calls, 1);
+	device_put(dev);
+	fake_free(mp);
+}
+
+/* ---- the registry: dumps and provider checks ---- */
+
+/* Queues are opaque to the pool: any distinct addresses will do. */
+static long fake_rxqs[2];
+#define FAKE_RXQ(i) ((struct netdev_rx_queue *)&fake_rxqs[i])
+
+#define DUMP_MAX 8
+
+struct dump_seen {
+	int n;
+	struct page_pool_info info[DUMP_MAX];
+	int stop_after; /* return stop_ret from the callback once this many were seen (0: never) */
+	int stop_ret;
+};
+
+static int dump_record(const struct page_pool_info *info, void *data)
+{
+	struct dump_seen *seen = data;
+
+	cr_assert_lt(seen->n, DUMP_MAX);
+	seen->info[seen->n++] = *info;
+	if (seen->stop_after && seen->n == seen->stop_after)
+		return seen->stop_ret;
+	return 0;
+}
+
+static struct dump_seen dump_all(void)
+{
+	struct dump_seen seen = { 0 };
+
+	cr_assert_eq(page_pool_dump(dump_record, &seen), 0);
+	return seen;
+}
+
+/* The dumped entry of pool @id, or NULL. */
+static const struct page_pool_info *dump_find(const struct dump_seen *seen, unsigned int id)
+{
+	for (int i = 0; i < seen->n; i++)
+		if (seen->info[i].id == id)
+			return &seen->info[i];
+	return NULL;
+}
+
+Test(page_pool, dump_reports_id_ifindex_napi_inflight_and_provider)
+{
+	struct fake_mp *mp = fake_new();
+	struct pp_memory_provider_params mpp = { .mp_ops = &fake_ops, .mp_priv = mp };
+	struct device *dev = nic_new();
+	struct page_pool_params p = data_params(dev, 16, &mpp);
+	const struct page_pool_info *info;
+	struct page_pool *pool;
+	struct dump_seen seen;
+	netmem_ref nm;
+
+	mp->dmabuf_id = 42;
+	p.ifindex = 7;
+	p.napi_id = 8193;
+	p.queue = FAKE_RXQ(0);
+	pool = pool_new(&p);
+	nm = page_pool_alloc_netmems(pool);
+
+	seen = dump_all();
+	cr_assert_eq(seen.n, 1);
+	info = &seen.info[0];
+	cr_assert_eq(info->id, pool->id);
+	cr_assert_gt(info->id, 0);
+	cr_assert_eq(info->ifindex, 7);
+	cr_assert_eq(info->napi_id, 8193);
+	cr_assert_eq(info->inflight, PP_ALLOC_CACHE_REFILL, "the cache's netmems are in flight");
+	cr_assert_eq(info->inflight_mem, PP_ALLOC_CACHE_REFILL * PAGE_SIZE);
+	cr_assert_eq(info->detach_time, 0);
+	cr_assert_eq(info->queue, FAKE_RXQ(0));
+	cr_assert_eq(info->mp.dmabuf_id, 42, "the provider's nl_fill describes it");
+	cr_assert(!info->mp.io_uring);
+
+	page_pool_recycle_direct(pool, nm);
+	page_pool_destroy(pool);
+	cr_assert_eq(dump_all().n, 0, "a freed pool is not dumped");
+	device_put(dev);
+	fake_free(mp);
+}
+
+Test(page_pool, dump_counts_inflight_mem_in_bytes_of_the_pool_order)
+{
+	struct device *dev = nic_new();
+	struct page_pool_params p = host_params(dev, 16);
+	struct page_pool *pool;
+	struct dump_seen seen;
+	netmem_ref nm;
+
+	p.order = 2;
+	p.ifindex = 3;
+	pool = pool_new(&p);
+	nm = page_pool_alloc_netmems(pool);
+	seen = dump_all();
+	cr_assert_eq(seen.n, 1);
+	cr_assert_eq(seen.info[0].inflight, page_pool_inflight(pool));
+	cr_assert_gt(seen.info[0].inflight, 0);
+	cr_assert_eq(seen.info[0].inflight_mem, (size_t)seen.info[0].inflight * (PAGE_SIZE << 2));
+	cr_assert_eq(seen.info[0].mp.dmabuf_id, 0, "host pages have no provider attributes");
+	cr_assert_eq(seen.info[0].napi_id, 0);
+	page_pool_recycle_direct(pool, nm);
+	page_pool_destroy(pool);
+	device_put(dev);
+}
+
+Test(page_pool, dump_never_reports_a_pool_without_ifindex)
+{
+	struct device *dev = nic_new();
+	struct page_pool_params anon = host_params(dev, 16), named = host_params(dev, 16);
+	struct page_pool *apool, *npool;
+	struct dump_seen seen;
+	netmem_ref nm;
+
+	named.ifindex = 4;
+	apool = pool_new(&anon);
+	npool = pool_new(&named);
+	nm = page_pool_alloc_netmems(apool);
+	seen = dump_all();
+	cr_assert_eq(seen.n, 1);
+	cr_assert_eq(seen.info[0].id, npool->id);
+	cr_assert_null(dump_find(&seen, apool->id));
+
+	/* not even destroyed with netmems in flight */
+	page_pool_destroy(apool);
+	cr_assert_eq(page_pool_nr_live(), 2);
+	seen = dump_all();
+	cr_assert_eq(seen.n, 1);
+	cr_assert_null(dump_find(&seen, apool->id));
+	page_pool_put_netmem(apool, nm, false);
+	page_pool_destroy(npool);
+	cr_assert_eq(page_pool_nr_live(), 0);
+	device_put(dev);
+}
+
+Test(page_pool, destroyed_pool_is_dumped_detached_until_its_last_netmem_returns)
+{
+	struct fake_mp *mp = fake_new();
+	struct pp_memory_provider_params mpp = { .mp_ops = &fake_ops, .mp_priv = mp };
+	struct device *dev = nic_new();
+	struct page_pool_params p = data_params(dev, 16, &mpp);
+	const struct page_pool_info *info;
+	struct page_pool *pool;
+	struct dump_seen seen;
+	unsigned int id;
+	netmem_ref nm[2];
+
+	mp->dmabuf_id = 5;
+	p.ifindex = 9;
+	p.queue = FAKE_RXQ(1);
+	pool = pool_new(&p);
+	id = pool->id;
+	nm[0] = page_pool_alloc_netmems(pool);
+	nm[1] = page_pool_alloc_netmems(pool);
+	page_pool_destroy(pool);
+
+	seen = dump_all();
+	info = dump_find(&seen, id);
+	cr_assert_not_null(info, "a destroyed pool with netmems out is still listed");
+	cr_assert_neq(info->detach_time, 0);
+	cr_assert_null(info->queue, "a destroyed pool serves no queue");
+	cr_assert_eq(info->inflight, 2);
+	cr_assert_eq(info->inflight_mem, 2 * PAGE_SIZE);
+	cr_assert_eq(info->ifindex, 9);
+	cr_assert_eq(info->mp.dmabuf_id, 5, "the provider lives as long as the pool");
+
+	page_pool_put_netmem(pool, nm[0], false);
+	seen = dump_all();
+	cr_assert_eq(seen.n, 1);
+	cr_assert_eq(seen.info[0].inflight, 1);
+	put_from_other_thread(pool, &nm[1], 1);
+	cr_assert_eq(dump_all().n, 0, "gone with its last netmem");
+	cr_assert_eq(mp->destroy_calls, 1);
+	device_put(dev);
+	fake_free(mp);
+}
+
+Test(page_pool, dump_lists_pools_in_creation_order_with_ascending_ids)
+{
+	struct device *dev = nic_new();
+	struct page_pool_params p = host_params(dev, 16);
+	struct page_pool *pool[3];
+	struct dump_seen seen;
+
+	p.ifindex = 2;
+	for (int i = 0; i < 3; i++)
+		pool[i] = pool_new(&p);
+	seen = dump_all();
+	cr_assert_eq(seen.n, 3);
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(seen.info[i].id, pool[i]->id);
+	cr_assert_lt(pool[0]->id, pool[1]->id);
+	cr_assert_lt(pool[1]->id, pool[2]->id);
+	for (int i = 0; i < 3; i++)
+		page_pool_destroy(pool[i]);
+	device_put(dev);
+}
+
+Test(page_pool, dump_stops_at_the_callbacks_nonzero_return_and_returns_it)
+{
+	struct device *dev = nic_new();
+	struct page_pool_params p = host_params(dev, 16);
+	struct page_pool *pool[3];
+	struct dump_seen seen = { .stop_after = 2, .stop_ret = -EMSGSIZE };
+
+	p.ifindex = 2;
+	for (int i = 0; i < 3; i++)
+		pool[i] = pool_new(&p);
+	cr_assert_eq(page_pool_dump(dump_record, &seen), -EMSGSIZE);
+	cr_assert_eq(seen.n, 2, "no call after the one that said stop");
+	cr_assert_eq(seen.info[1].id, pool[1]->id);
+
+	seen = (struct dump_seen){ .stop_after = 1, .stop_ret = 1 };
+	cr_assert_eq(page_pool_dump(dump_record, &seen), 1, "positive returns stop it too");
+	cr_assert_eq(seen.n, 1);
+	for (int i = 0; i < 3; i++)
+		page_pool_destroy(pool[i]);
+	device_put(dev);
+}
+
+static int fake_nl_fill_fails(void *mp_priv, struct netdev_mp_attrs *attrs,
+			      struct netdev_rx_queue *rxq)
+{
+	return -EMSGSIZE;
+}
+
+Test(page_pool, dump_stops_at_a_provider_that_cannot_describe_itself)
+{
+	struct memory_provider_ops ops = fake_ops;
+	struct fake_mp *mp = fake_new();
+	struct pp_memory_provider_params mpp = { .mp_ops = &ops, .mp_priv = mp };
+	struct device *dev = nic_new();
+	struct page_pool_params p = data_params(dev, 16, &mpp);
+	struct page_pool *pool;
+	struct dump_seen seen = { 0 };
+
+	ops.nl_fill = fake_nl_fill_fails;
+	p.ifindex = 2;
+	pool = pool_new(&p);
+	cr_assert_eq(page_pool_dump(dump_record, &seen), -EMSGSIZE);
+	cr_assert_eq(seen.n, 0);
+	page_pool_destroy(pool);
+	device_put(dev);
+	fake_free(mp);
+}
+
+Test(page_pool, queue_uses_provider_only_for_a_live_pool_of_that_queue_and_provider)
+{
+	struct fake_mp *mp = fake_new(), *other = fake_new();
+	struct pp_memory_provider_params mpp = { .mp_ops = &fake_ops, .mp_priv = mp };
+	struct device *dev = nic_new();
+	struct page_pool_params data = data_params(dev, 16, &mpp);
+	struct page_pool_params hdr = host_params(dev, 16);
+	struct page_pool *dpool, *hpool;
+	netmem_ref nm;
+
+	cr_assert(!page_pool_queue_uses_provider(FAKE_RXQ(0), mp), "no pool at all");
+
+	/* a header pool on the queue: the queue has the provider, the pool did not take it */
+	hdr.queue = FAKE_RXQ(0);
+	hdr.mp = &mpp;
+	hpool = pool_new(&hdr);
+	cr_assert(!page_pool_queue_uses_provider(FAKE_RXQ(0), mp));
+
+	data.queue = FAKE_RXQ(0);
+	dpool = pool_new(&data);
+	cr_assert(page_pool_queue_uses_provider(FAKE_RXQ(0), mp));
+	cr_assert(!page_pool_queue_uses_provider(FAKE_RXQ(1), mp), "another queue");
+	cr_assert(!page_pool_queue_uses_provider(FAKE_RXQ(0), other), "another provider");
+	cr_assert(!page_pool_queue_uses_provider(NULL, mp));
+
+	/* destroyed, even with netmems in flight, it serves the queue no more */
+	nm = page_pool_alloc_netmems(dpool);
+	page_pool_destroy(dpool);
+	cr_assert_eq(page_pool_nr_live(), 2);
+	cr_assert(!page_pool_queue_uses_provider(FAKE_RXQ(0), mp));
+	page_pool_put_netmem(dpool, nm, false);
+
+	page_pool_destroy(hpool);
+	cr_assert_eq(page_pool_nr_live(), 0);
+	device_put(dev);
+	fake_free(mp);
+	fake_free(other);
 }

@@ -74,8 +74,7 @@ struct devmem_bind_opts {
 	uint32_t niov_size;
 };
 
-#define DEVMEM_OPTS(type, name, ...) \
-	struct type name = { .sz = sizeof(struct type), __VA_ARGS__ }
+#define DEVMEM_OPTS(type, name, ...) struct type name = { .sz = sizeof(struct type), __VA_ARGS__ }
 
 /*
  * Bind the dma-buf @dmabuf_fd to rx queues @queues[0..@nr_queues) of device

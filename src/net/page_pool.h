@@ -6,11 +6,12 @@
  * A pool belongs to one owner thread (the queue's NAPI context). The owner
  * allocates (page_pool_alloc_netmems) and recycles directly (allow_direct)
  * into a lock-free cache of PP_ALLOC_CACHE_SIZE entries. Any other thread
- * gives netmems back through a bounded ring (the kernel's ptr_ring:
- * producers serialise on a spinlock, the owner consumes without one); a
- * netmem that finds the ring full goes back to its provider. When the cache
- * is empty the owner refills it from the ring in bulk, then from the
- * provider in bulk.
+ * gives netmems back through a bounded multi-producer ring (the kernel's
+ * ptr_ring, without its producer lock: a producer claims a run of slots
+ * with one compare-and-swap and publishes each slot with a release store;
+ * the owner consumes without atomics); a netmem that finds the ring full
+ * goes back to its provider. When the cache is empty the owner refills it
+ * from the ring in bulk, then from the provider in bulk.
  *
  * Memory comes from a memory provider: the default one hands out host pages
  * (net/host_pages.h) mapped into params.dev; a queue's provider (a devmem
@@ -22,6 +23,13 @@
  * ring). page_pool_destroy() gives back what the pool holds and returns at
  * once; the pool is freed by whichever thread gives back the last netmem in
  * flight, and the provider's destroy() runs then.
+ *
+ * Statistics are the kernel's counters, kept without a store of their own
+ * on the fast paths: the cache is a stack addressed by two running totals
+ * (netmems ever pushed, ever popped) whose difference is its depth, so a
+ * fast allocation or a direct recycle writes one word, as a bare array
+ * stack does, and "fast" and "cached" are those totals less what the slow
+ * paths moved; "ring" is the number of ring slots ever claimed.
  */
 #ifndef DEVMEM_NET_PAGE_POOL_H
 #define DEVMEM_NET_PAGE_POOL_H
@@ -147,56 +155,86 @@ struct page_pool_stats {
 };
 
 #define PP_CACHELINE 64
+/*
+ * What threads that write concurrently keep between their fields: the L2
+ * prefetcher of x86 cores pulls lines in pairs, so two writers on adjacent
+ * lines still take turns with the pair.
+ */
+#define PP_WRITER_GAP 128
+
+/*
+ * The return ring. Positions count up forever; position p lives in slot
+ * p & mask, 0 when empty. Producers claim a run of positions with one
+ * compare-and-swap on prod, provided fewer than @size would then be
+ * unconsumed, and publish each slot with a release store; the owner reads
+ * the published run from cons, clears those slots and moves cons past
+ * them with one release store.
+ */
+#define PP_RING_DESTROYING (1UL << 63) /* in prod: page_pool_destroy() ran, no more claims */
 
 struct pp_ring {
-	netmem_ref *queue; /* size slots; 0 = empty; immutable pointer */
-	unsigned int size; /* immutable */
-	/* owner thread only (the consumer) */
-	unsigned int consumer_head;
-	/* producers, on other cache lines */
-	pthread_spinlock_t producer_lock __attribute__((aligned(PP_CACHELINE)));
-	unsigned int producer; /* protected by producer_lock */
-	uint64_t stat_ring; /* protected by producer_lock (written), read relaxed */
-	uint64_t stat_ring_full; /* protected by producer_lock (written), read relaxed */
-	bool destroying; /* set once under producer_lock: no more produces */
+	/* immutable after page_pool_create() */
+	netmem_ref *slots; /* a power of two of them, at least size; atomic */
+	unsigned long mask; /* slots - 1 */
+	unsigned int size; /* capacity: params.pool_size */
+
+	/* producers (any thread), on their own lines; atomic: positions claimed | DESTROYING */
+	unsigned long prod __attribute__((aligned(PP_WRITER_GAP)));
+	unsigned long prod_limit; /* atomic: cons + size as a producer last read it */
+	uint64_t stat_ring_full; /* atomic: netmems that found the ring full */
+
+	/* the consumer (owner thread): written with a release store, read by producers */
+	unsigned long cons __attribute__((aligned(PP_WRITER_GAP))); /* positions consumed */
 };
 
 struct page_pool {
-	/* immutable after page_pool_create() */
-	struct page_pool_params p;
+	/*
+	 * The fast path's line: owner thread only (written); head and tail
+	 * are read relaxed by page_pool_get_stats(). The cache holds
+	 * cache[0 .. head - tail), the top last; a destroyed pool sets tail
+	 * so that head - tail is PP_CACHE_DEAD, which both fast paths refuse.
+	 */
+	struct {
+		unsigned long head; /* netmems ever pushed into the cache */
+		unsigned long tail; /* netmems ever popped from it */
+		netmem_ref cache[PP_ALLOC_CACHE_SIZE];
+	} alloc __attribute__((aligned(PP_WRITER_GAP)));
+
+	/* owner thread only (written): the slow paths; read relaxed by page_pool_get_stats() */
+	struct {
+		unsigned long head_bulk; /* pushes by refills (the rest are direct recycles) */
+		unsigned long tail_slow; /* pops by slow allocs and destroy (the rest are fast) */
+		uint64_t slow, slow_high_order, empty, refill, cache_full;
+	} slow_stats __attribute__((aligned(PP_CACHELINE)));
+	uint32_t pages_state_hold_cnt; /* taken from the provider */
+	pthread_t owner; /* written by page_pool_set_owner(), read relaxed by asserts */
+	bool direct_disabled; /* set by page_pool_destroy() (owner context) */
+
+	/* immutable after page_pool_create(), on lines nobody writes */
+	struct page_pool_params p __attribute__((aligned(PP_CACHELINE)));
 	const struct memory_provider_ops *mp_ops; /* NULL: host pages */
 	void *mp_priv; /* the provider's (a devmem binding) */
 	struct host_pages *host; /* the default provider; NULL with mp_ops */
 	unsigned int id; /* unique, from 1: for dumps */
 	bool dma_map, dma_sync; /* PP_FLAG_DMA_MAP / PP_FLAG_DMA_SYNC_DEV */
 
-	pthread_t owner; /* written by page_pool_set_owner(), read relaxed by asserts */
-	/* set by page_pool_destroy() (owner context): direct puts go the slow way */
-	bool direct_disabled;
-
-	/* owner thread only (written); stats read relaxed by page_pool_get_stats() */
-	struct {
-		unsigned int count;
-		netmem_ref cache[PP_ALLOC_CACHE_SIZE];
-	} alloc __attribute__((aligned(PP_CACHELINE)));
-	struct page_pool_alloc_stats alloc_stats;
-	uint64_t stat_cached, stat_cache_full;
-	uint32_t pages_state_hold_cnt; /* taken from the provider */
-
 	struct pp_ring ring;
 
-	/* protected by the registry lock (page_pool_dump) */
-	struct list_head registry;
-	uint64_t detach_time; /* CLOCK_BOOTTIME seconds of page_pool_destroy(); 0 before */
-
 	/* any thread */
-	uint32_t pages_state_release_cnt __attribute__((aligned(PP_CACHELINE))); /* atomic */
+	uint32_t pages_state_release_cnt __attribute__((aligned(PP_WRITER_GAP))); /* atomic */
 	/*
 	 * atomic: 1 until page_pool_destroy(), plus one per netmem in flight.
 	 * The decrement that reaches 0 frees the pool.
 	 */
 	long users;
+
+	/* protected by the registry lock (page_pool_dump) */
+	struct list_head registry __attribute__((aligned(PP_WRITER_GAP)));
+	uint64_t detach_time; /* CLOCK_BOOTTIME seconds of page_pool_destroy(); 0 before */
 };
+
+/* head - tail of a destroyed pool: above PP_ALLOC_CACHE_SIZE, so no fast path takes it. */
+#define PP_CACHE_DEAD (1U << 30)
 
 /*
  * Create a pool. 0 and *out; -EINVAL for bad params (pool_size 0 or above
@@ -269,14 +307,19 @@ int page_pool_check_unreadable_params(const struct page_pool_params *p);
 
 /*
  * page_pool_put_netmem(pool, netmems[i], false) for each of @n netmems of
- * @pool, from any thread, with the ring's producer lock taken once for the
- * batch (a socket giving back many tokens). @netmems is left unspecified.
+ * @pool, from any thread, with one ring claim for the batch (a socket giving
+ * back many tokens). @netmems is left unspecified.
  */
 void page_pool_put_netmem_bulk(struct page_pool *pool, netmem_ref *netmems, unsigned int n);
 
-/* Slow paths of the inline helpers below. */
+/*
+ * Slow paths of the inline helpers below. @cache_full: the caller could
+ * recycle directly but the cache had no room (or the pool is destroyed).
+ */
 netmem_ref page_pool_alloc_netmems_slow(struct page_pool *pool);
 void page_pool_recycle_slow(struct page_pool *pool, netmem_ref netmem, bool cache_full);
+/* page_pool_put_netmem() with allow_direct, when other references are held or the cache is full. */
+void page_pool_put_direct_slow(struct page_pool *pool, netmem_ref netmem);
 
 static inline void page_pool_assert_owner(const struct page_pool *pool)
 {
@@ -286,6 +329,13 @@ static inline void page_pool_assert_owner(const struct page_pool *pool)
 
 /* Owner-only counters: one writer, readers elsewhere: plain add, untorn store. */
 #define pp_stat_inc(field) WRITE_ONCE(field, (field) + 1)
+#define pp_stat_add(field, n) WRITE_ONCE(field, (field) + (n))
+
+/* Netmems in the cache (owner thread only; PP_CACHE_DEAD once destroyed). */
+static inline unsigned int page_pool_cache_count(const struct page_pool *pool)
+{
+	return (unsigned int)(pool->alloc.head - pool->alloc.tail);
+}
 
 /*
  * Allocate one netmem (owner thread only): from the cache, else a bulk
@@ -294,12 +344,15 @@ static inline void page_pool_assert_owner(const struct page_pool *pool)
  */
 static inline netmem_ref page_pool_alloc_netmems(struct page_pool *pool)
 {
+	unsigned long tail = pool->alloc.tail;
+	unsigned int count = (unsigned int)(pool->alloc.head - tail);
 	netmem_ref netmem;
 
 	page_pool_assert_owner(pool);
-	if (likely(pool->alloc.count)) {
-		netmem = pool->alloc.cache[--pool->alloc.count];
-		pp_stat_inc(pool->alloc_stats.fast);
+	/* one compare for "not empty" and "not destroyed" */
+	if (likely(count - 1 < PP_ALLOC_CACHE_SIZE)) {
+		netmem = pool->alloc.cache[count - 1];
+		WRITE_ONCE(pool->alloc.tail, tail + 1);
 	} else {
 		netmem = page_pool_alloc_netmems_slow(pool);
 		if (unlikely(!netmem))
@@ -320,17 +373,32 @@ static inline void page_pool_put_netmem(struct page_pool *pool, netmem_ref netme
 					bool allow_direct)
 {
 	DEVMEM_BUG_ON(netmem_get_pp(netmem) != pool || !netmem_is_pp(netmem));
-	if (page_pool_unref_netmem(netmem, 1))
-		return;
-	if (allow_direct && likely(!pool->direct_disabled)) {
-		page_pool_assert_owner(pool);
-		if (likely(pool->alloc.count < PP_ALLOC_CACHE_SIZE)) {
-			pool->alloc.cache[pool->alloc.count++] = netmem;
-			pp_stat_inc(pool->stat_cached);
+	if (allow_direct) {
+		unsigned long head = pool->alloc.head;
+		unsigned int count = (unsigned int)(head - pool->alloc.tail);
+		long *ref = netmem_get_pp_ref_count_ref(netmem);
+
+		/*
+		 * The common case in one branch: the caller holds the only
+		 * reference (read with acquire, as page_pool_unref_netmem()
+		 * does, and not written) and the cache has room (a destroyed
+		 * pool's never has).
+		 */
+		_Static_assert((PP_ALLOC_CACHE_SIZE & (PP_ALLOC_CACHE_SIZE - 1)) == 0,
+			       "the room test below masks with it");
+		if (likely(((__atomic_load_n(ref, __ATOMIC_ACQUIRE) ^ 1) |
+			    (count & ~(PP_ALLOC_CACHE_SIZE - 1))) == 0)) {
+			page_pool_assert_owner(pool);
+			pool->alloc.cache[count] = netmem;
+			WRITE_ONCE(pool->alloc.head, head + 1);
 			return;
 		}
+		page_pool_put_direct_slow(pool, netmem);
+		return;
 	}
-	page_pool_recycle_slow(pool, netmem, allow_direct && !pool->direct_disabled);
+	if (page_pool_unref_netmem(netmem, 1))
+		return;
+	page_pool_recycle_slow(pool, netmem, false);
 }
 
 /* The whole netmem may have been written by the device (no partial sync): same as a put. */

@@ -19,9 +19,12 @@
  * Round 2 runs on an array provider of net_iovs and destroys the pool while
  * the returners still hold netmems: the last one back must free the pool and
  * call the provider's destroy exactly once, with every net_iov returned.
+ * Returners give back one at a time or in small bulks (one ring claim each).
+ * Round 3 destroys pools while producers race to claim ring slots.
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <string.h>
 
 #include "devmem/device.h"
@@ -173,12 +176,26 @@ struct returner_arg {
 	int idx;
 };
 
+#define RETURN_BATCH 8
+
+/* Give back what the returner collected, with one ring claim. */
+static void returner_flush(struct round *r, netmem_ref *batch, unsigned int *n)
+{
+	if (!*n)
+		return;
+	page_pool_put_netmem_bulk(r->pool, batch, *n);
+	__atomic_fetch_add(&r->final_puts, *n, __ATOMIC_RELAXED);
+	*n = 0;
+}
+
 static void *returner(void *arg)
 {
 	struct returner_arg *ra = arg;
 	struct round *r = ra->r;
 	uint64_t rnd = 0x9e3779b97f4a7c15ULL * (ra->idx + 1);
 	struct page_pool *pool = r->pool;
+	netmem_ref batch[RETURN_BATCH];
+	unsigned int nbatch = 0;
 
 	for (;;) {
 		/* stop is set after the owner's last push: read it before looking */
@@ -186,6 +203,7 @@ static void *returner(void *arg)
 		netmem_ref netmem = handover_pop(&r->ho[ra->idx]);
 
 		if (!netmem) {
+			returner_flush(r, batch, &nbatch);
 			if (stopping)
 				break;
 			spin(&rnd, 200);
@@ -201,6 +219,13 @@ static void *returner(void *arg)
 			page_pool_ref_netmem(netmem);
 			page_pool_put_netmem(pool, netmem, false);
 			spin(&rnd, 500);
+		}
+		if (stress_rand(&rnd) % 2) {
+			/* a socket giving back several tokens at once */
+			batch[nbatch++] = netmem;
+			if (nbatch == RETURN_BATCH)
+				returner_flush(r, batch, &nbatch);
+			continue;
 		}
 		page_pool_put_netmem(pool, netmem, false);
 		__atomic_fetch_add(&r->final_puts, 1, __ATOMIC_RELAXED);
@@ -349,11 +374,11 @@ static void round_host_pages(struct device *dev, double seconds)
 				     s.recycle_stats.ring_full,
 		     "final puts %lu != cached %lu + ring %lu + ring_full %lu", puts,
 		     s.recycle_stats.cached, s.recycle_stats.ring, s.recycle_stats.ring_full);
-	for (unsigned int i = 0; i < r.pool->ring.size; i++)
-		in_ring += r.pool->ring.queue[i] != 0;
+	in_ring = (unsigned int)(r.pool->ring.prod - r.pool->ring.cons);
 	inflight = page_pool_inflight(r.pool);
-	stress_check(NAME, inflight == (long)(r.pool->alloc.count + in_ring),
-		     "in flight %ld, cache %u + ring %u", inflight, r.pool->alloc.count, in_ring);
+	stress_check(NAME, inflight == (long)(page_pool_cache_count(r.pool) + in_ring),
+		     "in flight %ld, cache %u + ring %u", inflight, page_pool_cache_count(r.pool),
+		     in_ring);
 	stress_check(NAME, s.recycle_stats.ring > 0 && s.alloc_stats.refill > 0,
 		     "the ring was never used (ring %lu, refill %lu)", s.recycle_stats.ring,
 		     s.alloc_stats.refill);
@@ -366,6 +391,19 @@ static void round_host_pages(struct device *dev, double seconds)
 	       NAME, allocs, s.alloc_stats.fast, s.alloc_stats.refill, s.alloc_stats.slow,
 	       s.recycle_stats.ring, s.recycle_stats.ring_full, s.recycle_stats.cached,
 	       s.recycle_stats.cache_full);
+}
+
+/* Every net_iov free, none live; the provider's counters at 0. */
+static void array_mp_init(void)
+{
+	pthread_mutex_init(&amp.lock, NULL);
+	net_iov_area_init(&amp.area, amp.niovs, ARRAY_NIOVS, 0, 1ULL << 32, PAGE_SHIFT,
+			  NET_IOV_DMABUF);
+	amp.nr_free = 0;
+	for (unsigned int i = 0; i < ARRAY_NIOVS; i++)
+		amp.free_idx[amp.nr_free++] = i;
+	amp.destroy_calls = 0;
+	amp.releases = 0;
 }
 
 /* An array provider of net_iovs; destroy while the returners still hold netmems. */
@@ -386,12 +424,7 @@ static void round_net_iovs(struct device *dev, double seconds)
 	uint64_t allocs;
 	int err;
 
-	pthread_mutex_init(&amp.lock, NULL);
-	net_iov_area_init(&amp.area, amp.niovs, ARRAY_NIOVS, 0, 1ULL << 32, PAGE_SHIFT,
-			  NET_IOV_DMABUF);
-	for (unsigned int i = 0; i < ARRAY_NIOVS; i++)
-		amp.free_idx[amp.nr_free++] = i;
-
+	array_mp_init();
 	err = page_pool_create(&p, &r.pool);
 	stress_check(NAME, !err, "page_pool_create (net_iovs): %d", err);
 	start_threads(&r, t, ra, &w);
@@ -418,6 +451,143 @@ static void round_net_iovs(struct device *dev, double seconds)
 	pthread_mutex_destroy(&amp.lock);
 }
 
+/*
+ * Round 3, many times over: producers give back as fast as they can,
+ * singly and in bulk, into a small ring, while the owner allocates
+ * (refilling from that ring) and then destroys the pool under them. A claim
+ * racing the close of the ring must either land before it and be drained,
+ * or fail and go back to the provider: nothing is lost, nothing comes back
+ * twice, and the last return frees the pool.
+ */
+#define FIRE_RING 16
+#define FIRE_PER_THREAD 96
+
+struct firer_arg {
+	struct page_pool *pool;
+	int *go; /* atomic */
+	int *started; /* atomic */
+	int idx;
+	netmem_ref nm[FIRE_PER_THREAD];
+};
+
+static void *firer(void *arg)
+{
+	struct firer_arg *fa = arg;
+	uint64_t rnd = 0x51ed270b2735ULL * (fa->idx + 1);
+
+	__atomic_fetch_add(fa->started, 1, __ATOMIC_RELEASE);
+	while (!__atomic_load_n(fa->go, __ATOMIC_ACQUIRE))
+		sched_yield();
+	for (unsigned int i = 0; i < FIRE_PER_THREAD;) {
+		unsigned int n = 1 + stress_rand(&rnd) % 6;
+
+		n = min(n, FIRE_PER_THREAD - i);
+		for (unsigned int k = 0; k < n; k++)
+			unclaim(fa->nm[i + k]);
+		if (n == 1)
+			page_pool_put_netmem(fa->pool, fa->nm[i], false);
+		else
+			page_pool_put_netmem_bulk(fa->pool, &fa->nm[i], n);
+		i += n;
+	}
+	return NULL;
+}
+
+static void round_destroy_under_fire(struct device *dev, double seconds)
+{
+	struct pp_memory_provider_params mp = { .mp_ops = &array_ops, .mp_priv = &amp };
+	struct page_pool_params p = {
+		.flags = PP_FLAG_DMA_MAP | PP_FLAG_ALLOW_UNREADABLE_NETMEM,
+		.pool_size = FIRE_RING,
+		.dev = dev,
+		.dma_dir = DMA_FROM_DEVICE,
+		.mp = &mp,
+	};
+	static struct firer_arg fa[RETURNERS];
+	double end = stress_now() + seconds;
+	uint64_t rnd = 0x3c6ef372fe94f82aULL, rounds = 0, ring = 0, ring_full = 0;
+
+	array_mp_init();
+	do {
+		struct page_pool *pool;
+		netmem_ref held[HELD_MAX], anchor;
+		struct page_pool_stats s;
+		pthread_t t[RETURNERS];
+		unsigned int nheld = 0, steps;
+		int go = 0, started = 0, err;
+
+		err = page_pool_create(&p, &pool);
+		stress_check(NAME, !err, "page_pool_create (fire): %d", err);
+		for (int i = 0; i < RETURNERS; i++) {
+			fa[i] = (struct firer_arg){
+				.pool = pool, .go = &go, .started = &started, .idx = i
+			};
+			for (unsigned int k = 0; k < FIRE_PER_THREAD; k++) {
+				fa[i].nm[k] = page_pool_alloc_netmems(pool);
+				stress_check(NAME, fa[i].nm[k], "provider dry");
+				claim(fa[i].nm[k]);
+			}
+			stress_check(NAME, pthread_create(&t[i], NULL, firer, &fa[i]) == 0,
+				     "pthread_create");
+		}
+		while (__atomic_load_n(&started, __ATOMIC_ACQUIRE) < RETURNERS)
+			sched_yield();
+		/* held until the producers are done: the pool outlives destroy for the counters */
+		anchor = page_pool_alloc_netmems(pool);
+		stress_check(NAME, anchor, "provider dry");
+		__atomic_store_n(&go, 1, __ATOMIC_RELEASE);
+		/* the owner keeps the cache turning over, then its queue stops */
+		steps = stress_rand(&rnd) % 200;
+		for (unsigned int i = 0; i < steps; i++) {
+			netmem_ref netmem = page_pool_alloc_netmems(pool);
+
+			if (netmem) {
+				claim(netmem);
+				if (nheld < HELD_MAX) {
+					held[nheld++] = netmem;
+					continue;
+				}
+				unclaim(netmem);
+				page_pool_recycle_direct(pool, netmem);
+			}
+			while (nheld && stress_rand(&rnd) % 2) {
+				unclaim(held[--nheld]);
+				page_pool_recycle_direct(pool, held[nheld]);
+			}
+			if (stress_rand(&rnd) % 16 == 0)
+				sched_yield(); /* two cores: let the producers in */
+		}
+		while (nheld) {
+			unclaim(held[--nheld]);
+			page_pool_recycle_direct(pool, held[nheld]);
+		}
+		page_pool_destroy(pool);
+		for (int i = 0; i < RETURNERS; i++)
+			pthread_join(t[i], NULL);
+		page_pool_get_stats(pool, &s);
+		ring += s.recycle_stats.ring;
+		ring_full += s.recycle_stats.ring_full;
+		stress_check(NAME, page_pool_inflight(pool) == 1, "in flight %ld, one held",
+			     page_pool_inflight(pool));
+		stress_check(NAME, amp.destroy_calls == 0, "provider destroyed with a netmem out");
+		page_pool_put_netmem(pool, anchor, false);
+
+		stress_check(NAME, page_pool_nr_live() == 0,
+			     "pool not freed after the last return");
+		stress_check(NAME, amp.destroy_calls == 1, "provider destroy called %d times",
+			     amp.destroy_calls);
+		stress_check(NAME, amp.nr_free == ARRAY_NIOVS, "%u of %u net_iovs back",
+			     amp.nr_free, ARRAY_NIOVS);
+		amp.destroy_calls = 0;
+		rounds++;
+	} while (stress_now() < end);
+	for (unsigned int i = 0; i < ARRAY_NIOVS; i++)
+		stress_check(NAME, !amp.live[i], "net_iov %u still live", i);
+	printf("%s: destroy under fire: %lu pools, ring %lu ring_full %lu\n", NAME, rounds, ring,
+	       ring_full);
+	pthread_mutex_destroy(&amp.lock);
+}
+
 int main(void)
 {
 	double seconds = stress_seconds();
@@ -426,8 +596,9 @@ int main(void)
 
 	err = device_create("stress-nic", NULL, &dev);
 	stress_check(NAME, !err, "device_create: %d", err);
-	round_host_pages(dev, seconds / 2);
-	round_net_iovs(dev, seconds / 2);
+	round_host_pages(dev, seconds * 0.4);
+	round_net_iovs(dev, seconds * 0.4);
+	round_destroy_under_fire(dev, seconds * 0.2);
 	device_put(dev);
 	printf("%s: ok\n", NAME);
 	return 0;
