@@ -7,8 +7,8 @@
 #   scripts/deps.sh test      that, plus the test framework
 set -eu
 
-build_pkgs="gcc make meson ninja-build pkg-config"
-test_pkgs="libcriterion-dev"
+build_pkgs="gcc make meson ninja-build pkg-config liburing-dev"
+test_pkgs="libcriterion-dev iproute2"
 
 case "${1:-build}" in
 build) want="$build_pkgs" ;;

@@ -153,7 +153,7 @@ int devmem_bind_rx(struct devmem_ctl *ctl, int ifindex, int dmabuf_fd,
 	err = bind_opts_shift(opts, &niov_shift);
 	if (err)
 		return err;
-	dev = netdev_get_by_index(ifindex);
+	dev = netdev_get_or_shadow(ifindex);
 	if (!dev)
 		return -ENODEV;
 
@@ -182,7 +182,7 @@ int devmem_bind_tx(struct devmem_ctl *ctl, int ifindex, int dmabuf_fd,
 	err = bind_opts_shift(opts, &niov_shift);
 	if (err)
 		return err;
-	dev = netdev_get_by_index(ifindex);
+	dev = netdev_get_or_shadow(ifindex);
 	if (!dev)
 		return -ENODEV;
 
@@ -224,7 +224,7 @@ static int ctl_get_dev(const struct devmem_ctl *ctl, int ifindex, struct net_dev
 
 	if (err)
 		return err;
-	*dev = netdev_get_by_index(ifindex);
+	*dev = netdev_get_or_shadow(ifindex);
 	return *dev ? 0 : -ENODEV;
 }
 
@@ -530,7 +530,7 @@ int devmem_queue_dump(struct devmem_ctl *ctl, int ifindex,
 		return devmem_err(-EINVAL, "queue dump: no callback");
 	if (ifindex) {
 		/* as the kernel's dump with an ifindex: no such device is an error */
-		dev = netdev_get_by_index(ifindex);
+		dev = netdev_get_or_shadow(ifindex);
 		if (!dev)
 			return -ENODEV;
 		ret = queue_dump_dev(dev, cb, data);

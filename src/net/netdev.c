@@ -93,6 +93,8 @@ int alloc_netdev(const struct net_device_config *cfg, struct net_device **out)
 	dev->dev = device_get(cfg->dev);
 	dev->queue_mgmt_ops = cfg->queue_mgmt_ops;
 	dev->netmem_tx = cfg->netmem_tx;
+	dev->sock_ops = cfg->sock_ops;
+	dev->priv_destructor = cfg->priv_destructor;
 	dev->num_rx_queues = cfg->num_rx_queues;
 	dev->num_tx_queues = cfg->num_tx_queues;
 	pthread_mutex_init(&dev->lock, NULL);
@@ -133,6 +135,8 @@ static void netdev_free(struct net_device *dev)
 	struct netdev_flow_rule *r, *tmp;
 
 	DEVMEM_BUG_ON(dev->reg_state == NETREG_REGISTERED);
+	if (dev->priv_destructor)
+		dev->priv_destructor(dev);
 	list_for_each_entry_safe(r, tmp, &dev->flow_rules, list)
 		free(r);
 	pthread_mutex_destroy(&dev->lock);
@@ -257,6 +261,29 @@ struct net_device *netdev_get_by_index(int ifindex)
 	if (!dev)
 		devmem_err(-ENODEV, "no device with ifindex %d", ifindex);
 	return dev;
+}
+
+/* set once, before any lookup that uses it; atomic */
+static int (*netdev_shadow_fn)(int ifindex);
+
+void netdev_set_shadow_fn(int (*fn)(int ifindex))
+{
+	__atomic_store_n(&netdev_shadow_fn, fn, __ATOMIC_RELEASE);
+}
+
+struct net_device *netdev_get_or_shadow(int ifindex)
+{
+	int (*shadow)(int ifindex) = __atomic_load_n(&netdev_shadow_fn, __ATOMIC_ACQUIRE);
+	struct net_device *dev = netdev_get_by_index(ifindex);
+	int err;
+
+	if (dev || !shadow || ifindex <= 0)
+		return dev;
+	err = shadow(ifindex);
+	/* -EEXIST: another thread shadowed it first */
+	if (err && err != -EEXIST)
+		return NULL;
+	return netdev_get_by_index(ifindex);
 }
 
 struct net_device *netdev_get_by_name(const char *name)

@@ -31,9 +31,12 @@
 #include "lib/list.h"
 #include "net/page_pool.h"
 
+#ifndef IFNAMSIZ
 #define IFNAMSIZ 16
+#endif
 
 struct net_device;
+struct netdev_sock_ops;
 
 /* An rx queue (the kernel's netdev_rx_queue). */
 struct netdev_rx_queue {
@@ -100,8 +103,12 @@ struct net_device_config {
 	struct device *dev; /* the NIC's DMA device; a reference is taken */
 	const struct netdev_queue_mgmt_ops *queue_mgmt_ops; /* NULL: no restart (EOPNOTSUPP) */
 	bool netmem_tx; /* the driver can send from net_iovs (bind-tx) */
+	/* the driver reads sockets steered to its rx queues (net/sock.h); NULL: it does not */
+	const struct netdev_sock_ops *sock_ops;
 	uint32_t hds_thresh_max; /* largest header-split threshold */
 	size_t priv_size; /* bytes of driver data at netdev_priv() */
+	/* called by the last netdev_put(), before the driver data is freed; may be NULL */
+	void (*priv_destructor)(struct net_device *dev);
 };
 
 enum netdev_reg_state {
@@ -115,6 +122,7 @@ struct net_device {
 	int ifindex; /* immutable */
 	struct device *dev; /* immutable; referenced */
 	const struct netdev_queue_mgmt_ops *queue_mgmt_ops; /* immutable */
+	const struct netdev_sock_ops *sock_ops; /* immutable */
 	bool netmem_tx; /* immutable */
 	unsigned int num_rx_queues, num_tx_queues; /* allocated; immutable */
 	struct netdev_rx_queue *_rx; /* num_rx_queues entries */
@@ -135,6 +143,7 @@ struct net_device {
 	long refcnt; /* atomic */
 	struct list_head list; /* in the registry; protected by the registry lock */
 	void *priv; /* driver data, priv_size bytes, zeroed */
+	void (*priv_destructor)(struct net_device *dev); /* immutable */
 };
 
 /*
@@ -160,6 +169,21 @@ void unregister_netdev(struct net_device *dev);
 /* A reference on a registered device, or NULL (-ENODEV with a message). */
 struct net_device *netdev_get_by_index(int ifindex);
 struct net_device *netdev_get_by_name(const char *name);
+
+/*
+ * netdev_get_by_index(), and when no device has @ifindex, let the driver
+ * that shadows kernel interfaces create one for it first (the control
+ * handle's lookups: an application names a kernel interface and expects
+ * it to be there).
+ */
+struct net_device *netdev_get_or_shadow(int ifindex);
+
+/*
+ * Install the function netdev_get_or_shadow() calls: it creates and
+ * registers a device for kernel interface @ifindex, or returns a negative
+ * errno (with a message). One driver installs it, once.
+ */
+void netdev_set_shadow_fn(int (*fn)(int ifindex));
 
 void netdev_hold(struct net_device *dev);
 void netdev_put(struct net_device *dev);

@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * devmem sockets: the kernel's userspace contract for device-memory TCP, on
+ * ordinary kernel TCP sockets.
+ *
+ * These calls take the place of recvmsg(), setsockopt(), sendmsg() and
+ * close() on a connected TCP socket, with the same signatures and the same
+ * semantics as the system calls: they return what the system call would
+ * (a byte count, 0, or -1 with errno set; devmem_last_error() then says
+ * why, where a reason helps). They are the one exception to libdevmem's
+ * "negative errno" rule, so that an application can #define them over the
+ * system calls and run unchanged on a devmem NIC.
+ *
+ * On the software path a socket joins a software NIC's rx queue the first
+ * time it is used here (devmem_recvmsg(), or devmem_sock_attach()): the
+ * device is the one that owns the socket's local address (loopback: "lo"),
+ * the queue is chosen by the device's flow rules, else by RSS over its
+ * indirection table. From then on the queue's driver reads the socket:
+ * bytes land in the queue's page pool memory (the bound dma-buf's net_iovs,
+ * or host pages when the queue is not bound) and wait on the socket as
+ * fragments. A socket on no software NIC (a device no NIC shadows) is read
+ * with plain recvmsg() and its bytes reported as linear.
+ *
+ * Receive (devmem_recvmsg with MSG_SOCK_DEVMEM):
+ * - each fragment in the dma-buf is one SCM_DEVMEM_DMABUF cmsg (struct
+ *   dmabuf_cmsg: offset into the dma-buf, size, token, binding id); the
+ *   fragment is the user's until its token comes back through
+ *   SO_DEVMEM_DONTNEED (or the socket is closed);
+ * - bytes that landed in host memory are copied to the iovec and reported
+ *   as one SCM_DEVMEM_LINEAR cmsg (struct dmabuf_cmsg, frag_size = bytes);
+ *   one call never mixes the two kinds;
+ * - when the control buffer cannot take another cmsg, MSG_CTRUNC is set in
+ *   msg_flags and the fragments that did not fit stay queued;
+ * - without MSG_SOCK_DEVMEM, dma-buf data fails with EFAULT (host-memory
+ *   data is copied as recvmsg() would);
+ * - 0 at end of stream; MSG_DONTWAIT (or O_NONBLOCK) gives EAGAIN when
+ *   nothing is queued; blocking calls wait.
+ *
+ * Tokens (devmem_setsockopt(fd, SOL_SOCKET, SO_DEVMEM_DONTNEED, ...)): an
+ * array of struct dmabuf_token ranges, at most DEVMEM_DONTNEED_MAX_TOKENS
+ * entries and DEVMEM_DONTNEED_MAX_FRAGS fragments summed over their counts
+ * (EINVAL beyond, as for a length that is not a whole number of entries or
+ * is 0); returns the number of fragments freed. Tokens not held (never
+ * given, given back already, out of range) are skipped. Any other option is
+ * passed to setsockopt().
+ *
+ * Transmit (devmem_sendmsg with MSG_ZEROCOPY and a SOL_SOCKET /
+ * SCM_DEVMEM_DMABUF cmsg holding a __u32 tx binding id): each iov_base is an
+ * offset into the tx binding's dma-buf. EINVAL for an unknown binding id (or
+ * one bound to another device than the socket's), EFAULT for a range beyond
+ * the buffer; nothing is sent then. Completions come back with
+ * devmem_recvmsg(fd, msg, MSG_ERRQUEUE) as the kernel's zerocopy
+ * notifications (struct sock_extended_err, SO_EE_ORIGIN_ZEROCOPY, ee_info ..
+ * ee_data the first .. last send number). Without the cmsg the call is
+ * sendmsg().
+ *
+ * devmem_close() releases every fragment the socket still holds, detaches
+ * it from its queue and closes the fd. A socket read with devmem_recvmsg()
+ * must be closed with devmem_close(): the queue's driver holds it open.
+ *
+ * Threads: calls on different sockets run in parallel; calls on one socket
+ * may come from several threads (they serialise on the socket).
+ */
+#ifndef DEVMEM_SOCKET_H
+#define DEVMEM_SOCKET_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "devmem/uapi.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+ssize_t devmem_recvmsg(int fd, struct msghdr *msg, int flags);
+int devmem_setsockopt(int fd, int level, int optname, const void *optval, socklen_t optlen);
+ssize_t devmem_sendmsg(int fd, const struct msghdr *msg, int flags);
+int devmem_close(int fd);
+
+/*
+ * Join the socket to its software NIC's rx queue now, rather than at its
+ * first devmem_recvmsg() (a server does it right after accept(), so that
+ * the flow's first bytes already land in the queue's memory). Returns the
+ * rx queue index, or a negative errno: -EBADF (not a socket), -ENOTSOCK,
+ * -EOPNOTSUPP (not a connected TCP socket), -ENODEV (no software NIC owns
+ * its local address; the socket is then read as a plain one).
+ */
+int devmem_sock_attach(int fd);
+
+/* What a devmem socket has done so far (devmem_sock_stats). */
+struct devmem_sock_stats {
+	int ifindex; /* its software NIC, 0 if none */
+	int rxq; /* its rx queue, -1 if none */
+	uint64_t bytes_dmabuf; /* reported as SCM_DEVMEM_DMABUF fragments */
+	uint64_t bytes_linear; /* copied to the iovec (host memory) */
+	uint64_t frags; /* SCM_DEVMEM_DMABUF fragments given out */
+	uint64_t frags_queued; /* received, waiting for recvmsg */
+	uint64_t tokens_held; /* given out, not yet given back */
+	uint64_t tokens_freed; /* given back with SO_DEVMEM_DONTNEED */
+	uint64_t tokens_unknown; /* DONTNEED entries that named no held token */
+	uint64_t ctrunc; /* calls that set MSG_CTRUNC */
+	uint64_t tx_sends; /* zerocopy sends (their completion numbers) */
+	uint64_t tx_bytes;
+};
+
+/* 0 and *@stats, or -EBADF when @fd is not a devmem socket. */
+int devmem_sock_stats(int fd, struct devmem_sock_stats *stats);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * devmem sockets: the state libdevmem keeps for a kernel TCP socket that is
+ * read (or written) through devmem/socket.h, and the interface between the
+ * socket layer and the driver whose rx queue reads the socket.
+ *
+ * A socket joins one rx queue of a driver that can read sockets (the
+ * device's sock_ops). From then on that queue's NAPI context owns the
+ * reading: it turns what the kernel socket received into fragments (a
+ * netmem, an offset into it, a length) and appends them to the socket's
+ * receive queue with sk_deliver(). The application side takes them off in
+ * devmem_recvmsg(): fragments in net_iovs become tokens (the user holds the
+ * net_iov until SO_DEVMEM_DONTNEED), fragments in host pages are copied and
+ * their pages go back to the pool at once.
+ *
+ * References: the socket table holds one reference from creation until
+ * devmem_close(); each call working on the socket holds one; the driver
+ * holds one from attach until its detach completes. The last put frees
+ * (every fragment and token was released by then).
+ *
+ * Lock order: sk->lock is innermost. Nothing waits for the driver (attach,
+ * detach) while holding it: the driver takes it to deliver.
+ */
+#ifndef DEVMEM_NET_SOCK_H
+#define DEVMEM_NET_SOCK_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "net/netdev.h"
+#include "net/netmem.h"
+
+/* One piece of received data: @len bytes at @off in @netmem, with one pool reference. */
+struct net_devmem_dmabuf_binding;
+
+struct devmem_frag {
+	netmem_ref netmem;
+	uint32_t off;
+	uint32_t len;
+};
+
+/* A zerocopy completion range waiting on the error queue. */
+struct devmem_zc_range {
+	uint32_t lo, hi;
+	bool copied;
+};
+
+#define DEVMEM_SOCK_ERRQ_MAX 64 /* ranges queued at most (they merge when consecutive) */
+
+struct devmem_sock {
+	int fd; /* immutable */
+	int family; /* AF_INET or AF_INET6; immutable */
+	long ref; /* atomic */
+
+	pthread_mutex_t lock;
+	pthread_cond_t wait; /* a reader waits for fragments, the end, or an error */
+
+	/* ---- protected by lock ---- */
+	/* the receive queue: a ring of fragments, grown by doubling */
+	struct devmem_frag *rxq;
+	uint32_t rxq_size; /* a power of two (0 before the first fragment) */
+	uint32_t rxq_head, rxq_tail; /* running counts: tail - head queued */
+	bool rx_eof; /* the peer closed: after the queue, reads return 0 */
+	int rx_err; /* a receive error (positive errno), after the queue */
+	bool detached; /* no driver reads it any more (closing, or the device went away) */
+	bool closing;
+	unsigned int readers; /* threads waiting in devmem_recvmsg() */
+
+	/* tokens given to the user: token t names tokens[t] (0: free) */
+	netmem_ref *tokens;
+	uint64_t *token_free; /* bit t set: token t is free */
+	uint32_t nr_tokens; /* capacity, a multiple of 64 */
+	uint32_t token_hint; /* no free token below it */
+
+	/* the error queue of zerocopy completions */
+	struct devmem_zc_range errq[DEVMEM_SOCK_ERRQ_MAX];
+	unsigned int errq_len;
+	uint32_t zc_next; /* the next send's completion number */
+	bool zerocopy_ok; /* SO_ZEROCOPY was seen enabled */
+
+	struct devmem_sock_stats_internal {
+		uint64_t bytes_dmabuf, bytes_linear, frags, tokens_freed, tokens_unknown;
+		uint64_t ctrunc, tx_sends, tx_bytes, tokens_held;
+	} stats;
+
+	/* ---- immutable once attached (set before the driver sees it) ---- */
+	struct net_device *dev; /* referenced; NULL: a plain socket */
+	unsigned int rxq_idx;
+	void *drv; /* the driver's state for this socket */
+};
+
+/*
+ * What a driver that reads sockets provides (struct net_device.sock_ops).
+ *
+ * attach        start reading @sk on rx queue @rxq; takes a socket
+ *               reference. 0 or a negative errno (nothing started).
+ * detach        stop reading @sk and return when the driver will not touch
+ *               it again (what it received until then is delivered); drops
+ *               the reference. Not called with sk->lock held.
+ * rxq_returned  netmems of queue @rxq came back to its pools: a queue that
+ *               stopped reading for want of memory may go on. Any thread;
+ *               cheap when the queue is not starved.
+ * send_dmabuf   send the iovec of @msg, offsets into @binding's dma-buf
+ *               (checked to lie inside it), on socket @fd: the bytes sent
+ *               (the whole iovec unless the socket is non-blocking), once
+ *               the kernel no longer reads the memory; or a negative errno.
+ */
+struct netdev_sock_ops {
+	int (*attach)(struct net_device *dev, unsigned int rxq, struct devmem_sock *sk);
+	void (*detach)(struct net_device *dev, struct devmem_sock *sk);
+	void (*rxq_returned)(struct net_device *dev, unsigned int rxq);
+	ssize_t (*send_dmabuf)(struct net_device *dev, int fd,
+			       struct net_devmem_dmabuf_binding *binding, const struct msghdr *msg,
+			       int flags);
+};
+
+void sk_hold(struct devmem_sock *sk);
+void sk_put(struct devmem_sock *sk);
+
+/*
+ * Driver side: append @n fragments (their pool references move to the
+ * socket) and wake a reader. A socket that is closing gives them back
+ * instead. Any thread; takes sk->lock.
+ */
+void sk_deliver(struct devmem_sock *sk, const struct devmem_frag *frags, unsigned int n);
+
+/*
+ * Driver side: the kernel socket reached its end (@err 0) or failed (@err a
+ * positive errno): after the queued fragments, reads return 0 or the error.
+ */
+void sk_set_eof(struct devmem_sock *sk, int err);
+
+/*
+ * Driver side: the driver gives the socket up without a detach (its device
+ * is going away): after the queued fragments the socket is read as a plain
+ * one. Drops the driver's reference.
+ */
+void sk_orphan(struct devmem_sock *sk);
+
+/* Sockets alive in this process (tests watch them die). */
+long devmem_sock_nr_live(void);
+
+#endif
