@@ -65,7 +65,10 @@ struct devmem_sock {
 	uint32_t rxq_head, rxq_tail; /* running counts: tail - head queued */
 	bool rx_eof; /* the peer closed: after the queue, reads return 0 */
 	int rx_err; /* a receive error (positive errno), after the queue */
-	bool detached; /* no driver reads it any more (closing, or the device went away) */
+	bool detached; /* no driver reads it (none took it, it is closing, or its device went away) */
+	/* whether it joined an rx queue: on first receive, not on send (sk_rx_prepare()) */
+	enum { SK_RX_NONE, SK_RX_ATTACHING, SK_RX_DONE } rx_state;
+	int attach_err; /* what joining said: 0, or a negative errno (read plainly then) */
 	bool closing;
 	unsigned int readers; /* threads waiting in devmem_recvmsg() */
 

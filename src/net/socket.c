@@ -479,17 +479,12 @@ static int sk_attach(struct devmem_sock *sk)
 	return 0;
 }
 
-/*
- * The socket of @fd with a reference, made and attached on first use.
- * *@attach_err gets the attach result of a socket made now (0 otherwise).
- */
-static int sk_get(int fd, struct devmem_sock **out, int *attach_err)
+/* The socket of @fd with a reference, made on first use (not joined to a queue). */
+static int sk_get(int fd, struct devmem_sock **out)
 {
 	struct devmem_sock *sk = sk_lookup(fd);
 	int err;
 
-	if (attach_err)
-		*attach_err = 0;
 	if (sk) {
 		*out = sk;
 		return 0;
@@ -502,6 +497,7 @@ static int sk_get(int fd, struct devmem_sock **out, int *attach_err)
 		sk_put(sk);
 		if (err != -EEXIST)
 			return err;
+		/* another thread made it first */
 		sk = sk_lookup(fd);
 		if (!sk)
 			return -EBADF;
@@ -509,33 +505,56 @@ static int sk_get(int fd, struct devmem_sock **out, int *attach_err)
 		return 0;
 	}
 	sk_hold(sk); /* the caller's */
-	err = sk_attach(sk);
-	if (attach_err)
-		*attach_err = err;
-	if (err && err != -ENODEV) {
-		/* a socket we cannot steer is still a socket: read it plainly */
-		devmem_clear_error();
-	}
 	*out = sk;
 	return 0;
+}
+
+/*
+ * Join @sk to its rx queue the first time it receives (a socket that only
+ * sends is never read by a queue, so its plain reads see everything). Other
+ * threads receiving meanwhile wait for the outcome. Returns what the attach
+ * said: 0, or a negative errno after which the socket is read plainly.
+ */
+static int sk_rx_prepare(struct devmem_sock *sk)
+{
+	int err;
+
+	pthread_mutex_lock(&sk->lock);
+	while (sk->rx_state == SK_RX_ATTACHING)
+		pthread_cond_wait(&sk->wait, &sk->lock);
+	if (sk->rx_state == SK_RX_DONE) {
+		err = sk->attach_err;
+		pthread_mutex_unlock(&sk->lock);
+		return err;
+	}
+	sk->rx_state = SK_RX_ATTACHING;
+	pthread_mutex_unlock(&sk->lock);
+
+	err = sk_attach(sk);
+
+	pthread_mutex_lock(&sk->lock);
+	sk->attach_err = err;
+	sk->rx_state = SK_RX_DONE;
+	pthread_cond_broadcast(&sk->wait);
+	pthread_mutex_unlock(&sk->lock);
+	return err;
 }
 
 int devmem_sock_attach(int fd)
 {
 	struct devmem_sock *sk;
-	int err, attach_err, ret;
+	int err;
 
-	err = sk_get(fd, &sk, &attach_err);
+	err = sk_get(fd, &sk);
 	if (err)
 		return err;
-	if (attach_err)
-		ret = attach_err;
-	else if (!sk->dev)
-		ret = devmem_err(-ENODEV, "fd %d: no software NIC owns its local address", fd);
-	else
-		ret = (int)sk->rxq_idx;
+	err = sk_rx_prepare(sk);
+	if (!err)
+		err = (int)sk->rxq_idx;
+	else if (err == -ENODEV)
+		devmem_err(err, "fd %d: no software NIC owns its local address", fd);
 	sk_put(sk);
-	return ret;
+	return err;
 }
 
 /* ---- receive ---- */
@@ -760,7 +779,7 @@ ssize_t devmem_recvmsg(int fd, struct msghdr *msg, int flags)
 		errno = EFAULT;
 		return -1;
 	}
-	err = sk_get(fd, &sk, NULL);
+	err = sk_get(fd, &sk);
 	if (err) {
 		errno = -err;
 		return -1;
@@ -770,6 +789,8 @@ ssize_t devmem_recvmsg(int fd, struct msghdr *msg, int flags)
 		sk_put(sk);
 		return ret;
 	}
+	/* a socket no NIC of ours can read is read plainly: not an error here */
+	sk_rx_prepare(sk);
 	put = (struct sk_putter){ .sk = sk };
 	room = msg_iov_len(msg);
 	msg->msg_flags = 0;
@@ -1124,7 +1145,7 @@ ssize_t devmem_sendmsg(int fd, const struct msghdr *msg, int flags)
 		errno = -err;
 		return -1;
 	}
-	err = sk_get(fd, &sk, NULL);
+	err = sk_get(fd, &sk);
 	if (err) {
 		errno = -err;
 		return -1;
