@@ -8,7 +8,7 @@
 set -eu
 
 build_pkgs="gcc make meson ninja-build pkg-config liburing-dev"
-test_pkgs="libcriterion-dev iproute2 python3"
+test_pkgs="libcriterion-dev iproute2 python3 socat netcat-openbsd"
 
 case "${1:-build}" in
 build) want="$build_pkgs" ;;

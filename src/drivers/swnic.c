@@ -1275,6 +1275,7 @@ int devmem_swnic_create(const char *ifname, const struct devmem_swnic_opts *opts
 	err = swnic_create(ifname, (int)idx, &o, &dev);
 	if (err)
 		return err;
+	devmem_clear_error(); /* the lookup above recorded "no device" */
 	/* the registry finds it; our reference stays with it until destroy */
 	if (ifindex)
 		*ifindex = (int)idx;

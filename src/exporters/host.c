@@ -214,7 +214,13 @@ static void *host_map_memfd(int fd, size_t size)
 	if (base == MAP_FAILED)
 		return MAP_FAILED;
 	addr = (char *)ALIGN((uintptr_t)base, align);
-	if (mmap(addr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) == MAP_FAILED) {
+	/*
+	 * Populated: an exporter's memory exists from the export on (udmabuf
+	 * pins its pages at creation), so a device writing into it never pays
+	 * the first touch on the data path.
+	 */
+	if (mmap(addr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED | MAP_POPULATE, fd,
+		 0) == MAP_FAILED) {
 		err = errno;
 		munmap(base, span);
 		errno = err;

@@ -1,0 +1,320 @@
+// SPDX-License-Identifier: MIT
+/*
+ * ncdevmem's flags for devmem recv and devmem send. Both commands take every
+ * ncdevmem flag, as ncdevmem does in either mode, and ignore the ones that
+ * do not apply to their side (-z on the server, -q -t -L on the client);
+ * our own long options are refused where they mean nothing.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <string.h>
+
+#include "opts.h"
+#include "pattern.h"
+#include "tool.h"
+
+enum {
+	OPT_MEMORY = 0x100,
+	OPT_SIZE,
+	OPT_BACKEND,
+	OPT_JSON,
+	OPT_BYTES,
+	OPT_EXPECT,
+	OPT_REPEAT,
+	OPT_UNBIND_AFTER,
+	OPT_HELP,
+};
+
+static const struct option long_opts[] = {
+	{ "memory", required_argument, NULL, OPT_MEMORY },
+	{ "size", required_argument, NULL, OPT_SIZE },
+	{ "backend", required_argument, NULL, OPT_BACKEND },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "bytes", required_argument, NULL, OPT_BYTES },
+	{ "expect", required_argument, NULL, OPT_EXPECT },
+	{ "repeat", required_argument, NULL, OPT_REPEAT },
+	{ "unbind-after", required_argument, NULL, OPT_UNBIND_AFTER },
+	{ "help", no_argument, NULL, OPT_HELP },
+	{ NULL, 0, NULL, 0 },
+};
+
+void opts_init(struct opts *o)
+{
+	*o = (struct opts){
+		.ifname = DEFAULT_IFNAME,
+		.num_queues = 1,
+		.start_queue = -1,
+		.tx_chunk = DEFAULT_TX_CHUNK,
+		.memory = MEM_HOST,
+		.size = DEFAULT_BUF_SIZE,
+		.backend = "software",
+		.bytes = DEFAULT_SEND_BYTES,
+		.repeat = 1,
+	};
+}
+
+void opts_usage(const char *cmd, FILE *out)
+{
+	bool recv = !strcmp(cmd, "recv");
+
+	if (recv)
+		fprintf(out,
+			"usage: devmem recv [-l] -p PORT [-s SERVER] [-c CLIENT] [-f IFNAME] [-v N]\n"
+			"                   [-q QUEUES] [-t FIRST] [-L] [-n] [--memory host|vram]\n"
+			"                   [--size SIZE] [--backend software|auto] [--json]\n"
+			"                   [--expect BYTES] [--repeat N]\n"
+			"\n"
+			"The server side of ncdevmem: set up the NIC, bind a dma-buf to its rx\n"
+			"queues, accept one connection and receive it into the dma-buf until the\n"
+			"peer closes; then report. Any TCP sender will do (ncdevmem, devmem send,\n"
+			"socat, nc, a Python socket).\n"
+			"\n");
+	else
+		fprintf(out,
+			"usage: devmem send -s SERVER -p PORT [-c CLIENT] [-f IFNAME] [-v N] [-z CHUNK]\n"
+			"                   [-n] [--memory host|vram] [--size SIZE]\n"
+			"                   [--backend software|auto] [--bytes BYTES] [--json]\n"
+			"\n"
+			"The client side of ncdevmem: connect and send BYTES from a dma-buf bound\n"
+			"for transmit (MSG_ZEROCOPY, offsets into the buffer), reaping the\n"
+			"completions from the error queue; then report. Any TCP receiver will do.\n"
+			"\n");
+	fprintf(out, "  -l           listen: this is the server (implied by recv)\n"
+		     "  -s SERVER    the server's address (recv: the address to listen on;\n"
+		     "               default 0.0.0.0)\n"
+		     "  -c CLIENT    the client's address (send: bind to it; recv: match it in\n"
+		     "               the flow rule)\n"
+		     "  -p PORT      the server's TCP port\n"
+		     "  -f IFNAME    the interface (default lo)\n"
+		     "  -v N         validate the data: bytes 1, 2, ..., N-1, '\\n', repeated\n"
+		     "               (N from 1 to 256; 0: no validation)\n");
+	if (recv)
+		fprintf(out,
+			"  -q QUEUES    rx queues to bind (default 1)\n"
+			"  -t FIRST     the first of them (default: rx queues - QUEUES); RSS\n"
+			"               spreads other flows over the queues below it\n"
+			"  -L           fail if any data arrives linear (not in the dma-buf)\n"
+			"  -n           do not configure the NIC and do not bind: plain receive\n");
+	else
+		fprintf(out, "  -z CHUNK     bytes per sendmsg (default 64K)\n"
+			     "  -n           no dma-buf: plain send() of the pattern\n");
+	fprintf(out, "  --memory T   the buffer: host (sealed memfd, default) or vram\n"
+		     "  --size SIZE  the buffer's size (default 64M; K, M, G suffixes)\n"
+		     "  --backend B  the data path: software (the software NIC), or auto\n"
+		     "               (the best available: software for now)\n"
+		     "  --json       print the report as one JSON object\n");
+	if (recv)
+		fprintf(out,
+			"  --expect BYTES  each connection must carry exactly BYTES (else: a short\n"
+			"               stream, exit status 1)\n"
+			"  --repeat N   serve N connections one after another (default 1), the\n"
+			"               pattern starting again with each; the report sums them\n"
+			"  --unbind-after BYTES  close the control handle (which unbinds the\n"
+			"               dma-buf) once BYTES have arrived, while holding fragments;\n"
+			"               they must keep their bytes, and later data arrives linear\n");
+	else
+		fprintf(out, "  --bytes BYTES  how much to send (default 1G)\n");
+	fprintf(out, "\nExit status: 0 success, 1 failure (validation error, short stream,\n"
+		     "setup error), 2 usage error.\n");
+}
+
+static int parse_u32_opt(const char *cmd, int c, const char *arg, uint64_t min, uint64_t max,
+			 uint64_t *v)
+{
+	if (parse_uint(arg, min, max, v))
+		return usage_error(cmd, "-%c '%s': expected a number from %llu to %llu", c, arg,
+				   (unsigned long long)min, (unsigned long long)max);
+	return 0;
+}
+
+static int parse_size_opt(const char *cmd, const char *name, const char *arg, uint64_t *v)
+{
+	if (parse_size(arg, v) || !*v)
+		return usage_error(cmd, "%s '%s': expected a size such as 4096, 64K, 64M or 1G",
+				   name, arg);
+	return 0;
+}
+
+/* One ncdevmem flag. */
+static int parse_short(struct opts *o, const char *cmd, int c, const char *arg)
+{
+	uint64_t v;
+	int err = 0;
+
+	switch (c) {
+	case 'l':
+		o->listen = true;
+		break;
+	case 's':
+		o->server = arg;
+		break;
+	case 'c':
+		o->client = arg;
+		break;
+	case 'p':
+		err = parse_u32_opt(cmd, c, arg, 1, 65535, &v);
+		o->port = (uint16_t)v;
+		o->have_port = true;
+		break;
+	case 'f':
+		o->ifname = arg;
+		break;
+	case 'v':
+		err = parse_u32_opt(cmd, c, arg, 0, PATTERN_MAX_PERIOD, &v);
+		o->validate = (uint32_t)v;
+		break;
+	case 'q':
+		err = parse_u32_opt(cmd, c, arg, 1, SWNIC_MAX_QUEUES, &v);
+		o->num_queues = (uint32_t)v;
+		break;
+	case 't':
+		err = parse_u32_opt(cmd, c, arg, 0, 1u << 20, &v);
+		o->start_queue = (int64_t)v;
+		break;
+	case 'z':
+		err = parse_size(arg, &o->tx_chunk) || !o->tx_chunk || o->tx_chunk > (1u << 30) ?
+			      usage_error(cmd, "-z '%s': expected a size from 1 to 1G", arg) :
+			      0;
+		break;
+	case 'L':
+		o->fail_on_linear = true;
+		break;
+	case 'n':
+		o->no_config = true;
+		break;
+	}
+	return err;
+}
+
+/* One of our long options. */
+static int parse_long(struct opts *o, const char *cmd, int c, const char *arg)
+{
+	bool recv = !strcmp(cmd, "recv");
+	int err = 0;
+
+	switch (c) {
+	case OPT_MEMORY:
+		if (!strcmp(arg, "host"))
+			o->memory = MEM_HOST;
+		else if (!strcmp(arg, "vram"))
+			o->memory = MEM_VRAM;
+		else
+			err = usage_error(cmd, "--memory '%s': host or vram", arg);
+		break;
+	case OPT_SIZE:
+		err = parse_size_opt(cmd, "--size", arg, &o->size);
+		if (!err && o->size % page_size())
+			err = usage_error(cmd, "--size %s: not a multiple of the page size (%zu)",
+					  arg, page_size());
+		break;
+	case OPT_BACKEND:
+		if (strcmp(arg, "software") && strcmp(arg, "auto"))
+			err = usage_error(cmd, "--backend '%s': software or auto", arg);
+		o->backend = "software"; /* auto: the only path there is yet */
+		break;
+	case OPT_JSON:
+		o->json = true;
+		break;
+	case OPT_BYTES:
+		err = recv ? usage_error(cmd, "--bytes is for send (recv takes --expect)") :
+			     parse_size_opt(cmd, "--bytes", arg, &o->bytes);
+		break;
+	case OPT_EXPECT:
+		err = !recv ? usage_error(cmd, "--expect is for recv") :
+			      parse_size_opt(cmd, "--expect", arg, &o->expect);
+		break;
+	case OPT_UNBIND_AFTER:
+		err = !recv ? usage_error(cmd, "--unbind-after is for recv") :
+			      parse_size_opt(cmd, "--unbind-after", arg, &o->unbind_after);
+		break;
+	case OPT_REPEAT:
+		err = !recv ? usage_error(cmd, "--repeat is for recv") :
+			      parse_u32_opt(cmd, 'r', arg, 1, 1000000, &o->repeat);
+		break;
+	}
+	return err;
+}
+
+static int opts_check(struct opts *o, const char *cmd)
+{
+	bool recv = !strcmp(cmd, "recv");
+
+	if (!recv && o->listen)
+		return usage_error(cmd, "-l makes a server: that is 'devmem recv'");
+	if (!o->have_port)
+		return usage_error(cmd, "no port: give -p PORT");
+	if (!recv && !o->server)
+		return usage_error(cmd, "no server: give -s SERVER");
+	if (!*o->ifname)
+		return usage_error(cmd, "-f: empty interface name");
+	if (o->unbind_after && (o->no_config || o->fail_on_linear))
+		return usage_error(cmd, "--unbind-after needs a binding, and makes data linear: "
+					"not with -n or -L");
+	return 0;
+}
+
+int opts_parse(struct opts *o, const char *cmd, int argc, char **argv)
+{
+	int c, err;
+
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":ls:c:p:f:v:q:t:z:Lnh", long_opts, NULL)) != -1) {
+		if (c == 'h' || c == OPT_HELP) {
+			opts_usage(cmd, stdout);
+			return -1;
+		}
+		if (c == '?')
+			return optopt ? usage_error(cmd, "unknown option -%c", optopt) :
+					usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+		if (c == ':')
+			return optopt ? usage_error(cmd, "-%c needs a value", optopt) :
+					usage_error(cmd, "'%s' needs a value", argv[optind - 1]);
+		err = c < 0x100 ? parse_short(o, cmd, c, optarg) : parse_long(o, cmd, c, optarg);
+		if (err)
+			return err;
+	}
+	if (optind < argc)
+		return usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+	return opts_check(o, cmd);
+}
+
+int opts_sockaddr(const char *host, int family, uint16_t port, struct sockaddr_storage *ss,
+		  socklen_t *len)
+{
+	struct addrinfo hints = { .ai_family = family, .ai_flags = AI_NUMERICSERV | AI_PASSIVE };
+	struct addrinfo *res;
+	char service[8];
+
+	snprintf(service, sizeof(service), "%u", port);
+	if (getaddrinfo(host, service, &hints, &res))
+		return -EINVAL;
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	*len = res->ai_addrlen;
+	freeaddrinfo(res);
+	return 0;
+}
+
+const char *sockaddr_str(const struct sockaddr_storage *ss, char *buf, size_t len)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+	uint16_t port = 0;
+
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
+
+		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+		port = ntohs(sin->sin_port);
+		snprintf(buf, len, "%s:%u", host, port);
+	} else {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
+
+		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
+		port = ntohs(sin6->sin6_port);
+		snprintf(buf, len, "[%s]:%u", host, port);
+	}
+	return buf;
+}

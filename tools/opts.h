@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The options of devmem recv and devmem send: ncdevmem's flags with the
+ * same meaning, and a few long options of our own.
+ */
+#ifndef DEVMEM_TOOL_OPTS_H
+#define DEVMEM_TOOL_OPTS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+enum mem_type {
+	MEM_HOST,
+	MEM_VRAM,
+};
+
+enum progress_mode {
+	PROGRESS_NONE,
+	PROGRESS_TTY, /* one line rewritten in place on a terminal */
+	PROGRESS_LINES, /* a line now and then, for logs */
+};
+
+#define DEFAULT_IFNAME "lo"
+#define DEFAULT_BUF_SIZE (64ULL << 20)
+#define DEFAULT_TX_CHUNK (64ULL << 10)
+#define DEFAULT_SEND_BYTES (1ULL << 30)
+#define SWNIC_MAX_QUEUES 64
+
+struct opts {
+	bool listen; /* -l */
+	const char *server; /* -s: the server's address */
+	const char *client; /* -c: the client's address */
+	uint16_t port; /* -p; 0 with have_port: any (the demo) */
+	bool have_port;
+	const char *ifname; /* -f */
+	uint32_t validate; /* -v N: the pattern's period, 0 for none */
+	uint32_t num_queues; /* -q */
+	int64_t start_queue; /* -t, -1: rx queues - num_queues */
+	uint64_t tx_chunk; /* -z */
+	bool fail_on_linear; /* -L */
+	bool no_config; /* -n */
+	enum mem_type memory; /* --memory */
+	uint64_t size; /* --size */
+	const char *backend; /* --backend */
+	bool json; /* --json */
+	uint64_t bytes; /* --bytes (send, demo) */
+	uint64_t expect; /* --expect (recv): bytes each connection must carry, 0 if unknown */
+	uint64_t repeat; /* --repeat (recv): connections to serve one after another */
+	uint64_t unbind_after; /* --unbind-after (recv): close the control handle mid-stream */
+	enum progress_mode progress;
+};
+
+/* The defaults. */
+void opts_init(struct opts *o);
+
+/*
+ * Parse @argv for @cmd ("recv" or "send"). Returns 0, EXIT_USAGE after a
+ * message, or -1 when --help was asked (usage printed on stdout).
+ */
+int opts_parse(struct opts *o, const char *cmd, int argc, char **argv);
+
+void opts_usage(const char *cmd, FILE *out);
+
+/* The address @host (NULL: the wildcard of @family) and @port. 0 or -EINVAL. */
+int opts_sockaddr(const char *host, int family, uint16_t port, struct sockaddr_storage *ss,
+		  socklen_t *len);
+
+/* "1.2.3.4:80" or "[::1]:80" in @buf. */
+const char *sockaddr_str(const struct sockaddr_storage *ss, char *buf, size_t len);
+
+#endif
