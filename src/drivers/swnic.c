@@ -45,6 +45,7 @@
 #include <liburing.h>
 #include <net/if.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -77,6 +78,8 @@
 #define SWNIC_CQ_ENTRIES 8192
 #define SWNIC_DELIVER_BATCH 64 /* fragments handed to a socket at once */
 #define SWNIC_TX_ZC_MIN (64 * 1024) /* zero-copy send from this many bytes on */
+#define SWNIC_COALESCE_CQES 16 /* completions a wakeup waits for ... */
+#define SWNIC_COALESCE_USECS 20 /* ... or this long after the first (rx-usecs) */
 
 /* user_data of the thread's own requests (sockets are pointers, never these) */
 #define SWNIC_UD_KICK 1ULL
@@ -152,6 +155,7 @@ struct swnic_rxq {
 	uint64_t kick_buf;
 	struct swnic_qmem mem; /* running memory; pool NULL while stopped */
 	bool running;
+	bool coalesce; /* one buffer per completion: wait for several (swnic_wait) */
 	bool exiting;
 	struct swnic_cmd *stopping; /* a stop waiting for receives to end */
 	struct list_head socks; /* struct swnic_sock */
@@ -653,6 +657,29 @@ static void swnic_reap(struct swnic_rxq *q)
 	swnic_flush_all(q);
 }
 
+/*
+ * Wait for completions as a NIC coalesces interrupts: up to
+ * SWNIC_COALESCE_CQES completions or SWNIC_COALESCE_USECS after the first,
+ * whichever comes first (with DEFER_TASKRUN the kernel wakes us only then),
+ * so a stream of small completions is handled, and handed to its sockets,
+ * in batches. A lone completion (or a command) waits SWNIC_COALESCE_USECS
+ * at most.
+ */
+static int swnic_wait(struct swnic_rxq *q)
+{
+	struct __kernel_timespec ts = { .tv_nsec = SWNIC_COALESCE_USECS * 1000 };
+	struct io_uring_cqe *cqe;
+	int err;
+
+	err = io_uring_submit_and_wait(&q->ring, 1);
+	if (err < 0 || !q->running || !q->coalesce)
+		return err;
+	if (io_uring_cq_ready(&q->ring) >= SWNIC_COALESCE_CQES)
+		return 0;
+	err = io_uring_wait_cqes(&q->ring, &cqe, SWNIC_COALESCE_CQES, &ts, NULL);
+	return err == -ETIME ? 0 : err;
+}
+
 struct swnic_thread_start {
 	struct swnic_rxq *q;
 	pthread_mutex_t lock;
@@ -683,6 +710,8 @@ static int swnic_ring_init(struct swnic_rxq *q)
 		return -EOPNOTSUPP;
 	}
 	q->ring_ok = true;
+	/* bundles batch by themselves; the timeout needs EXT_ARG (5.11) */
+	q->coalesce = !q->nic->bundle && (p.features & IORING_FEAT_EXT_ARG);
 	return 0;
 }
 
@@ -690,8 +719,13 @@ static void *swnic_thread(void *arg)
 {
 	struct swnic_thread_start *start = arg;
 	struct swnic_rxq *q = start->q;
+	char name[32];
 	int err;
 
+	/* as the kernel names threaded NAPI: napi/<dev>-<queue>, cut to 15 characters */
+	snprintf(name, sizeof(name), "napi/%s-%u", q->nic->netdev->name, q->idx);
+	name[15] = '\0';
+	pthread_setname_np(pthread_self(), name);
 	err = swnic_ring_init(q);
 	pthread_mutex_lock(&start->lock);
 	start->err = err;
@@ -714,7 +748,7 @@ static void *swnic_thread(void *arg)
 			}
 		}
 		swnic_arm_kick(q);
-		err = io_uring_submit_and_wait(&q->ring, 1);
+		err = swnic_wait(q);
 		if (err < 0 && err != -EINTR && err != -EAGAIN && err != -EBUSY && err != -ETIME)
 			DEVMEM_BUG_ON(err);
 		swnic_reap(q);
