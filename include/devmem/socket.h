@@ -29,8 +29,10 @@
  * - bytes that landed in host memory are copied to the iovec and reported
  *   as one SCM_DEVMEM_LINEAR cmsg (struct dmabuf_cmsg, frag_size = bytes);
  *   one call never mixes the two kinds;
- * - when the control buffer cannot take another cmsg, MSG_CTRUNC is set in
- *   msg_flags and the fragments that did not fit stay queued;
+ * - the control buffer bounds a call as the kernel's does: the fragments
+ *   that fit are returned (no MSG_CTRUNC) and the rest stay queued for the
+ *   next call; when not even one cmsg fits, the call fails with errno 524
+ *   (the kernel's ETOOSMALL) and takes nothing;
  * - without MSG_SOCK_DEVMEM, dma-buf data fails with EFAULT (host-memory
  *   data is copied as recvmsg() would);
  * - 0 at end of stream; MSG_DONTWAIT (or O_NONBLOCK) gives EAGAIN when
@@ -38,17 +40,22 @@
  *
  * Tokens (devmem_setsockopt(fd, SOL_SOCKET, SO_DEVMEM_DONTNEED, ...)): an
  * array of struct dmabuf_token ranges, at most DEVMEM_DONTNEED_MAX_TOKENS
- * entries and DEVMEM_DONTNEED_MAX_FRAGS fragments summed over their counts
- * (EINVAL beyond, as for a length that is not a whole number of entries or
- * is 0); returns the number of fragments freed. Tokens not held (never
- * given, given back already, out of range) are skipped. Any other option is
- * passed to setsockopt().
+ * entries (EINVAL beyond, as for a length that is 0 or not a whole number
+ * of entries); as the kernel, one call stops at its
+ * DEVMEM_DONTNEED_MAX_FRAGS-th fragment. Returns the number of fragments
+ * freed. Tokens not held (never given, given back already, out of range)
+ * are skipped. Any other option is passed to setsockopt().
+ *
+ * A socket's queue stops reading it while more than 16 MiB wait in it
+ * unread, as a kernel socket's receive buffer fills: the data stays in the
+ * kernel socket and TCP holds the sender back until the application reads.
  *
  * Transmit (devmem_sendmsg with MSG_ZEROCOPY and a SOL_SOCKET /
  * SCM_DEVMEM_DMABUF cmsg holding a __u32 tx binding id): each iov_base is an
  * offset into the tx binding's dma-buf. EINVAL for an unknown binding id (or
- * one bound to another device than the socket's), EFAULT for a range beyond
- * the buffer; nothing is sent then. Completions come back with
+ * an rx binding's, or without MSG_ZEROCOPY and SO_ZEROCOPY), ENODEV for a
+ * binding of another device than the one the socket sends through, EFAULT
+ * for a range beyond the buffer; nothing is sent then. Completions come back with
  * devmem_recvmsg(fd, msg, MSG_ERRQUEUE) as the kernel's zerocopy
  * notifications (struct sock_extended_err, SO_EE_ORIGIN_ZEROCOPY, ee_info ..
  * ee_data the first .. last send number). Without the cmsg the call is
@@ -56,7 +63,8 @@
  *
  * devmem_close() releases every fragment the socket still holds, detaches
  * it from its queue and closes the fd. A socket read with devmem_recvmsg()
- * must be closed with devmem_close(): the queue's driver holds it open.
+ * must be closed with devmem_close(): the queue's driver holds it open. One
+ * only sent through (or refused by every queue) may be closed with close().
  *
  * Threads: calls on different sockets run in parallel; calls on one socket
  * may come from several threads (they serialise on the socket).
@@ -100,7 +108,7 @@ struct devmem_sock_stats {
 	uint64_t tokens_held; /* given out, not yet given back */
 	uint64_t tokens_freed; /* given back with SO_DEVMEM_DONTNEED */
 	uint64_t tokens_unknown; /* DONTNEED entries that named no held token */
-	uint64_t ctrunc; /* calls that set MSG_CTRUNC */
+	uint64_t ctrunc; /* calls cut short by the control buffer (fragments left queued) */
 	uint64_t tx_sends; /* zerocopy sends (their completion numbers) */
 	uint64_t tx_bytes;
 };

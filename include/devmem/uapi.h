@@ -16,6 +16,8 @@
 #define DEVMEM_UAPI_H
 
 #include <stddef.h>
+/* first: glibc declares MSG_ZEROCOPY as an enumerator, which a macro below would break */
+#include <sys/socket.h>
 #include <linux/types.h>
 #include <linux/version.h>
 #include <linux/dma-buf.h>

@@ -255,6 +255,8 @@ static int swnic_qmem_alloc_arrays(struct swnic_qmem *mem, unsigned int entries)
 		mem->br = NULL;
 		return -ENOMEM;
 	}
+	/* the kernel reads it: no copy-on-write sharing with a forked child */
+	(void)madvise(mem->br, mem->br_bytes, MADV_DONTFORK);
 	mem->bufs = calloc(entries, sizeof(*mem->bufs));
 	mem->buf_len = calloc(entries, sizeof(*mem->buf_len));
 	mem->pos_bid = calloc(entries, sizeof(*mem->pos_bid));
@@ -304,9 +306,13 @@ static unsigned int swnic_refill(struct swnic_rxq *q)
 		netmem_ref netmem = page_pool_alloc_netmems(mem->pool);
 
 		if (!netmem) {
-			/* tell returners to kick us, then look once more (see the top) */
-			__atomic_store_n(&q->starved, 1, __ATOMIC_SEQ_CST);
-			__atomic_thread_fence(__ATOMIC_SEQ_CST);
+			/*
+			 * Tell returners to kick us, then look once more (see the
+			 * top): the locked exchange orders the flag before the
+			 * pool's loads, as a full fence would (and ThreadSanitizer
+			 * follows it, which it does not a fence).
+			 */
+			__atomic_exchange_n(&q->starved, 1, __ATOMIC_SEQ_CST);
 			netmem = page_pool_alloc_netmems(mem->pool);
 			if (!netmem) {
 				WRITE_ONCE(q->stats.starved, q->stats.starved + 1);
@@ -342,20 +348,27 @@ static netmem_ref swnic_take(struct swnic_qmem *mem, uint16_t bid)
 
 /* ---- sockets (queue thread) ---- */
 
-static void swnic_flush(struct swnic_sock *s)
+static void swnic_cancel(struct swnic_rxq *q, struct swnic_sock *s);
+
+static void swnic_flush(struct swnic_rxq *q, struct swnic_sock *s)
 {
+	bool full;
+
 	if (!s->nr_pending)
 		return;
-	sk_deliver(s->sk, s->pending, s->nr_pending);
+	full = sk_deliver(s->sk, s->pending, s->nr_pending);
 	s->nr_pending = 0;
 	list_del_init(&s->dirty);
+	/* the socket's receive buffer is full: leave the rest in the kernel socket */
+	if (full)
+		swnic_cancel(q, s);
 }
 
 static void swnic_queue_frag(struct swnic_rxq *q, struct swnic_sock *s, netmem_ref netmem,
 			     uint32_t len)
 {
 	if (s->nr_pending == SWNIC_DELIVER_BATCH)
-		swnic_flush(s);
+		swnic_flush(q, s);
 	if (!s->nr_pending)
 		list_add_tail(&s->dirty, &q->dirty);
 	s->pending[s->nr_pending++] = (struct devmem_frag){ .netmem = netmem, .len = len };
@@ -366,7 +379,7 @@ static void swnic_flush_all(struct swnic_rxq *q)
 	struct swnic_sock *s, *tmp;
 
 	list_for_each_entry_safe(s, tmp, &q->dirty, dirty)
-		swnic_flush(s);
+		swnic_flush(q, s);
 }
 
 static void swnic_arm(struct swnic_rxq *q, struct swnic_sock *s)
@@ -374,6 +387,9 @@ static void swnic_arm(struct swnic_rxq *q, struct swnic_sock *s)
 	struct io_uring_sqe *sqe;
 
 	if (s->armed || s->finished || s->detach || !q->running || q->stopping)
+		return;
+	/* read down to half first (sk_rx_drained()), then rx_resume() kicks us */
+	if (__atomic_load_n(&s->sk->rx_throttled, __ATOMIC_RELAXED))
 		return;
 	if (q->mem.nr_free == q->mem.entries)
 		return; /* no buffer: armed once the ring has some */
@@ -418,7 +434,7 @@ static void swnic_receive_ended(struct swnic_rxq *q, struct swnic_sock *s)
 	if (s->detach) {
 		struct swnic_cmd *cmd = s->detach;
 
-		swnic_flush(s);
+		swnic_flush(q, s);
 		list_del(&s->node);
 		WRITE_ONCE(q->stats.sockets, q->stats.sockets - 1);
 		sk_put(s->sk);
@@ -454,11 +470,11 @@ static void swnic_complete(struct swnic_rxq *q, struct swnic_sock *s,
 		WRITE_ONCE(q->stats.frags, q->stats.frags + n);
 		WRITE_ONCE(q->stats.bytes, q->stats.bytes + (uint64_t)cqe->res);
 	} else if (cqe->res == 0) {
-		swnic_flush(s);
+		swnic_flush(q, s);
 		s->finished = true;
 		sk_set_eof(s->sk, 0);
 	} else if (cqe->res != -ENOBUFS && cqe->res != -ECANCELED) {
-		swnic_flush(s);
+		swnic_flush(q, s);
 		s->finished = true;
 		sk_set_eof(s->sk, -cqe->res);
 	}
@@ -570,7 +586,7 @@ static void swnic_exit(struct swnic_rxq *q)
 	DEVMEM_BUG_ON(q->running);
 	list_for_each_entry_safe(s, tmp, &q->socks, node) {
 		DEVMEM_BUG_ON(s->armed);
-		swnic_flush(s);
+		swnic_flush(q, s);
 		list_del(&s->node);
 		s->sk->drv = NULL;
 		sk_orphan(s->sk);
@@ -924,11 +940,24 @@ static void swnic_rxq_returned(struct net_device *dev, unsigned int idx)
 {
 	struct swnic_rxq *q = &swnic_of(dev)->rxqs[idx];
 
-	/* pairs with the fence in swnic_refill(): our puts are seen, or starved is */
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (!__atomic_load_n(&q->starved, __ATOMIC_RELAXED) ||
+	/*
+	 * Pairs with the exchange in swnic_refill(): a locked read-modify-write
+	 * orders our puts before the read of the flag, so the queue sees the
+	 * netmems or we see it starved.
+	 */
+	if (!__atomic_fetch_or(&q->starved, 0, __ATOMIC_SEQ_CST) ||
 	    !__atomic_exchange_n(&q->starved, 0, __ATOMIC_ACQ_REL))
 		return;
+	pthread_mutex_lock(&q->kick_lock);
+	if (q->efd >= 0)
+		swnic_kick(q);
+	pthread_mutex_unlock(&q->kick_lock);
+}
+
+static void swnic_rx_resume(struct net_device *dev, unsigned int idx)
+{
+	struct swnic_rxq *q = &swnic_of(dev)->rxqs[idx];
+
 	pthread_mutex_lock(&q->kick_lock);
 	if (q->efd >= 0)
 		swnic_kick(q);
@@ -1062,6 +1091,7 @@ static const struct netdev_sock_ops swnic_sock_ops = {
 	.attach = swnic_sock_attach,
 	.detach = swnic_sock_detach,
 	.rxq_returned = swnic_rxq_returned,
+	.rx_resume = swnic_rx_resume,
 	.send_dmabuf = swnic_send_dmabuf,
 };
 

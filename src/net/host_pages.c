@@ -74,6 +74,12 @@ static struct host_page_slab *host_pages_new_slab(struct host_pages *hp)
 		devmem_err(-ENOMEM, "host pages: cannot allocate a %zu-byte slab", slab->bytes);
 		goto err_free;
 	}
+	/*
+	 * Not inherited by fork(): a device (the kernel, for the software NIC)
+	 * writes these pages, and copy-on-write sharing with a child would make
+	 * each write a fault and a copy. A failure only costs that.
+	 */
+	(void)madvise(slab->base, slab->bytes, MADV_DONTFORK);
 	if (hp->dev) {
 		err = dma_map_range(hp->dev, slab->base, slab->bytes, hp->dir, &slab->dma_addr);
 		if (err)

@@ -52,6 +52,7 @@ struct devmem_zc_range {
 
 struct devmem_sock {
 	int fd; /* immutable */
+	unsigned long ino; /* the socket's inode: tells a reused fd number; immutable */
 	int family; /* AF_INET or AF_INET6; immutable */
 	long ref; /* atomic */
 
@@ -63,6 +64,9 @@ struct devmem_sock {
 	struct devmem_frag *rxq;
 	uint32_t rxq_size; /* a power of two (0 before the first fragment) */
 	uint32_t rxq_head, rxq_tail; /* running counts: tail - head queued */
+	uint64_t rxq_bytes; /* bytes queued */
+	/* atomic: over DEVMEM_SOCK_RCVBUF, the queue stopped reading (the driver reads it) */
+	bool rx_throttled;
 	bool rx_eof; /* the peer closed: after the queue, reads return 0 */
 	int rx_err; /* a receive error (positive errno), after the queue */
 	bool detached; /* no driver reads it (none took it, it is closing, or its device went away) */
@@ -106,6 +110,8 @@ struct devmem_sock {
  * rxq_returned  netmems of queue @rxq came back to its pools: a queue that
  *               stopped reading for want of memory may go on. Any thread;
  *               cheap when the queue is not starved.
+ * rx_resume     a socket the driver stopped reading (sk_deliver() returned
+ *               true) was read down: read it again. Any thread.
  * send_dmabuf   send the iovec of @msg, offsets into @binding's dma-buf
  *               (checked to lie inside it), on socket @fd: the bytes sent
  *               (the whole iovec unless the socket is non-blocking), once
@@ -115,6 +121,7 @@ struct netdev_sock_ops {
 	int (*attach)(struct net_device *dev, unsigned int rxq, struct devmem_sock *sk);
 	void (*detach)(struct net_device *dev, struct devmem_sock *sk);
 	void (*rxq_returned)(struct net_device *dev, unsigned int rxq);
+	void (*rx_resume)(struct net_device *dev, unsigned int rxq);
 	ssize_t (*send_dmabuf)(struct net_device *dev, int fd,
 			       struct net_devmem_dmabuf_binding *binding, const struct msghdr *msg,
 			       int flags);
@@ -124,11 +131,21 @@ void sk_hold(struct devmem_sock *sk);
 void sk_put(struct devmem_sock *sk);
 
 /*
+ * Bytes a socket's receive queue holds before its queue stops reading it,
+ * as the kernel socket's receive buffer would (tcp_rmem's maximum): the
+ * kernel socket then fills and TCP holds the sender back. Reading resumes
+ * at half.
+ */
+#define DEVMEM_SOCK_RCVBUF (16UL << 20)
+
+/*
  * Driver side: append @n fragments (their pool references move to the
  * socket) and wake a reader. A socket that is closing gives them back
- * instead. Any thread; takes sk->lock.
+ * instead. True when the driver must stop reading the socket (its queue is
+ * over DEVMEM_SOCK_RCVBUF: sk->rx_throttled is set, and rx_resume() comes
+ * when it is read down). Any thread; takes sk->lock.
  */
-void sk_deliver(struct devmem_sock *sk, const struct devmem_frag *frags, unsigned int n);
+bool sk_deliver(struct devmem_sock *sk, const struct devmem_frag *frags, unsigned int n);
 
 /*
  * Driver side: the kernel socket reached its end (@err 0) or failed (@err a

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -204,20 +205,26 @@ static bool sk_rxq_reserve(struct devmem_sock *sk, uint32_t n)
 	return true;
 }
 
-void sk_deliver(struct devmem_sock *sk, const struct devmem_frag *frags, unsigned int n)
+bool sk_deliver(struct devmem_sock *sk, const struct devmem_frag *frags, unsigned int n)
 {
 	struct sk_putter put = { .sk = sk };
+	bool full;
 
 	pthread_mutex_lock(&sk->lock);
 	if (likely(!sk->closing && sk_rxq_reserve(sk, n))) {
-		for (unsigned int i = 0; i < n; i++)
+		for (unsigned int i = 0; i < n; i++) {
 			sk->rxq[(sk->rxq_tail + i) & (sk->rxq_size - 1)] = frags[i];
+			sk->rxq_bytes += frags[i].len;
+		}
+		full = sk->rxq_bytes > DEVMEM_SOCK_RCVBUF;
+		if (full)
+			__atomic_store_n(&sk->rx_throttled, true, __ATOMIC_RELAXED);
 		/* released: a reader spinning without the lock polls it */
 		__atomic_store_n(&sk->rxq_tail, sk->rxq_tail + n, __ATOMIC_RELEASE);
 		if (sk->readers)
 			pthread_cond_broadcast(&sk->wait);
 		pthread_mutex_unlock(&sk->lock);
-		return;
+		return full;
 	}
 	if (!sk->closing && !sk->rx_err) {
 		/* no memory for the queue: the stream cannot go on without a hole */
@@ -228,6 +235,7 @@ void sk_deliver(struct devmem_sock *sk, const struct devmem_frag *frags, unsigne
 	for (unsigned int i = 0; i < n; i++)
 		sk_putter_add(&put, frags[i].netmem);
 	sk_putter_done(&put);
+	return true;
 }
 
 void sk_set_eof(struct devmem_sock *sk, int err)
@@ -335,6 +343,7 @@ static int sk_create(int fd, struct devmem_sock **out)
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
 	struct devmem_sock *sk;
+	struct stat st;
 	int type;
 	socklen_t tlen = sizeof(type);
 
@@ -346,10 +355,13 @@ static int sk_create(int fd, struct devmem_sock **out)
 	if (type != SOCK_STREAM || (ss.ss_family != AF_INET && ss.ss_family != AF_INET6))
 		return devmem_err(-EOPNOTSUPP, "fd %d: not a TCP socket", fd);
 
+	if (fstat(fd, &st))
+		return -errno;
 	sk = calloc(1, sizeof(*sk));
 	if (!sk)
 		return -ENOMEM;
 	sk->fd = fd;
+	sk->ino = st.st_ino;
 	sk->family = ss.ss_family;
 	sk->ref = 1; /* the table's */
 	pthread_mutex_init(&sk->lock, NULL);
@@ -462,7 +474,8 @@ static int sk_attach(struct devmem_sock *sk)
 		return devmem_err(-ENODEV, "fd %d: no software NIC owns its local address", sk->fd);
 	}
 	rxq = netdev_steer_flow(dev, &key, sk_flow_hash(&key));
-	sk->dev = dev; /* the socket's reference; set before the driver sees it */
+	/* the socket's reference; published before the driver sees the socket */
+	__atomic_store_n(&sk->dev, dev, __ATOMIC_RELEASE);
 	sk->rxq_idx = rxq;
 	pthread_mutex_lock(&sk->lock);
 	sk->detached = false;
@@ -472,11 +485,41 @@ static int sk_attach(struct devmem_sock *sk)
 		pthread_mutex_lock(&sk->lock);
 		sk->detached = true;
 		pthread_mutex_unlock(&sk->lock);
-		sk->dev = NULL;
+		__atomic_store_n(&sk->dev, NULL, __ATOMIC_RELEASE);
 		netdev_put(dev);
 		return err;
 	}
 	return 0;
+}
+
+/*
+ * Whether @sk still describes the socket open at its fd. A socket no queue
+ * reads may be closed with a plain close() (only sockets read through a
+ * queue must go through devmem_close()), and its fd number taken by
+ * another socket: its entry is then stale.
+ */
+static bool sk_is_current(struct devmem_sock *sk)
+{
+	struct stat st;
+
+	if (__atomic_load_n(&sk->dev, __ATOMIC_ACQUIRE))
+		return true;
+	return !fstat(sk->fd, &st) && st.st_ino == sk->ino;
+}
+
+/* Drop @sk's table entry if it is still there (it holds no fragment or token). */
+static void sk_forget(struct devmem_sock *sk)
+{
+	bool removed = false;
+
+	pthread_rwlock_wrlock(&sk_table_lock);
+	if ((unsigned int)sk->fd < sk_table_size && sk_table[sk->fd] == sk) {
+		sk_table[sk->fd] = NULL;
+		removed = true;
+	}
+	pthread_rwlock_unlock(&sk_table_lock);
+	if (removed)
+		sk_put(sk); /* the table's */
 }
 
 /* The socket of @fd with a reference, made on first use (not joined to a queue). */
@@ -485,6 +528,11 @@ static int sk_get(int fd, struct devmem_sock **out)
 	struct devmem_sock *sk = sk_lookup(fd);
 	int err;
 
+	if (sk && !sk_is_current(sk)) {
+		sk_forget(sk);
+		sk_put(sk);
+		sk = NULL;
+	}
 	if (sk) {
 		*out = sk;
 		return 0;
@@ -534,10 +582,21 @@ static int sk_rx_prepare(struct devmem_sock *sk)
 
 	pthread_mutex_lock(&sk->lock);
 	sk->attach_err = err;
-	sk->rx_state = SK_RX_DONE;
+	/* no NIC owns the address: read plainly for good; otherwise (not connected yet) retry */
+	sk->rx_state = !err || err == -ENODEV ? SK_RX_DONE : SK_RX_NONE;
 	pthread_cond_broadcast(&sk->wait);
 	pthread_mutex_unlock(&sk->lock);
 	return err;
+}
+
+static bool sk_has_tx_state(struct devmem_sock *sk)
+{
+	bool tx;
+
+	pthread_mutex_lock(&sk->lock);
+	tx = sk->zc_next || sk->errq_len;
+	pthread_mutex_unlock(&sk->lock);
+	return tx;
 }
 
 int devmem_sock_attach(int fd)
@@ -551,8 +610,8 @@ int devmem_sock_attach(int fd)
 	err = sk_rx_prepare(sk);
 	if (!err)
 		err = (int)sk->rxq_idx;
-	else if (err == -ENODEV)
-		devmem_err(err, "fd %d: no software NIC owns its local address", fd);
+	else if (err != -ENODEV && !sk_has_tx_state(sk))
+		sk_forget(sk); /* refused: leave nothing behind for the fd */
 	sk_put(sk);
 	return err;
 }
@@ -574,6 +633,11 @@ struct cmsg_writer {
 	struct msghdr *msg;
 	size_t used;
 };
+
+static bool cmsg_fits(const struct cmsg_writer *w, size_t len)
+{
+	return w->msg->msg_control && w->used + CMSG_LEN(len) <= w->msg->msg_controllen;
+}
 
 /* Append a cmsg: false (nothing written) when it does not fit. */
 static bool cmsg_put(struct cmsg_writer *w, int level, int type, const void *data, size_t len)
@@ -637,6 +701,7 @@ static size_t sk_recv_linear(struct devmem_sock *sk, struct msghdr *msg, size_t 
 			sk->rxq_head++;
 		}
 	}
+	sk->rxq_bytes -= copied;
 	return copied;
 }
 
@@ -662,12 +727,13 @@ static ssize_t sk_recv_dmabuf(struct devmem_sock *sk, struct cmsg_writer *w, siz
 		niov = netmem_to_net_iov(f->netmem);
 		n = f->len < room - sent ? f->len : (uint32_t)(room - sent);
 		whole = n == f->len;
-		if (w->used + CMSG_LEN(sizeof(dc)) > w->msg->msg_controllen ||
-		    !w->msg->msg_control) {
-			w->msg->msg_flags |= MSG_CTRUNC;
+		if (!cmsg_fits(w, sizeof(dc))) {
+			/* as the kernel: what fitted is returned, no MSG_CTRUNC; the rest stays */
 			sk->stats.ctrunc++;
 			if (!sent)
-				return -DEVMEM_ETOOSMALL;
+				return devmem_err(-DEVMEM_ETOOSMALL,
+						  "fd %d: the control buffer cannot take a cmsg",
+						  sk->fd);
 			break;
 		}
 		err = sk_token_alloc(sk, f->netmem, &token);
@@ -693,6 +759,7 @@ static ssize_t sk_recv_dmabuf(struct devmem_sock *sk, struct cmsg_writer *w, siz
 		sk->stats.tokens_held++;
 	}
 	sk->stats.bytes_dmabuf += sent;
+	sk->rxq_bytes -= sent;
 	return (ssize_t)sent;
 }
 
@@ -705,6 +772,10 @@ static ssize_t sk_recv_plain(struct devmem_sock *sk, struct msghdr *msg, int fla
 	struct msghdr m = *msg;
 	ssize_t ret;
 
+	if ((flags & MSG_SOCK_DEVMEM) && !cmsg_fits(&w, sizeof(dc))) {
+		errno = DEVMEM_ETOOSMALL;
+		return -1;
+	}
 	m.msg_control = NULL;
 	m.msg_controllen = 0;
 	ret = recvmsg(sk->fd, &m, flags & ~MSG_SOCK_DEVMEM);
@@ -720,8 +791,7 @@ static ssize_t sk_recv_plain(struct devmem_sock *sk, struct msghdr *msg, int fla
 	}
 	msg->msg_controllen = controllen;
 	dc.frag_size = (uint32_t)ret;
-	if (!cmsg_put(&w, SOL_SOCKET, SCM_DEVMEM_LINEAR, &dc, sizeof(dc)))
-		msg->msg_flags |= MSG_CTRUNC;
+	cmsg_put(&w, SOL_SOCKET, SCM_DEVMEM_LINEAR, &dc, sizeof(dc));
 	msg->msg_controllen = w.used;
 	pthread_mutex_lock(&sk->lock);
 	sk->stats.bytes_linear += (uint64_t)ret;
@@ -730,6 +800,20 @@ static ssize_t sk_recv_plain(struct devmem_sock *sk, struct msghdr *msg, int fla
 }
 
 static ssize_t sk_recv_errqueue(struct devmem_sock *sk, struct msghdr *msg);
+
+/*
+ * A socket its queue stopped reading (more than DEVMEM_SOCK_RCVBUF bytes
+ * waiting) has been read down to half of that (sk->lock held): clear the
+ * mark and tell the caller to wake the queue.
+ */
+static bool sk_rx_drained(struct devmem_sock *sk)
+{
+	if (!__atomic_load_n(&sk->rx_throttled, __ATOMIC_RELAXED) ||
+	    sk->rxq_bytes > DEVMEM_SOCK_RCVBUF / 2 || !sk->dev)
+		return false;
+	__atomic_store_n(&sk->rx_throttled, false, __ATOMIC_RELAXED);
+	return true;
+}
 
 static inline void sk_pause(void)
 {
@@ -770,7 +854,7 @@ ssize_t devmem_recvmsg(int fd, struct msghdr *msg, int flags)
 	struct sk_putter put;
 	struct cmsg_writer w = { .msg = msg };
 	struct devmem_sock *sk;
-	bool nonblock, checked_nonblock = false, spun = false;
+	bool nonblock, checked_nonblock = false, spun = false, resume;
 	ssize_t ret;
 	size_t room;
 	int err;
@@ -849,14 +933,17 @@ ssize_t devmem_recvmsg(int fd, struct msghdr *msg, int flags)
 	if (!room) {
 		ret = 0;
 	} else if (!netmem_is_net_iov(sk->rxq[sk->rxq_head & (sk->rxq_size - 1)].netmem)) {
-		ret = (ssize_t)sk_recv_linear(sk, msg, room, &put);
-		sk->stats.bytes_linear += (uint64_t)ret;
-		if (flags & MSG_SOCK_DEVMEM) {
-			struct dmabuf_cmsg dc = { .frag_size = (uint32_t)ret };
+		if ((flags & MSG_SOCK_DEVMEM) && !cmsg_fits(&w, sizeof(struct dmabuf_cmsg))) {
+			sk->stats.ctrunc++;
+			ret = devmem_err(-DEVMEM_ETOOSMALL,
+					 "fd %d: the control buffer cannot take a cmsg", fd);
+		} else {
+			ret = (ssize_t)sk_recv_linear(sk, msg, room, &put);
+			sk->stats.bytes_linear += (uint64_t)ret;
+			if (flags & MSG_SOCK_DEVMEM) {
+				struct dmabuf_cmsg dc = { .frag_size = (uint32_t)ret };
 
-			if (!cmsg_put(&w, SOL_SOCKET, SCM_DEVMEM_LINEAR, &dc, sizeof(dc))) {
-				msg->msg_flags |= MSG_CTRUNC;
-				sk->stats.ctrunc++;
+				cmsg_put(&w, SOL_SOCKET, SCM_DEVMEM_LINEAR, &dc, sizeof(dc));
 			}
 		}
 	} else if (!(flags & MSG_SOCK_DEVMEM)) {
@@ -866,9 +953,12 @@ ssize_t devmem_recvmsg(int fd, struct msghdr *msg, int flags)
 	} else {
 		ret = sk_recv_dmabuf(sk, &w, room);
 	}
+	resume = sk_rx_drained(sk);
 	pthread_mutex_unlock(&sk->lock);
 	msg->msg_controllen = w.used;
 	sk_putter_done(&put);
+	if (resume)
+		sk->dev->sock_ops->rx_resume(sk->dev, sk->rxq_idx);
 	sk_put(sk);
 	if (ret < 0) {
 		errno = (int)-ret;
@@ -879,42 +969,49 @@ ssize_t devmem_recvmsg(int fd, struct msghdr *msg, int flags)
 
 /* ---- SO_DEVMEM_DONTNEED ---- */
 
-static int sk_dontneed(struct devmem_sock *sk, const void *optval, socklen_t optlen)
+/* The kernel's checks of an SO_DEVMEM_DONTNEED request: the number of entries, or -EINVAL. */
+static int sk_dontneed_check(const void *optval, socklen_t optlen)
 {
-	const struct dmabuf_token *tokens = optval;
-	struct sk_putter put = { .sk = sk };
-	unsigned int nr, frags = 0, freed = 0, unknown = 0;
+	unsigned int nr;
 
 	if (!optval || optlen == 0 || optlen % sizeof(struct dmabuf_token))
 		return devmem_err(-EINVAL,
-				  "SO_DEVMEM_DONTNEED: length %u is not a whole number "
-				  "of struct dmabuf_token",
+				  "SO_DEVMEM_DONTNEED: length %u is not a whole number of "
+				  "struct dmabuf_token",
 				  optlen);
 	nr = optlen / sizeof(struct dmabuf_token);
 	if (nr > DEVMEM_DONTNEED_MAX_TOKENS)
 		return devmem_err(-EINVAL, "SO_DEVMEM_DONTNEED: %u entries (at most %u)", nr,
 				  DEVMEM_DONTNEED_MAX_TOKENS);
-	for (unsigned int i = 0; i < nr; i++) {
-		frags += tokens[i].token_count;
-		if (tokens[i].token_count > DEVMEM_DONTNEED_MAX_FRAGS ||
-		    frags > DEVMEM_DONTNEED_MAX_FRAGS)
-			return devmem_err(-EINVAL, "SO_DEVMEM_DONTNEED: more than %u fragments",
-					  DEVMEM_DONTNEED_MAX_FRAGS);
-	}
+	return (int)nr;
+}
 
+/*
+ * Give back the tokens of @optval: the number freed. As the kernel, the
+ * request stops at its DEVMEM_DONTNEED_MAX_FRAGS-th fragment (held or not),
+ * and tokens not held are skipped.
+ */
+static int sk_dontneed(struct devmem_sock *sk, const void *optval, socklen_t optlen)
+{
+	const struct dmabuf_token *tokens = optval;
+	struct sk_putter put = { .sk = sk };
+	unsigned int frags = 0, freed = 0, unknown = 0;
+	int nr = sk_dontneed_check(optval, optlen);
+
+	if (nr < 0)
+		return nr;
 	pthread_mutex_lock(&sk->lock);
-	for (unsigned int i = 0; i < nr; i++) {
+	for (int i = 0; i < nr && frags < DEVMEM_DONTNEED_MAX_FRAGS; i++) {
 		uint32_t start = tokens[i].token_start;
 
 		for (uint32_t j = 0; j < tokens[i].token_count; j++) {
 			netmem_ref netmem;
 
-			/* a range that wraps names tokens no one holds */
-			if (start + j < start) {
-				unknown += tokens[i].token_count - j;
+			if (frags == DEVMEM_DONTNEED_MAX_FRAGS)
 				break;
-			}
-			netmem = sk_token_free(sk, start + j);
+			frags++;
+			/* a range past UINT32_MAX names tokens no one holds */
+			netmem = start + j < start ? 0 : sk_token_free(sk, start + j);
 			if (!netmem) {
 				unknown++;
 				continue;
@@ -951,9 +1048,9 @@ int devmem_setsockopt(int fd, int level, int optname, const void *optval, sockle
 			errno = EBADF;
 			return -1;
 		}
-		if (!optval || optlen == 0 || optlen % sizeof(struct dmabuf_token) ||
-		    optlen / sizeof(struct dmabuf_token) > DEVMEM_DONTNEED_MAX_TOKENS) {
-			errno = EINVAL;
+		ret = sk_dontneed_check(optval, optlen);
+		if (ret < 0) {
+			errno = -ret;
 			return -1;
 		}
 		return 0;
@@ -991,6 +1088,7 @@ int devmem_close(int fd)
 		sk_putter_add(&put, sk->rxq[sk->rxq_head & (sk->rxq_size - 1)].netmem);
 		sk->rxq_head++;
 	}
+	sk->rxq_bytes = 0;
 	for (uint32_t t = 0; t < sk->nr_tokens; t++) {
 		netmem_ref netmem = sk_token_free(sk, t);
 
@@ -1017,6 +1115,10 @@ int devmem_sock_stats(int fd, struct devmem_sock_stats *stats)
 	if (!stats)
 		return -EINVAL;
 	sk = sk_lookup(fd);
+	if (sk && !sk_is_current(sk)) {
+		sk_put(sk);
+		sk = NULL;
+	}
 	if (!sk)
 		return devmem_err(-EBADF, "fd %d is not a devmem socket", fd);
 	pthread_mutex_lock(&sk->lock);
