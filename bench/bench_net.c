@@ -51,14 +51,6 @@
 #include "devmem/swnic.h"
 #include "devmem/uapi.h"
 
-/* Linux 6.10; Debian 12's liburing headers predate both. */
-#ifndef IORING_RECVSEND_BUNDLE
-#define IORING_RECVSEND_BUNDLE (1U << 4)
-#endif
-#ifndef IORING_FEAT_RECVSEND_BUNDLE
-#define IORING_FEAT_RECVSEND_BUNDLE (1U << 14)
-#endif
-
 #define RUNS 3
 #define DEFAULT_BYTES (4ULL << 30)
 #define QUICK_BYTES (256ULL << 20)

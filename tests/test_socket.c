@@ -28,7 +28,7 @@
 #include "net/devmem.h"
 #include "net/page_pool.h"
 #include "net/sock.h"
-#include "support/flow.h"
+#include "support/flow-test.h"
 #include "support/test-nic.h"
 #include "harness.h"
 
@@ -42,39 +42,6 @@ DEVMEM_TEST_SUITE(socket);
 #define RX_MS 60000
 
 /* ---- helpers ---- */
-
-/*
- * Every test is bounded: SIGALRM ends one that hangs (Criterion reports the
- * crash). Not Criterion's .timeout, whose runner leaks under ASan when tests
- * run in parallel.
- */
-#define TEST_SECONDS 120
-
-static void rig_up(struct flow_rig *r, const struct flow_rig_opts *o)
-{
-	int err;
-
-	alarm(TEST_SECONDS);
-	err = flow_rig_up(r, o);
-
-	if (err == -EADDRNOTAVAIL || err == -EAFNOSUPPORT)
-		cr_skip_test("no IPv6 loopback: %s", r->why);
-	cr_assert_eq(err, 0, "rig: %s", r->why);
-}
-
-static void assert_all_gone(void)
-{
-	cr_assert_eq(devmem_sock_nr_live(), 0, "%ld devmem sockets left", devmem_sock_nr_live());
-	cr_assert_eq(net_devmem_nr_bindings(), 0, "%ld bindings left", net_devmem_nr_bindings());
-	cr_assert_eq(page_pool_nr_live(), 0, "%ld page pools left", page_pool_nr_live());
-	cr_assert_eq(devmem_test_live_dma_bufs(), 0, "dma-bufs left");
-}
-
-static void rig_down(struct flow_rig *r)
-{
-	flow_rig_down(r);
-	assert_all_gone();
-}
 
 /* A connected pair on the rig's listener; the server joined to its queue. */
 struct pair {
@@ -751,7 +718,7 @@ Test(socket, dontneed_on_a_tcp_socket_never_read_through_devmem_is_zero)
 	struct flow_listener l;
 	int client, server, err;
 
-	alarm(TEST_SECONDS);
+	alarm(FLOW_TEST_SECONDS);
 	cr_assert_eq(flow_listen(AF_INET, &l), 0);
 	client = flow_connect(&l);
 	cr_assert_geq(client, 0);
@@ -952,7 +919,7 @@ Test(socket, socket_on_no_software_nic_reads_as_linear)
 	struct pair p;
 	uint64_t pos = 0;
 
-	alarm(TEST_SECONDS);
+	alarm(FLOW_TEST_SECONDS);
 	cr_assert_eq(flow_listen(AF_INET, &l), 0);
 	p.client = flow_connect(&l);
 	cr_assert_geq(p.client, 0);

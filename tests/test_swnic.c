@@ -22,7 +22,7 @@
 #include "net/devmem.h"
 #include "net/page_pool.h"
 #include "net/sock.h"
-#include "support/flow.h"
+#include "support/flow-test.h"
 #include "support/test-nic.h"
 #include "harness.h"
 
@@ -35,42 +35,6 @@ DEVMEM_TEST_SUITE(swnic);
 #define SENDER_MS 20000
 
 /* ---- helpers ---- */
-
-/*
- * Every test is bounded: SIGALRM ends one that hangs (Criterion reports the
- * crash). Not Criterion's .timeout, whose runner leaks under ASan when tests
- * run in parallel.
- */
-#define TEST_SECONDS 120
-
-static void rig_up(struct flow_rig *r, const struct flow_rig_opts *o)
-{
-	int err;
-
-	alarm(TEST_SECONDS);
-	err = flow_rig_up(r, o);
-
-	if (err == -EOPNOTSUPP && o->rx_mode == DEVMEM_SWNIC_RX_BUNDLE)
-		cr_skip_test("the running kernel has no io_uring bundle receives: %s", r->why);
-	if (err == -EADDRNOTAVAIL || err == -EAFNOSUPPORT)
-		cr_skip_test("no IPv6 loopback: %s", r->why);
-	cr_assert_eq(err, 0, "rig: %s", r->why);
-}
-
-/* Nothing of the software path is left: no socket, binding, pool or dma-buf. */
-static void assert_all_gone(void)
-{
-	cr_assert_eq(devmem_sock_nr_live(), 0, "%ld devmem sockets left", devmem_sock_nr_live());
-	cr_assert_eq(net_devmem_nr_bindings(), 0, "%ld bindings left", net_devmem_nr_bindings());
-	cr_assert_eq(page_pool_nr_live(), 0, "%ld page pools left", page_pool_nr_live());
-	cr_assert_eq(devmem_test_live_dma_bufs(), 0, "dma-bufs left");
-}
-
-static void rig_down(struct flow_rig *r)
-{
-	flow_rig_down(r);
-	assert_all_gone();
-}
 
 /* Accept the next connection and join it to its queue, which must be @queue. */
 static int accept_on(struct flow_rig *r, int queue)

@@ -199,6 +199,16 @@ _Static_assert(sizeof(struct udmabuf_create) == 24, "struct udmabuf_create");
 _Static_assert(offsetof(struct udmabuf_create, offset) == 8, "udmabuf_create.offset");
 _Static_assert(offsetof(struct udmabuf_create, size) == 16, "udmabuf_create.size");
 
+/* ---- io_uring receive bundles (linux/io_uring.h, 6.10) ---- */
+
+/* Debian 12's liburing headers predate them; they are macros in later ones. */
+#ifndef IORING_RECVSEND_BUNDLE
+#define IORING_RECVSEND_BUNDLE (1U << 4) /* sqe->ioprio: many buffers per completion */
+#endif
+#ifndef IORING_FEAT_RECVSEND_BUNDLE
+#define IORING_FEAT_RECVSEND_BUNDLE (1U << 14)
+#endif
+
 /* ---- io_uring zero-copy receive (linux/io_uring.h, 6.15) ---- */
 
 /*

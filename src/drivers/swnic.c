@@ -53,6 +53,7 @@
 #include <unistd.h>
 
 #include "devmem/swnic.h"
+#include "devmem/uapi.h"
 #include "lib/compiler.h"
 #include "lib/debug.h"
 #include "lib/error.h"
@@ -61,16 +62,6 @@
 #include "net/netdev.h"
 #include "net/page_pool.h"
 #include "net/sock.h"
-
-#ifndef IORING_RECVSEND_BUNDLE
-#define IORING_RECVSEND_BUNDLE (1U << 4)
-#endif
-#ifndef IORING_FEAT_RECVSEND_BUNDLE
-#define IORING_FEAT_RECVSEND_BUNDLE (1U << 14)
-#endif
-#ifndef IORING_NOTIF_USAGE_ZC_COPIED
-#define IORING_NOTIF_USAGE_ZC_COPIED (1U << 31)
-#endif
 
 #define SWNIC_MAX_QUEUES 64
 #define SWNIC_BGID 0 /* one buffer group per ring: the queue's */
@@ -873,28 +864,28 @@ static void swnic_queue_mem_free(struct net_device *dev, void *per_queue_mem)
 	*mem = (struct swnic_qmem){ 0 };
 }
 
-static int swnic_queue_start(struct net_device *dev, void *per_queue_mem, int idx)
+/* Start or stop queue @idx on its thread; @up: whether it runs after success. */
+static int swnic_queue_cmd(struct net_device *dev, void *per_queue_mem, int idx,
+			   enum swnic_cmd_type type, bool up)
 {
 	struct swnic_rxq *q = &swnic_of(dev)->rxqs[idx];
 	int err;
 
 	netdev_assert_locked(dev);
-	err = swnic_cmd_run(q, SWNIC_CMD_START, per_queue_mem);
+	err = swnic_cmd_run(q, type, per_queue_mem);
 	if (!err)
-		q->up = true;
+		q->up = up;
 	return err;
+}
+
+static int swnic_queue_start(struct net_device *dev, void *per_queue_mem, int idx)
+{
+	return swnic_queue_cmd(dev, per_queue_mem, idx, SWNIC_CMD_START, true);
 }
 
 static int swnic_queue_stop(struct net_device *dev, void *per_queue_mem, int idx)
 {
-	struct swnic_rxq *q = &swnic_of(dev)->rxqs[idx];
-	int err;
-
-	netdev_assert_locked(dev);
-	err = swnic_cmd_run(q, SWNIC_CMD_STOP, per_queue_mem);
-	if (!err)
-		q->up = false;
-	return err;
+	return swnic_queue_cmd(dev, per_queue_mem, idx, SWNIC_CMD_STOP, false);
 }
 
 static const struct netdev_queue_mgmt_ops swnic_queue_mgmt_ops = {
