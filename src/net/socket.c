@@ -36,7 +36,6 @@
 #define DEVMEM_ETOOSMALL 524
 
 #define SK_PUT_BATCH 64 /* netmems given back to a pool per bulk put */
-#define SK_SPIN_LOOPS 500 /* pauses (some 10-40 us) of polling before a reader sleeps */
 
 static long sk_nr_live; /* atomic */
 
@@ -219,8 +218,7 @@ bool sk_deliver(struct devmem_sock *sk, const struct devmem_frag *frags, unsigne
 		full = sk->rxq_bytes > DEVMEM_SOCK_RCVBUF;
 		if (full)
 			__atomic_store_n(&sk->rx_throttled, true, __ATOMIC_RELAXED);
-		/* released: a reader spinning without the lock polls it */
-		__atomic_store_n(&sk->rxq_tail, sk->rxq_tail + n, __ATOMIC_RELEASE);
+		sk->rxq_tail += n;
 		if (sk->readers)
 			pthread_cond_broadcast(&sk->wait);
 		pthread_mutex_unlock(&sk->lock);
@@ -228,7 +226,7 @@ bool sk_deliver(struct devmem_sock *sk, const struct devmem_frag *frags, unsigne
 	}
 	if (!sk->closing && !sk->rx_err) {
 		/* no memory for the queue: the stream cannot go on without a hole */
-		__atomic_store_n(&sk->rx_err, ENOMEM, __ATOMIC_RELAXED);
+		sk->rx_err = ENOMEM;
 		pthread_cond_broadcast(&sk->wait);
 	}
 	pthread_mutex_unlock(&sk->lock);
@@ -241,11 +239,10 @@ bool sk_deliver(struct devmem_sock *sk, const struct devmem_frag *frags, unsigne
 void sk_set_eof(struct devmem_sock *sk, int err)
 {
 	pthread_mutex_lock(&sk->lock);
-	/* atomic stores: a spinning reader polls them without the lock */
 	if (err && !sk->rx_err)
-		__atomic_store_n(&sk->rx_err, err, __ATOMIC_RELAXED);
+		sk->rx_err = err;
 	else if (!err)
-		__atomic_store_n(&sk->rx_eof, true, __ATOMIC_RELAXED);
+		sk->rx_eof = true;
 	pthread_cond_broadcast(&sk->wait);
 	pthread_mutex_unlock(&sk->lock);
 }
@@ -815,30 +812,6 @@ static bool sk_rx_drained(struct devmem_sock *sk)
 	return true;
 }
 
-static inline void sk_pause(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#endif
-}
-
-/*
- * Poll for fragments (or the end) a little before sleeping on the queue:
- * a futex sleep and wake per batch costs more than the wait itself when the
- * queue's thread is delivering. Reads without the lock; the caller checks
- * again under it.
- */
-static void sk_spin_for_data(struct devmem_sock *sk, uint32_t tail)
-{
-	for (unsigned int i = 0; i < SK_SPIN_LOOPS; i++) {
-		if (__atomic_load_n(&sk->rxq_tail, __ATOMIC_ACQUIRE) != tail ||
-		    __atomic_load_n(&sk->rx_eof, __ATOMIC_RELAXED) ||
-		    __atomic_load_n(&sk->rx_err, __ATOMIC_RELAXED))
-			return;
-		sk_pause();
-	}
-}
-
 static bool sk_nonblocking(int fd, int flags)
 {
 	int fl;
@@ -854,7 +827,7 @@ ssize_t devmem_recvmsg(int fd, struct msghdr *msg, int flags)
 	struct sk_putter put;
 	struct cmsg_writer w = { .msg = msg };
 	struct devmem_sock *sk;
-	bool nonblock, checked_nonblock = false, spun = false, resume;
+	bool nonblock, checked_nonblock = false, resume;
 	ssize_t ret;
 	size_t room;
 	int err;
@@ -914,16 +887,6 @@ ssize_t devmem_recvmsg(int fd, struct msghdr *msg, int flags)
 			sk_put(sk);
 			errno = EAGAIN;
 			return -1;
-		}
-		if (!spun) {
-			/* a stream in full flow refills the queue within microseconds: no sleep for it */
-			uint32_t tail = sk->rxq_tail;
-
-			spun = true;
-			pthread_mutex_unlock(&sk->lock);
-			sk_spin_for_data(sk, tail);
-			pthread_mutex_lock(&sk->lock);
-			continue;
 		}
 		sk->readers++;
 		pthread_cond_wait(&sk->wait, &sk->lock);
