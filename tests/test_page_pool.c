@@ -201,71 +201,6 @@ static void put_from_other_thread(struct page_pool *pool, netmem_ref *netmems, i
 	pthread_join(t, NULL);
 }
 
-/*
- * A thread that gives netmems back, then stays (holding its lane) until
- * told to go on: it gives back its second batch, if any, and exits.
- */
-struct parked_putter {
-	struct page_pool *pool;
-	netmem_ref *first, *second;
-	int nfirst, nsecond;
-	pthread_t thread;
-	pthread_barrier_t put, go;
-};
-
-static void *parked_putter_thread(void *arg)
-{
-	struct parked_putter *pp = arg;
-
-	for (int i = 0; i < pp->nfirst; i++)
-		page_pool_put_netmem(pp->pool, pp->first[i], false);
-	pthread_barrier_wait(&pp->put);
-	pthread_barrier_wait(&pp->go);
-	for (int i = 0; i < pp->nsecond; i++)
-		page_pool_put_netmem(pp->pool, pp->second[i], false);
-	return NULL;
-}
-
-/* Start @pp and wait until it gave back its first batch. */
-static void parked_putter_start(struct parked_putter *pp)
-{
-	cr_assert_eq(pthread_barrier_init(&pp->put, NULL, 2), 0);
-	cr_assert_eq(pthread_barrier_init(&pp->go, NULL, 2), 0);
-	cr_assert_eq(pthread_create(&pp->thread, NULL, parked_putter_thread, pp), 0);
-	pthread_barrier_wait(&pp->put);
-}
-
-/* Let @pp give back its second batch and exit; wait for it. */
-static void parked_putter_finish(struct parked_putter *pp)
-{
-	pthread_barrier_wait(&pp->go);
-	pthread_join(pp->thread, NULL);
-	pthread_barrier_destroy(&pp->put);
-	pthread_barrier_destroy(&pp->go);
-}
-
-static unsigned int lane_map_of(const struct page_pool *pool)
-{
-	return __atomic_load_n(&pool->lane_map, __ATOMIC_ACQUIRE);
-}
-
-/* Netmems waiting in the shared ring (page_pool_ring_count() adds the lanes'). */
-static unsigned long shared_ring_count(const struct page_pool *pool)
-{
-	return (__atomic_load_n(&pool->ring.prod, __ATOMIC_ACQUIRE) & ~PP_RING_DESTROYING) -
-	       __atomic_load_n(&pool->ring.cons, __ATOMIC_ACQUIRE);
-}
-
-/*
- * As if PP_NR_LANES other threads held every lane of @pool: puts from
- * threads that hold none from here on take the shared ring (for tests of
- * the shared ring alone).
- */
-static void take_every_lane(struct page_pool *pool)
-{
-	__atomic_store_n(&pool->lane_map, (1U << PP_NR_LANES) - 1, __ATOMIC_RELEASE);
-}
-
 Test(page_pool, netmem_tag_tells_net_iov_from_page)
 {
 	struct fake_mp *mp = fake_new();
@@ -456,7 +391,7 @@ Test(page_pool, set_owner_moves_the_fast_path_to_another_thread)
 	device_put(dev);
 }
 
-Test(page_pool, full_lane_falls_back_to_the_shared_ring_then_the_provider)
+Test(page_pool, ring_full_releases_to_provider)
 {
 	struct fake_mp *mp = fake_new();
 	struct pp_memory_provider_params mpp = { .mp_ops = &fake_ops, .mp_priv = mp };
@@ -471,13 +406,11 @@ Test(page_pool, full_lane_falls_back_to_the_shared_ring_then_the_provider)
 	cr_assert_eq(page_pool_inflight(pool), PP_ALLOC_CACHE_REFILL);
 	put_from_other_thread(pool, nm, 10);
 	s = stats_of(pool);
-	cr_assert_eq(s.recycle_stats.ring, 8, "the lane and the shared ring hold pool_size each");
-	cr_assert_eq(shared_ring_count(pool), 4);
-	cr_assert_eq(page_pool_ring_count(pool), 8);
-	cr_assert_eq(s.recycle_stats.ring_full, 2);
-	cr_assert_eq(mp->release_calls, 2, "each netmem that found both full went back");
-	cr_assert_eq(page_pool_inflight(pool), PP_ALLOC_CACHE_REFILL - 2);
-	cr_assert_eq(fake_nr_out(mp), PP_ALLOC_CACHE_REFILL - 2);
+	cr_assert_eq(s.recycle_stats.ring, 4, "the ring holds pool_size entries");
+	cr_assert_eq(s.recycle_stats.ring_full, 6);
+	cr_assert_eq(mp->release_calls, 6, "each netmem that found the ring full went back");
+	cr_assert_eq(page_pool_inflight(pool), PP_ALLOC_CACHE_REFILL - 6);
+	cr_assert_eq(fake_nr_out(mp), PP_ALLOC_CACHE_REFILL - 6);
 
 	page_pool_destroy(pool);
 	cr_assert_eq(mp->release_calls, PP_ALLOC_CACHE_REFILL, "destroy gave back cache and ring");
@@ -503,13 +436,12 @@ Test(page_pool, bulk_put_recycles_last_references_through_ring_then_provider)
 	page_pool_ref_netmem(held); /* still held elsewhere: the bulk put only unrefs it */
 	page_pool_put_netmem_bulk(pool, nm, 10);
 	s = stats_of(pool);
-	cr_assert_eq(s.recycle_stats.ring, 8, "4 in this thread's lane, 4 in the shared ring");
-	cr_assert_eq(shared_ring_count(pool), 4);
-	cr_assert_eq(s.recycle_stats.ring_full, 1);
-	cr_assert_eq(mp->release_calls, 1);
+	cr_assert_eq(s.recycle_stats.ring, 4);
+	cr_assert_eq(s.recycle_stats.ring_full, 5);
+	cr_assert_eq(mp->release_calls, 5);
 	cr_assert_eq(netmem_pp_ref_count(held), 1);
-	page_pool_put_netmem(pool, held, false); /* both full: back to the provider */
-	cr_assert_eq(mp->release_calls, 2);
+	page_pool_put_netmem(pool, held, false); /* ring full: back to the provider */
+	cr_assert_eq(mp->release_calls, 6);
 
 	page_pool_destroy(pool);
 	cr_assert_eq(fake_nr_out(mp), 0);
@@ -529,7 +461,6 @@ Test(page_pool, refill_from_a_full_one_entry_ring_takes_it_once)
 
 	for (int i = 0; i < PP_ALLOC_CACHE_REFILL; i++)
 		nm[i] = page_pool_alloc_netmems(pool);
-	take_every_lane(pool);
 	put_from_other_thread(pool, nm, PP_ALLOC_CACHE_REFILL); /* 1 in the ring, 63 back */
 	cr_assert_eq(page_pool_alloc_netmems(pool), nm[0]);
 	cr_assert_eq(stats_of(pool).alloc_stats.refill, 1);
@@ -567,11 +498,9 @@ Test(page_pool, direct_recycle_into_full_cache_goes_to_ring)
 	s = stats_of(pool);
 	cr_assert_eq(s.recycle_stats.cached, room);
 	cr_assert_eq(s.recycle_stats.cache_full, N - room);
-	cr_assert_eq(s.recycle_stats.ring, 16,
-		     "a full cache spills into the owner's lane, then the shared ring");
-	cr_assert_eq(shared_ring_count(pool), 8);
-	cr_assert_eq(s.recycle_stats.ring_full, N - room - 16);
-	cr_assert_eq(mp->release_calls, N - room - 16);
+	cr_assert_eq(s.recycle_stats.ring, 8, "a full cache spills into the ring");
+	cr_assert_eq(s.recycle_stats.ring_full, N - room - 8);
+	cr_assert_eq(mp->release_calls, N - room - 8);
 
 	page_pool_destroy(pool);
 	cr_assert_eq(mp->alloc_calls, 3);
@@ -588,14 +517,13 @@ Test(page_pool, inflight_counts_netmems_not_back_at_the_provider)
 	struct device *dev = nic_new();
 	struct page_pool_params p = data_params(dev, 2, &mpp);
 	struct page_pool *pool = pool_new(&p);
-	netmem_ref nm[5];
+	netmem_ref nm[3];
 
 	cr_assert_eq(page_pool_inflight(pool), 0);
-	for (int i = 0; i < 5; i++)
+	for (int i = 0; i < 3; i++)
 		nm[i] = page_pool_alloc_netmems(pool);
 	cr_assert_eq(page_pool_inflight(pool), fake_nr_out(mp));
-	/* 2 into the thread's lane, 2 into the shared ring, 1 back to the provider */
-	put_from_other_thread(pool, nm, 5);
+	put_from_other_thread(pool, nm, 3); /* 2 into the ring, 1 back to the provider */
 	cr_assert_eq(page_pool_inflight(pool), PP_ALLOC_CACHE_REFILL - 1);
 	cr_assert_eq(page_pool_inflight(pool), fake_nr_out(mp));
 	page_pool_destroy(pool);
@@ -1043,7 +971,7 @@ Test(page_pool, bulk_put_after_destroy_goes_back_to_the_provider)
 	fake_free(mp);
 }
 
-/* A shared ring whose size is not a power of two holds exactly pool_size, lap after lap. */
+/* A ring whose size is not a power of two holds exactly pool_size, lap after lap. */
 Test(page_pool, ring_holds_pool_size_entries_across_laps)
 {
 	struct fake_mp *mp = fake_new();
@@ -1055,7 +983,6 @@ Test(page_pool, ring_holds_pool_size_entries_across_laps)
 	unsigned int nheld;
 	struct page_pool_stats s;
 
-	take_every_lane(pool);
 	for (int lap = 0; lap < 10; lap++) {
 		for (int i = 0; i < 4; i++)
 			nm[i] = page_pool_alloc_netmems(pool);
@@ -1082,227 +1009,6 @@ Test(page_pool, ring_holds_pool_size_entries_across_laps)
 	page_pool_destroy(pool);
 	cr_assert_eq(fake_nr_out(mp), 0);
 	cr_assert_eq(mp->destroy_calls, 1);
-	device_put(dev);
-	fake_free(mp);
-}
-
-/* ---- lanes: each returning thread's own ring ---- */
-
-Test(page_pool, non_owner_put_goes_to_the_threads_lane)
-{
-	struct fake_mp *mp = fake_new();
-	struct pp_memory_provider_params mpp = { .mp_ops = &fake_ops, .mp_priv = mp };
-	struct device *dev = nic_new();
-	struct page_pool_params p = data_params(dev, 16, &mpp);
-	struct page_pool *pool = pool_new(&p);
-	netmem_ref nm[4], held[PP_ALLOC_CACHE_SIZE];
-	struct parked_putter pp = { .pool = pool, .first = nm, .nfirst = 4 };
-	unsigned int nheld, map;
-
-	for (int i = 0; i < 4; i++)
-		nm[i] = page_pool_alloc_netmems(pool);
-	parked_putter_start(&pp);
-	map = lane_map_of(pool);
-	cr_assert_eq(__builtin_popcount(map), 1, "the thread took one lane (map %#x)", map);
-	cr_assert_eq(__atomic_load_n(&pool->lanes[__builtin_ctz(map)].pos, __ATOMIC_RELAXED), 4,
-		     "all four went into it");
-	cr_assert_eq(shared_ring_count(pool), 0, "none into the shared ring");
-	cr_assert_eq(page_pool_ring_count(pool), 4);
-	cr_assert_eq(stats_of(pool).recycle_stats.ring, 4);
-
-	/* the owner's next refill takes them from the lane, in order */
-	for (nheld = 0; page_pool_cache_count(pool); nheld++)
-		held[nheld] = page_pool_alloc_netmems(pool);
-	for (int i = 3; i >= 0; i--)
-		cr_assert_eq(page_pool_alloc_netmems(pool), nm[i]);
-	cr_assert_eq(stats_of(pool).alloc_stats.refill, 1);
-	cr_assert_eq(page_pool_ring_count(pool), 0);
-	for (int i = 0; i < 4; i++)
-		page_pool_recycle_direct(pool, nm[i]);
-	while (nheld)
-		page_pool_recycle_direct(pool, held[--nheld]);
-
-	parked_putter_finish(&pp);
-	page_pool_destroy(pool);
-	cr_assert_eq(fake_nr_out(mp), 0);
-	cr_assert_eq(mp->destroy_calls, 1);
-	device_put(dev);
-	fake_free(mp);
-}
-
-Test(page_pool, exiting_thread_gives_back_its_lane)
-{
-	struct fake_mp *mp = fake_new();
-	struct pp_memory_provider_params mpp = { .mp_ops = &fake_ops, .mp_priv = mp };
-	struct device *dev = nic_new();
-	struct page_pool_params p = data_params(dev, 16, &mpp);
-	struct page_pool *pool = pool_new(&p);
-	netmem_ref nm[7], held[PP_ALLOC_CACHE_SIZE];
-	struct parked_putter pp = { .pool = pool, .first = nm, .nfirst = 4 };
-	unsigned int nheld, map;
-
-	for (int i = 0; i < 7; i++)
-		nm[i] = page_pool_alloc_netmems(pool);
-	parked_putter_start(&pp);
-	map = lane_map_of(pool);
-	cr_assert_eq(__builtin_popcount(map), 1);
-	parked_putter_finish(&pp);
-	cr_assert_eq(lane_map_of(pool), 0, "the exiting thread gave its lane back");
-
-	/* the next thread takes the lane, and goes on where the last one stopped */
-	put_from_other_thread(pool, &nm[4], 3);
-	cr_assert_eq(lane_map_of(pool), 0);
-	cr_assert_eq(__atomic_load_n(&pool->lanes[__builtin_ctz(map)].pos, __ATOMIC_RELAXED), 7);
-	cr_assert_eq(shared_ring_count(pool), 0);
-	for (nheld = 0; page_pool_cache_count(pool); nheld++)
-		held[nheld] = page_pool_alloc_netmems(pool);
-	for (int i = 6; i >= 0; i--)
-		cr_assert_eq(page_pool_alloc_netmems(pool), nm[i], "nm[%d]", i);
-	for (int i = 0; i < 7; i++)
-		page_pool_recycle_direct(pool, nm[i]);
-	while (nheld)
-		page_pool_recycle_direct(pool, held[--nheld]);
-
-	page_pool_destroy(pool);
-	cr_assert_eq(fake_nr_out(mp), 0);
-	device_put(dev);
-	fake_free(mp);
-}
-
-Test(page_pool, more_threads_than_lanes_use_the_shared_ring)
-{
-	struct fake_mp *mp = fake_new();
-	struct pp_memory_provider_params mpp = { .mp_ops = &fake_ops, .mp_priv = mp };
-	struct device *dev = nic_new();
-	struct page_pool_params p = data_params(dev, 16, &mpp);
-	struct page_pool *pool = pool_new(&p);
-	enum { T = PP_NR_LANES + 2 };
-	netmem_ref nm[T];
-	struct parked_putter pp[T];
-	struct page_pool_stats s;
-
-	for (int i = 0; i < T; i++) {
-		nm[i] = page_pool_alloc_netmems(pool);
-		pp[i] = (struct parked_putter){ .pool = pool, .first = &nm[i], .nfirst = 1 };
-	}
-	for (int i = 0; i < T; i++) {
-		parked_putter_start(&pp[i]);
-		if (i < PP_NR_LANES)
-			cr_assert_eq(lane_map_of(pool), (1U << (i + 1)) - 1,
-				     "thread %d took a lane", i);
-	}
-	cr_assert_eq(lane_map_of(pool), (1U << PP_NR_LANES) - 1);
-	cr_assert_eq(shared_ring_count(pool), T - PP_NR_LANES, "the late threads found none free");
-	s = stats_of(pool);
-	cr_assert_eq(s.recycle_stats.ring, T);
-	cr_assert_eq(s.recycle_stats.ring_full, 0);
-
-	for (int i = 0; i < T; i++)
-		parked_putter_finish(&pp[i]);
-	cr_assert_eq(lane_map_of(pool), 0, "every lane given back");
-	page_pool_destroy(pool);
-	cr_assert_eq(fake_nr_out(mp), 0);
-	cr_assert_eq(mp->destroy_calls, 1);
-	device_put(dev);
-	fake_free(mp);
-}
-
-/*
- * Destroy while threads hold lanes with netmems in them: every one goes
- * back to the provider; a lane's producer that gives back after the destroy
- * finds its lane closed and gives back to the provider; the last one frees
- * the pool, and the threads that exit after it do not touch it.
- */
-Test(page_pool, destroy_with_netmems_in_lanes_returns_them_all)
-{
-	struct fake_mp *mp = fake_new();
-	struct pp_memory_provider_params mpp = { .mp_ops = &fake_ops, .mp_priv = mp };
-	struct device *dev = nic_new();
-	struct page_pool_params p = data_params(dev, 16, &mpp);
-	struct page_pool *pool = pool_new(&p);
-	enum { T = 3, EACH = 5 };
-	netmem_ref nm[T][EACH + 1], gone[EACH];
-	struct parked_putter pp[T];
-	long live = page_pool_nr_live();
-	struct page_pool_stats s;
-
-	for (int i = 0; i < T; i++) {
-		for (int k = 0; k <= EACH; k++)
-			nm[i][k] = page_pool_alloc_netmems(pool);
-		pp[i] = (struct parked_putter){ .pool = pool,
-						.first = nm[i],
-						.nfirst = EACH,
-						.second = &nm[i][EACH],
-						.nsecond = 1 };
-		parked_putter_start(&pp[i]);
-	}
-	/* and one lane whose thread is gone */
-	for (int k = 0; k < EACH; k++)
-		gone[k] = page_pool_alloc_netmems(pool);
-	put_from_other_thread(pool, gone, EACH);
-	cr_assert_eq(__builtin_popcount(lane_map_of(pool)), T);
-	cr_assert_eq(page_pool_ring_count(pool), (T + 1) * EACH);
-	cr_assert_eq(shared_ring_count(pool), 0);
-
-	page_pool_destroy(pool);
-	cr_assert_eq(fake_nr_out(mp), T, "all but the threads' last ones are back");
-	cr_assert_eq(page_pool_nr_live(), live);
-	cr_assert_eq(page_pool_ring_count(pool), 0);
-	for (int i = 0; i < T - 1; i++)
-		parked_putter_finish(&pp[i]);
-	cr_assert_eq(fake_nr_out(mp), 1, "puts into a closed lane went to the provider");
-	s = stats_of(pool);
-	cr_assert_eq(s.recycle_stats.ring, (T + 1) * EACH,
-		     "nothing went into a lane after destroy");
-	cr_assert_eq(s.recycle_stats.ring_full, 0);
-	cr_assert_eq(mp->destroy_calls, 0);
-	parked_putter_finish(&pp[T - 1]); /* the last one frees the pool, then exits */
-	cr_assert_eq(page_pool_nr_live(), live - 1);
-	cr_assert_eq(mp->destroy_calls, 1);
-	cr_assert_eq(fake_nr_out(mp), 0);
-	device_put(dev);
-	fake_free(mp);
-}
-
-/*
- * A lane smaller than its slots hands its netmems over in order, each once,
- * past the end of its slots and lap after lap (a slot tells by its lap
- * mark whether it holds the position the owner expects).
- */
-Test(page_pool, lane_hands_over_in_order_across_laps)
-{
-	struct fake_mp *mp = fake_new();
-	struct pp_memory_provider_params mpp = { .mp_ops = &fake_ops, .mp_priv = mp };
-	struct device *dev = nic_new();
-	struct page_pool_params p = data_params(dev, 3, &mpp);
-	struct page_pool *pool = pool_new(&p);
-	enum { LAPS = 50 }; /* 150 positions in a lane of 4 slots */
-	netmem_ref nm[3], held[PP_ALLOC_CACHE_SIZE];
-	unsigned int nheld;
-	struct page_pool_stats s;
-
-	for (int lap = 0; lap < LAPS; lap++) {
-		for (int i = 0; i < 3; i++)
-			nm[i] = page_pool_alloc_netmems(pool);
-		/* empty the cache, so the next allocation refills from the lane */
-		for (nheld = 0; page_pool_cache_count(pool); nheld++)
-			held[nheld] = page_pool_alloc_netmems(pool);
-		page_pool_put_netmem_bulk(pool, nm, 3);
-		cr_assert_eq(shared_ring_count(pool), 0, "lap %d: the lane held three", lap);
-		for (int i = 2; i >= 0; i--)
-			cr_assert_eq(page_pool_alloc_netmems(pool), nm[i], "lap %d", lap);
-		for (int i = 0; i < 3; i++)
-			page_pool_recycle_direct(pool, nm[i]);
-		while (nheld)
-			page_pool_recycle_direct(pool, held[--nheld]);
-	}
-	s = stats_of(pool);
-	cr_assert_eq(s.recycle_stats.ring, 3 * LAPS);
-	cr_assert_eq(s.recycle_stats.ring_full, 0);
-	cr_assert_eq(s.alloc_stats.refill, LAPS);
-	cr_assert_eq(page_pool_inflight(pool), fake_nr_out(mp));
-	page_pool_destroy(pool);
-	cr_assert_eq(fake_nr_out(mp), 0);
 	device_put(dev);
 	fake_free(mp);
 }

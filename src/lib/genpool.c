@@ -56,9 +56,8 @@
  * that membarrier() forces on every running thread of the process sits
  * between the owner's store and load, or the thread was not in between them,
  * so at least one side sees the other's flag (an asymmetric Dekker
- * handshake, lib/asym-fence.h). Where membarrier() is not available the
- * owner pays a locked exchange instead and both sides use sequentially
- * consistent accesses.
+ * handshake). Where membarrier() is not available the owner pays a locked
+ * exchange instead and both sides use sequentially consistent accesses.
  *
  * Threads: each thread that allocates or frees gets a slot (its index in
  * every pool's mags[]) the first time, and gives it back when it exits, after
@@ -67,12 +66,14 @@
  * (empty). A thread that finds no slot free goes through the spare.
  */
 #include <errno.h>
+#include <linux/membarrier.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
-#include "lib/asym-fence.h"
 #include "lib/debug.h"
 #include "lib/error.h"
 #include "lib/genpool.h"
@@ -152,6 +153,7 @@ static pthread_once_t gp_once = PTHREAD_ONCE_INIT;
 /* Set once by gp_init(), which every pool's creation runs first. */
 static pthread_key_t gp_key; /* its destructor gives back an exiting thread's magazines */
 static bool gp_have_key;
+static bool gp_asym; /* membarrier() works: magazine owners need no fence */
 
 /* This thread's slot + 1; 0 before its first use of a pool; GP_NO_SLOT if none was free. */
 static __thread uint32_t gp_self __attribute__((tls_model("initial-exec")));
@@ -366,7 +368,9 @@ static void gp_thread_exit(void *arg);
 static void gp_init(void)
 {
 	gp_have_key = pthread_key_create(&gp_key, gp_thread_exit) == 0;
-	asym_fence_init();
+#ifdef __NR_membarrier
+	gp_asym = syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+#endif
 }
 
 /* Take a slot for this thread; its destructor gives it back. */
@@ -445,21 +449,41 @@ static inline struct gp_mag *gp_mag_get(struct gen_pool *pool)
  */
 static inline bool gp_mag_enter(struct gp_mag *mag)
 {
-	asym_fence_enter(&mag->busy);
+	if (likely(gp_asym)) {
+		__atomic_store_n(&mag->busy, 1, __ATOMIC_RELAXED);
+		/* the thief's membarrier() orders the store before the load at run time */
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	} else {
+		__atomic_exchange_n(&mag->busy, 1, __ATOMIC_SEQ_CST);
+	}
 	/* acquire: a thief's changes to the magazine are visible once it unfroze */
 	if (likely(!__atomic_load_n(&mag->frozen, __ATOMIC_SEQ_CST)))
 		return true;
-	asym_fence_exit(&mag->busy);
+	__atomic_store_n(&mag->busy, 0, __ATOMIC_RELEASE);
 	return false;
 }
 
-/* Done with the magazine: a thief that sees busy clear sees it as left. */
+/* Done with the magazine: release, so a thief that sees busy clear sees it as left. */
 static inline void gp_mag_exit(struct gp_mag *mag)
 {
-	asym_fence_exit(&mag->busy);
+	__atomic_store_n(&mag->busy, 0, __ATOMIC_RELEASE);
 }
 
 /* ---- theft ---- */
+
+static void gp_membarrier(void)
+{
+#ifdef __NR_membarrier
+	long err = syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+
+	/* a forked child may need its own registration */
+	if (err && syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0)
+		err = syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+	/* the owners' fast path depends on it */
+	DEVMEM_BUG_ON(err);
+	(void)err;
+#endif
+}
 
 /* Move every magazine's granules to the spare. Under steal_lock. */
 static void gp_take_back_all(struct gen_pool *pool)
@@ -472,7 +496,8 @@ static void gp_take_back_all(struct gen_pool *pool)
 		if (mag)
 			__atomic_store_n(&mag->frozen, 1, __ATOMIC_SEQ_CST);
 	}
-	asym_fence_heavy();
+	if (gp_asym)
+		gp_membarrier();
 	for (uint32_t s = 0; s < nr; s++) {
 		uint32_t count;
 

@@ -1,58 +1,20 @@
 // SPDX-License-Identifier: MIT
-/*
- * page_pool: creation, the slow paths (lanes, shared ring, provider), release
- * and deferred destruction.
- */
+/* page_pool: creation, the slow paths (ring, provider), release and deferred destruction. */
 #include <errno.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "lib/asym-fence.h"
 #include "lib/error.h"
 #include "net/page_pool.h"
 
 static long nr_live_pools; /* atomic */
 static unsigned int last_pool_id; /* protected by registry_lock */
 
-/* Every live pool, for dumps, provider checks and lane tables; a leaf lock. */
+/* Every live pool, for dumps and provider checks; a leaf lock. */
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static LIST_HEAD(registry); /* protected by registry_lock */
-/* atomic, written under registry_lock: pools freed so far (lane tables check theirs against it) */
-static unsigned long nr_freed_pools;
-
-enum pp_lanes_state {
-	PP_LANES_UNSET, /* no lane taken yet: the key is not set */
-	PP_LANES_ON, /* the key is set: its destructor gives the lanes back */
-	PP_LANES_OFF, /* exiting, or the key could not be set: take no lane */
-};
-
-/* This thread's only. */
-__thread struct pp_lane_ref pp_lane_refs[PP_LANE_REFS] __attribute__((tls_model("initial-exec")));
-static __thread unsigned long pp_lane_refs_checked __attribute__((tls_model("initial-exec")));
-static __thread enum pp_lanes_state pp_lanes_state __attribute__((tls_model("initial-exec")));
-
-static pthread_once_t pp_lanes_once = PTHREAD_ONCE_INIT;
-/* Set once by pp_lanes_setup(), which every pool's creation runs first. */
-static pthread_key_t pp_lanes_key; /* its destructor gives back an exiting thread's lanes */
-static bool pp_have_lanes_key;
-
-static void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#endif
-}
-
-/* Wait for another thread that is a few instructions from done, yielding if it was preempted. */
-static void spin_wait(unsigned int spins)
-{
-	if (spins < 64)
-		cpu_relax();
-	else
-		sched_yield();
-}
 
 static uint64_t boottime_seconds(void)
 {
@@ -138,51 +100,6 @@ static void pp_ring_fini(struct pp_ring *ring)
 	free(ring->slots);
 }
 
-/* The lanes' geometry; their slots come with their first holder (pp_lane_alloc()). */
-static void pp_lanes_init(struct page_pool *pool, unsigned int pool_size)
-{
-	unsigned int shift = 1;
-
-	_Static_assert(_Alignof(struct page) > PP_LANE_LAP &&
-			       _Alignof(struct net_iov) > PP_LANE_LAP,
-		       "a netmem_ref leaves the lap bit clear");
-	pool->lane_size = min(pool_size, PP_LANE_SIZE_MAX);
-	/* at least two slots, so the lap is a bit of the position (PP_LANE_LAP is bit 1) */
-	while ((1UL << shift) < pool->lane_size)
-		shift++;
-	pool->lane_mask = (1UL << shift) - 1;
-	pool->lane_lap_shift = shift - 1;
-	for (unsigned int i = 0; i < PP_NR_LANES; i++)
-		pool->lanes[i].limit = pool->lane_size;
-}
-
-/*
- * The first holder of @lane gives it its slots, each as a slot of the lap
- * before the first that held nothing, on lines of their own (no neighbour
- * written by another thread shares a line pair with them).
- */
-static int pp_lane_alloc(struct page_pool *pool, struct pp_lane *lane)
-{
-	unsigned long nr = pool->lane_mask + 1;
-	unsigned long bytes = ALIGN(nr * sizeof(netmem_ref), (unsigned long)PP_WRITER_GAP);
-	netmem_ref *slots = aligned_alloc(PP_WRITER_GAP, bytes);
-
-	if (!slots)
-		return -ENOMEM;
-	for (unsigned long k = 0; k < nr; k++)
-		slots[k] = PP_LANE_LAP;
-	lane->slots = slots;
-	/* release: the owner's refill reads the slots only once it sees them, as we left them */
-	__atomic_store_n(&lane->cons_slots, slots, __ATOMIC_RELEASE);
-	return 0;
-}
-
-static void pp_lanes_fini(struct page_pool *pool)
-{
-	for (unsigned int i = 0; i < PP_NR_LANES; i++)
-		free(pool->lanes[i].slots);
-}
-
 #define PP_RING_SLOTS_PER_LINE (PP_CACHELINE / sizeof(netmem_ref))
 
 /* Position @pos's netmem if it is published, else 0 (an empty slot is 0). */
@@ -190,208 +107,6 @@ static inline netmem_ref pp_ring_peek(const struct pp_ring *ring, unsigned long 
 {
 	/* acquire: pairs with the producer's release, we see the netmem as it left it */
 	return __atomic_load_n(&ring->slots[pos & ring->mask], __ATOMIC_ACQUIRE);
-}
-
-/* ---- lanes: which one this thread holds ---- */
-
-/* Under registry_lock: whether @ref names a pool that is not freed. */
-static bool pp_lane_ref_live(const struct pp_lane_ref *ref)
-{
-	struct page_pool *pool;
-
-	list_for_each_entry(pool, &registry, registry) {
-		if (pool == ref->pool && pool->id == ref->id)
-			return true;
-	}
-	return false;
-}
-
-/* Under registry_lock: forget the lanes of pools freed since the last look. */
-static void pp_lane_refs_prune(void)
-{
-	unsigned long freed = nr_freed_pools;
-
-	if (freed == pp_lane_refs_checked)
-		return;
-	for (unsigned int i = 0; i < PP_LANE_REFS; i++) {
-		if (pp_lane_refs[i].id && !pp_lane_ref_live(&pp_lane_refs[i]))
-			pp_lane_refs[i] = (struct pp_lane_ref){ 0 };
-	}
-	pp_lane_refs_checked = freed;
-}
-
-/* The key's destructor: an exiting thread gives back the lanes of the pools still there. */
-static void pp_lanes_thread_exit(void *arg)
-{
-	(void)arg;
-	/* what this thread gives back from here on (later destructors) takes the shared ring */
-	pp_lanes_state = PP_LANES_OFF;
-	pthread_mutex_lock(&registry_lock);
-	pp_lane_refs_prune();
-	for (unsigned int i = 0; i < PP_LANE_REFS; i++) {
-		struct pp_lane_ref *ref = &pp_lane_refs[i];
-		unsigned int bit;
-
-		if (!ref->id)
-			continue;
-		bit = (unsigned int)(ref->lane - ref->pool->lanes);
-		/* release: the next holder starts from our tail and limit */
-		__atomic_fetch_and(&ref->pool->lane_map, ~(1U << bit), __ATOMIC_RELEASE);
-		*ref = (struct pp_lane_ref){ 0 };
-	}
-	pthread_mutex_unlock(&registry_lock);
-}
-
-static void pp_lanes_setup(void)
-{
-	asym_fence_init();
-	pp_have_lanes_key = pthread_key_create(&pp_lanes_key, pp_lanes_thread_exit) == 0;
-}
-
-/*
- * This thread's first put into @pool, or the first since its entry @ref
- * went to another pool: take a free lane, or NULL (the shared ring will
- * do). @ref's pool is replaced only once freed; whether it is takes the
- * registry lock only after some pool was freed since the last look. The
- * caller holds a netmem of @pool, which keeps it alive.
- */
-static __attribute__((noinline)) struct pp_lane *pp_lane_take(struct page_pool *pool,
-							      struct pp_lane_ref *ref)
-{
-	struct pp_lane *lane;
-	unsigned int map, bit;
-
-	if (pp_lanes_state == PP_LANES_OFF)
-		return NULL;
-	if (ref->id) {
-		if (__atomic_load_n(&nr_freed_pools, __ATOMIC_RELAXED) == pp_lane_refs_checked)
-			return NULL;
-		pthread_mutex_lock(&registry_lock);
-		pp_lane_refs_prune();
-		pthread_mutex_unlock(&registry_lock);
-		if (ref->id)
-			return NULL;
-	}
-	if (__atomic_load_n(&pool->lanes_closed, __ATOMIC_RELAXED))
-		return NULL;
-	if (pp_lanes_state == PP_LANES_UNSET) {
-		/* the destructor runs only for a thread whose key is set */
-		if (!pp_have_lanes_key || pthread_setspecific(pp_lanes_key, pp_lane_refs)) {
-			pp_lanes_state = PP_LANES_OFF;
-			return NULL;
-		}
-		pp_lanes_state = PP_LANES_ON;
-	}
-	map = __atomic_load_n(&pool->lane_map, __ATOMIC_RELAXED);
-	do {
-		if (map == (1U << PP_NR_LANES) - 1)
-			return NULL;
-		bit = (unsigned int)__builtin_ctz(~map);
-		/* acquire: we start from the last holder's tail and limit */
-	} while (!__atomic_compare_exchange_n(&pool->lane_map, &map, map | (1U << bit), false,
-					      __ATOMIC_ACQUIRE, __ATOMIC_RELAXED));
-	lane = &pool->lanes[bit];
-	if (!lane->slots && pp_lane_alloc(pool, lane)) {
-		/* release: the next holder starts from our tail and limit (untouched) */
-		__atomic_fetch_and(&pool->lane_map, ~(1U << bit), __ATOMIC_RELEASE);
-		return NULL;
-	}
-	*ref = (struct pp_lane_ref){ .id = pool->id, .lane = lane, .pool = pool };
-	return lane;
-}
-
-/* This thread's lane in @pool (which the caller keeps alive), or NULL. */
-static inline struct pp_lane *pp_lane_of(struct page_pool *pool)
-{
-	struct pp_lane_ref *ref = &pp_lane_refs[pool->id % PP_LANE_REFS];
-
-	if (likely(ref->id == pool->id))
-		return ref->lane;
-	return pp_lane_take(pool, ref);
-}
-
-/* ---- lanes: producer and consumer ---- */
-
-/*
- * Put a prefix of @netmems[0..n) in @lane, held by this thread; returns its
- * length (0: the lane is full or closed). What does not fit is the
- * caller's, and keeps the pool alive; the published netmems may be drained
- * by page_pool_destroy() as soon as busy is clear, so the pool is not
- * touched after that.
- */
-static inline unsigned int pp_lane_produce(struct page_pool *pool, struct pp_lane *lane,
-					   const netmem_ref *netmems, unsigned int n)
-{
-	unsigned long pos = lane->pos, room = lane->limit - pos;
-
-	if (unlikely(room < n)) {
-		/* acquire: the consumer is done with the slots below head */
-		lane->limit = __atomic_load_n(&lane->head, __ATOMIC_ACQUIRE) + pool->lane_size;
-		room = lane->limit - pos;
-		if (!room)
-			return 0;
-		n = (unsigned int)min((unsigned long)n, room);
-	}
-	/* page_pool_destroy() either sees busy and waits, or we see closed */
-	asym_fence_enter(&lane->busy);
-	if (unlikely(__atomic_load_n(&pool->lanes_closed, __ATOMIC_SEQ_CST))) {
-		asym_fence_exit(&lane->busy);
-		return 0;
-	}
-	for (unsigned long p = pos; p < pos + n; p++) {
-		/* release: the consumer sees the netmem as we left it */
-		__atomic_store_n(&lane->slots[p & pool->lane_mask],
-				 *netmems++ | pp_lane_lap(pool, p), __ATOMIC_RELEASE);
-	}
-	__atomic_store_n(&lane->pos, pos + n, __ATOMIC_RELAXED);
-	asym_fence_exit(&lane->busy);
-	return n;
-}
-
-/*
- * Owner only: move up to @max published netmems from @lane to @out, oldest
- * first; returns how many. The first slot not of its position's lap ends
- * the run: a lane holds at most lane_size netmems, no more than it has
- * slots, so the run never laps itself.
- */
-static unsigned int pp_lane_consume(const struct page_pool *pool, struct pp_lane *lane,
-				    netmem_ref *out, unsigned int max)
-{
-	/* acquire: pairs with pp_lane_alloc(), we see the slots as it left them */
-	const netmem_ref *slots = __atomic_load_n(&lane->cons_slots, __ATOMIC_ACQUIRE);
-	unsigned long head = lane->head;
-	unsigned int n;
-
-	if (!slots)
-		return 0;
-	for (n = 0; n < max; n++) {
-		/* acquire: pairs with the producer's release, we see the netmem as it left it */
-		netmem_ref v =
-			__atomic_load_n(&slots[(head + n) & pool->lane_mask], __ATOMIC_ACQUIRE);
-
-		if ((v & PP_LANE_LAP) != pp_lane_lap(pool, head + n))
-			break;
-		out[n] = v & ~PP_LANE_LAP;
-	}
-	/* release: a producer that sees head reuses the slots after our reads */
-	if (n)
-		__atomic_store_n(&lane->head, head + n, __ATOMIC_RELEASE);
-	return n;
-}
-
-/*
- * After this no put lands in a lane: a producer that marked its lane busy
- * before the barrier is waited for, one that did after sees the flag.
- */
-static void pp_lanes_close(struct page_pool *pool)
-{
-	__atomic_store_n(&pool->lanes_closed, 1, __ATOMIC_SEQ_CST);
-	asym_fence_heavy();
-	for (unsigned int i = 0; i < PP_NR_LANES; i++) {
-		for (unsigned int spins = 0;
-		     __atomic_load_n(&pool->lanes[i].busy, __ATOMIC_SEQ_CST); spins++)
-			spin_wait(spins);
-	}
 }
 
 int page_pool_create(const struct page_pool_params *params, struct page_pool **out)
@@ -418,7 +133,6 @@ int page_pool_create(const struct page_pool_params *params, struct page_pool **o
 	err = pp_ring_init(&pool->ring, params->pool_size);
 	if (err)
 		goto err_free;
-	pp_lanes_init(pool, params->pool_size);
 
 	if (page_pool_wants_provider(params)) {
 		pool->mp_ops = params->mp->mp_ops;
@@ -431,8 +145,6 @@ int page_pool_create(const struct page_pool_params *params, struct page_pool **o
 	if (err)
 		goto err_ring;
 
-	/* before the pool exists: no lane put can come before the handshake is set up */
-	pthread_once(&pp_lanes_once, pp_lanes_setup);
 	__atomic_fetch_add(&nr_live_pools, 1, __ATOMIC_RELEASE);
 	pthread_mutex_lock(&registry_lock);
 	/* under the lock: ids ascend along the registry, so dumps list pools in creation order */
@@ -456,13 +168,10 @@ static void page_pool_free(struct page_pool *pool)
 	DEVMEM_BUG_ON(page_pool_cache_count(pool) != PP_CACHE_DEAD);
 	pthread_mutex_lock(&registry_lock);
 	list_del(&pool->registry);
-	/* under the lock: a thread that finds the count unchanged may trust its lane table */
-	__atomic_store_n(&nr_freed_pools, nr_freed_pools + 1, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&registry_lock);
 	if (pool->mp_ops && pool->mp_ops->destroy)
 		pool->mp_ops->destroy(pool);
 	host_pages_destroy(pool->host);
-	pp_lanes_fini(pool);
 	pp_ring_fini(&pool->ring);
 	free(pool);
 	__atomic_fetch_sub(&nr_live_pools, 1, __ATOMIC_RELEASE);
@@ -541,24 +250,23 @@ static unsigned int page_pool_alloc_from_provider(struct page_pool *pool)
 }
 
 /*
- * Owner only: move up to @max published netmems from the shared ring to
- * @out, then hand all their slots back to the producers with one store of
- * the consumer position.
+ * Owner only, cache empty: move up to PP_ALLOC_CACHE_REFILL published
+ * netmems from the ring into cache[0..), then hand all their slots back to
+ * the producers with one store of the consumer position.
  */
-static unsigned int page_pool_refill_from_ring(struct page_pool *pool, netmem_ref *out,
-					       unsigned int max)
+static unsigned int page_pool_refill_from_ring(struct page_pool *pool)
 {
 	struct pp_ring *ring = &pool->ring;
 	unsigned long cons = ring->cons;
+	unsigned int max = min(PP_ALLOC_CACHE_REFILL, ring->size), n;
 	netmem_ref netmem;
-	unsigned int n;
 
-	/* a ring smaller than max would show its first slots again */
-	max = min(max, ring->size);
 	for (n = 0; n < max && (netmem = pp_ring_peek(ring, cons + n)); n++)
-		out[n] = netmem;
-	if (!n)
+		pool->alloc.cache[n] = netmem;
+	if (!n) {
+		pp_stat_inc(pool->slow_stats.empty);
 		return 0;
+	}
 	/*
 	 * Stop at a cache line boundary when we can: the line a producer is
 	 * still filling stays with it instead of bouncing to us for the
@@ -575,37 +283,7 @@ static unsigned int page_pool_refill_from_ring(struct page_pool *pool, netmem_re
 		__atomic_store_n(&ring->slots[(cons + i) & ring->mask], 0, __ATOMIC_RELAXED);
 	/* release: a producer that sees the slots free sees our reads and clears of them done */
 	__atomic_store_n(&ring->cons, cons + n, __ATOMIC_RELEASE);
-	return n;
-}
-
-/*
- * Owner only, cache empty: up to PP_ALLOC_CACHE_REFILL netmems from the
- * lanes and the shared ring into cache[0..). The sources are taken in turn,
- * from the one after the last that gave, so none waits behind a busy one.
- */
-static unsigned int page_pool_refill(struct page_pool *pool)
-{
-	netmem_ref *cache = pool->alloc.cache;
-	unsigned int n = 0, src = pool->refill_next;
-
-	for (unsigned int k = 0; k <= PP_NR_LANES && n < PP_ALLOC_CACHE_REFILL; k++) {
-		unsigned int got;
-
-		if (src < PP_NR_LANES)
-			got = pp_lane_consume(pool, &pool->lanes[src], cache + n,
-					      PP_ALLOC_CACHE_REFILL - n);
-		else
-			got = page_pool_refill_from_ring(pool, cache + n,
-							 PP_ALLOC_CACHE_REFILL - n);
-		src = src < PP_NR_LANES ? src + 1 : 0;
-		if (got)
-			pool->refill_next = src;
-		n += got;
-	}
-	if (n)
-		pp_stat_inc(pool->slow_stats.refill);
-	else
-		pp_stat_inc(pool->slow_stats.empty);
+	pp_stat_inc(pool->slow_stats.refill);
 	return n;
 }
 
@@ -617,7 +295,7 @@ netmem_ref page_pool_alloc_netmems_slow(struct page_pool *pool)
 	if (unlikely(READ_ONCE(pool->direct_disabled)))
 		return 0;
 	DEVMEM_BUG_ON(page_pool_cache_count(pool) != 0);
-	n = page_pool_refill(pool);
+	n = page_pool_refill_from_ring(pool);
 	if (!n)
 		n = page_pool_alloc_from_provider(pool);
 	if (!n)
@@ -717,15 +395,10 @@ static unsigned int pp_ring_produce(struct pp_ring *ring, const netmem_ref *netm
 
 void page_pool_recycle_slow(struct page_pool *pool, netmem_ref netmem, bool cache_full)
 {
-	struct pp_lane *lane;
-
 	if (cache_full && !READ_ONCE(pool->direct_disabled)) {
 		page_pool_assert_owner(pool);
 		pp_stat_inc(pool->slow_stats.cache_full);
 	}
-	lane = pp_lane_of(pool);
-	if (likely(lane) && likely(pp_lane_produce(pool, lane, &netmem, 1)))
-		return;
 	if (!pp_ring_produce(&pool->ring, &netmem, 1))
 		page_pool_return_netmem(pool, netmem);
 }
@@ -748,8 +421,7 @@ void page_pool_put_direct_slow(struct page_pool *pool, netmem_ref netmem)
 
 void page_pool_put_netmem_bulk(struct page_pool *pool, netmem_ref *netmems, unsigned int n)
 {
-	unsigned int last = 0, queued = 0;
-	struct pp_lane *lane;
+	unsigned int last = 0, queued;
 
 	/* keep the ones whose last reference this drops, at the front */
 	for (unsigned int i = 0; i < n; i++) {
@@ -759,14 +431,15 @@ void page_pool_put_netmem_bulk(struct page_pool *pool, netmem_ref *netmems, unsi
 	}
 	if (!last)
 		return;
-	lane = pp_lane_of(pool);
-	if (likely(lane)) {
-		queued = pp_lane_produce(pool, lane, netmems, last);
-		if (likely(queued == last))
-			return;
-	}
-	queued += pp_ring_produce(&pool->ring, netmems + queued, last - queued);
+	queued = pp_ring_produce(&pool->ring, netmems, last);
 	page_pool_return_netmems(pool, netmems + queued, last - queued);
+}
+
+static void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
 }
 
 /*
@@ -786,7 +459,10 @@ static void page_pool_drain_ring(struct page_pool *pool, unsigned long prod)
 		netmem_ref netmem = pp_ring_peek(ring, pos);
 
 		for (unsigned int spins = 0; !netmem; spins++) {
-			spin_wait(spins);
+			if (spins < 64)
+				cpu_relax();
+			else
+				sched_yield();
 			netmem = pp_ring_peek(ring, pos);
 		}
 		batch[n++] = netmem;
@@ -798,19 +474,6 @@ static void page_pool_drain_ring(struct page_pool *pool, unsigned long prod)
 		}
 	}
 	__atomic_store_n(&ring->cons, pos, __ATOMIC_RELEASE);
-}
-
-/* Owner (or its stand-in) after the lanes are closed: give back what they hold. */
-static void page_pool_drain_lanes(struct page_pool *pool)
-{
-	netmem_ref batch[PP_ALLOC_CACHE_REFILL];
-	unsigned int n;
-
-	for (unsigned int i = 0; i < PP_NR_LANES; i++) {
-		/* the caller's own reference keeps the pool alive through these */
-		while ((n = pp_lane_consume(pool, &pool->lanes[i], batch, ARRAY_SIZE(batch))))
-			page_pool_return_netmems(pool, batch, n);
-	}
 }
 
 void page_pool_destroy(struct page_pool *pool)
@@ -825,7 +488,6 @@ void page_pool_destroy(struct page_pool *pool)
 	/* after this no thread claims ring slots: what we drain below is all of it */
 	prod = __atomic_fetch_or(&pool->ring.prod, PP_RING_DESTROYING, __ATOMIC_ACQ_REL);
 	DEVMEM_BUG_ON(prod & PP_RING_DESTROYING);
-	pp_lanes_close(pool);
 
 	pthread_mutex_lock(&registry_lock);
 	pool->detach_time = boottime_seconds();
@@ -842,7 +504,6 @@ void page_pool_destroy(struct page_pool *pool)
 	WRITE_ONCE(pool->alloc.tail, pool->alloc.tail + count - (unsigned long)PP_CACHE_DEAD);
 	page_pool_return_netmems(pool, pool->alloc.cache, count);
 	page_pool_drain_ring(pool, prod);
-	page_pool_drain_lanes(pool);
 	page_pool_put_users(pool, 1);
 }
 
@@ -872,11 +533,6 @@ void page_pool_get_stats(const struct page_pool *pool, struct page_pool_stats *s
 {
 	const typeof(pool->slow_stats) *s = &pool->slow_stats;
 	unsigned long tail_slow = READ_ONCE(s->tail_slow), head_bulk = READ_ONCE(s->head_bulk);
-	uint64_t ring = __atomic_load_n(&pool->ring.prod, __ATOMIC_RELAXED) & ~PP_RING_DESTROYING;
-
-	/* a lane's pos counts every netmem ever put in it, whoever held it */
-	for (unsigned int i = 0; i < PP_NR_LANES; i++)
-		ring += __atomic_load_n(&pool->lanes[i].pos, __ATOMIC_RELAXED);
 
 	*stats = (struct page_pool_stats){
 		.alloc_stats = {
@@ -890,29 +546,12 @@ void page_pool_get_stats(const struct page_pool *pool, struct page_pool_stats *s
 		.recycle_stats = {
 			.cached = pp_stat_diff(READ_ONCE(pool->alloc.head), head_bulk),
 			.cache_full = READ_ONCE(s->cache_full),
-			.ring = ring,
+			.ring = __atomic_load_n(&pool->ring.prod, __ATOMIC_RELAXED) &
+				~PP_RING_DESTROYING,
 			.ring_full = __atomic_load_n(&pool->ring.stat_ring_full, __ATOMIC_RELAXED),
 			.released_refcnt = 0,
 		},
 	};
-}
-
-unsigned long page_pool_ring_count(const struct page_pool *pool)
-{
-	/* the consumer position first: it never passes the producers' */
-	unsigned long cons = __atomic_load_n(&pool->ring.cons, __ATOMIC_ACQUIRE);
-	unsigned long n =
-		(__atomic_load_n(&pool->ring.prod, __ATOMIC_ACQUIRE) & ~PP_RING_DESTROYING) - cons;
-
-	for (unsigned int i = 0; i < PP_NR_LANES; i++) {
-		const struct pp_lane *lane = &pool->lanes[i];
-		unsigned long head = __atomic_load_n(&lane->head, __ATOMIC_ACQUIRE);
-		/* the consumer may take a slot before its producer has counted it */
-		long d = (long)(__atomic_load_n(&lane->pos, __ATOMIC_ACQUIRE) - head);
-
-		n += d > 0 ? (unsigned long)d : 0;
-	}
-	return n;
 }
 
 int page_pool_mp_attrs(const struct page_pool *pool, struct netdev_mp_attrs *attrs)

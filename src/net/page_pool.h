@@ -6,39 +6,12 @@
  * A pool belongs to one owner thread (the queue's NAPI context). The owner
  * allocates (page_pool_alloc_netmems) and recycles directly (allow_direct)
  * into a lock-free cache of PP_ALLOC_CACHE_SIZE entries. Any other thread
- * gives netmems back through the pool's ring (the kernel's ptr_ring), which
- * here has two parts:
- *
- * - Lanes: PP_NR_LANES single-producer rings. A thread takes a free lane
- *   of a pool with one compare-and-swap the first time it gives a netmem
- *   back to that pool, and keeps it until it exits (or the pool is freed);
- *   the lane's slots are allocated when a thread first takes it, so a pool
- *   pays for the lanes of the threads that give back to it and no more;
- *   a put into a held lane is four plain stores (the lane marked busy, the
- *   slot, the lane's position, busy cleared), with no locked instruction
- *   and no fence. Which lane a thread holds in which pool it remembers in a
- *   small per-thread table keyed by the pool's id (a freed pool's address
- *   comes back, its id does not).
- * - The shared ring, a bounded multi-producer ring (ptr_ring without its
- *   producer lock: a producer claims a run of slots with one
- *   compare-and-swap and publishes each slot with a release store), for
- *   threads that hold no lane (all taken, or their table has no room) and
- *   for what does not fit in a full lane.
- *
- * A thread's puts fill its lane (min(pool_size, PP_LANE_SIZE_MAX) netmems),
- * then the shared ring (pool_size); a netmem that finds both full goes back
- * to its provider. So, unlike the kernel's ptr_ring, the ring as a whole may
- * hold more than pool_size: up to PP_NR_LANES lanes' worth more. When the
- * cache is empty the owner refills it in bulk from the lanes and the shared
- * ring, taking them in turn, then from the provider in bulk; it reads them
- * with no locked instruction and clears no lane slot.
- *
- * page_pool_destroy() closes the ring: after it, nothing is put in the
- * lanes or the shared ring. Closing the shared ring is a bit in its
- * producer position; closing the lanes is an asymmetric handshake
- * (lib/asym-fence.h) so that a lane put pays no fence: the producer marks
- * its lane busy, then reads the pool's closed flag; destroy sets the flag,
- * runs membarrier(), waits for every lane to be idle, then drains.
+ * gives netmems back through a bounded multi-producer ring (the kernel's
+ * ptr_ring, without its producer lock: a producer claims a run of slots
+ * with one compare-and-swap and publishes each slot with a release store;
+ * the owner consumes without atomics); a netmem that finds the ring full
+ * goes back to its provider. When the cache is empty the owner refills it
+ * from the ring in bulk, then from the provider in bulk.
  *
  * Memory comes from a memory provider: the default one hands out host pages
  * (net/host_pages.h) mapped into params.dev; a queue's provider (a devmem
@@ -56,8 +29,7 @@
  * (netmems ever pushed, ever popped) whose difference is its depth, so a
  * fast allocation or a direct recycle writes one word, as a bare array
  * stack does, and "fast" and "cached" are those totals less what the slow
- * paths moved; "ring" is the number of positions ever published in the
- * lanes (their tails) and claimed in the shared ring.
+ * paths moved; "ring" is the number of ring slots ever claimed.
  */
 #ifndef DEVMEM_NET_PAGE_POOL_H
 #define DEVMEM_NET_PAGE_POOL_H
@@ -67,7 +39,6 @@
 #include <stdint.h>
 
 #include "devmem/device.h"
-#include "lib/asym-fence.h"
 #include "lib/list.h"
 #include "net/host_pages.h"
 #include "net/netmem.h"
@@ -84,8 +55,6 @@
 #define PP_ALLOC_CACHE_SIZE 128 /* the owner's cache */
 #define PP_ALLOC_CACHE_REFILL 64 /* netmems per bulk refill (ring or provider) */
 #define PP_POOL_SIZE_MAX 32768 /* ring entries at most */
-#define PP_NR_LANES 8 /* single-producer lanes per pool */
-#define PP_LANE_SIZE_MAX 4096 /* a lane holds min(pool_size, PP_LANE_SIZE_MAX) netmems */
 #define PP_MAX_ORDER HOST_PAGES_MAX_ORDER
 
 struct page_pool;
@@ -141,11 +110,7 @@ struct pp_memory_provider_params {
 struct page_pool_params {
 	unsigned int flags; /* PP_FLAG_* */
 	unsigned int order; /* netmems of PAGE_SIZE << order bytes */
-	/*
-	 * Ring entries, 1 .. PP_POOL_SIZE_MAX: what the shared ring holds,
-	 * and what each lane holds (at most PP_LANE_SIZE_MAX).
-	 */
-	unsigned int pool_size;
+	unsigned int pool_size; /* ring entries: 1 .. PP_POOL_SIZE_MAX */
 	int nid; /* NUMA node: unused */
 	struct device *dev; /* the NIC; required with PP_FLAG_DMA_MAP */
 	/*
@@ -179,8 +144,8 @@ struct page_pool_alloc_stats {
 struct page_pool_recycle_stats {
 	uint64_t cached; /* recycled into the cache */
 	uint64_t cache_full; /* direct recycle found the cache full */
-	uint64_t ring; /* recycled into the ring (a lane or the shared ring) */
-	uint64_t ring_full; /* the lane and the shared ring were full: released to the provider */
+	uint64_t ring; /* recycled into the ring */
+	uint64_t ring_full; /* the ring was full: released to the provider */
 	uint64_t released_refcnt; /* released for an elevated page refcount (none here: 0) */
 };
 
@@ -198,7 +163,7 @@ struct page_pool_stats {
 #define PP_WRITER_GAP 128
 
 /*
- * The shared return ring. Positions count up forever; position p lives in slot
+ * The return ring. Positions count up forever; position p lives in slot
  * p & mask, 0 when empty. Producers claim a run of positions with one
  * compare-and-swap on prod, provided fewer than @size would then be
  * unconsumed, and publish each slot with a release store; the owner reads
@@ -222,49 +187,6 @@ struct pp_ring {
 	unsigned long cons __attribute__((aligned(PP_WRITER_GAP))); /* positions consumed */
 };
 
-/*
- * A lane: a single-producer ring whose producer is the thread holding it
- * (its bit in page_pool.lane_map) and whose consumer is the owner.
- * Positions count up forever; position p lives in slots[p & page_pool.lane_mask];
- * pos - head netmems wait in it, at most page_pool.lane_size.
- *
- * A slot says itself whether it is published: the producer stores the
- * netmem with PP_LANE_LAP clear on even laps of the slots and set on odd
- * ones, and the slots start out as PP_LANE_LAP alone, so what a slot held a
- * lap earlier never reads as the position the consumer expects. The
- * consumer thus reads no index the producer writes and clears no slot; the
- * producer reads the consumer's head only when the room it last saw there
- * runs out.
- */
-#define PP_LANE_LAP 0x2UL /* in a lane slot: the lap; a netmem_ref never has it */
-
-struct pp_lane {
-	/*
-	 * The producer's line: the holding thread's (pos and busy are read
-	 * by page_pool_get_stats() and page_pool_destroy()); passed to the
-	 * next holder by the lane_map compare-and-swap (acquire) after the
-	 * last one's release of its bit.
-	 */
-	unsigned long pos __attribute__((aligned(PP_WRITER_GAP))); /* atomic: published */
-	unsigned long limit; /* head + lane_size as the producer last read it */
-	/*
-	 * lane_mask + 1 slots, written by the producer and read by the
-	 * consumer. NULL until the lane's first holder allocates them; kept
-	 * until the pool is freed.
-	 */
-	netmem_ref *slots;
-	uint8_t busy; /* atomic: a put is in progress (see page_pool_destroy()) */
-
-	/* the consumer's (owner thread) */
-	unsigned long head __attribute__((aligned(PP_WRITER_GAP))); /* atomic: consumed */
-	/*
-	 * atomic: slots, for the consumer, on its own line so that a refill
-	 * does not pull the producer's; published by the first holder with a
-	 * release store.
-	 */
-	netmem_ref *cons_slots;
-};
-
 struct page_pool {
 	/*
 	 * The fast path's line: owner thread only (written); head and tail
@@ -284,8 +206,6 @@ struct page_pool {
 		unsigned long tail_slow; /* pops by slow allocs and destroy (the rest are fast) */
 		uint64_t slow, slow_high_order, empty, refill, cache_full;
 	} slow_stats __attribute__((aligned(PP_CACHELINE)));
-	unsigned int
-		refill_next; /* owner thread only: lane (PP_NR_LANES: shared ring) to refill from first */
 	uint32_t pages_state_hold_cnt; /* taken from the provider */
 	pthread_t owner; /* written by page_pool_set_owner(), read relaxed by asserts */
 	bool direct_disabled; /* set by page_pool_destroy() (owner context) */
@@ -295,16 +215,10 @@ struct page_pool {
 	const struct memory_provider_ops *mp_ops; /* NULL: host pages */
 	void *mp_priv; /* the provider's (a devmem binding) */
 	struct host_pages *host; /* the default provider; NULL with mp_ops */
-	unsigned int id; /* unique, from 1: for dumps and the threads' lane tables */
+	unsigned int id; /* unique, from 1: for dumps */
 	bool dma_map, dma_sync; /* PP_FLAG_DMA_MAP / PP_FLAG_DMA_SYNC_DEV */
-	unsigned long lane_size; /* capacity of a lane: min(pool_size, PP_LANE_SIZE_MAX) */
-	unsigned long lane_mask; /* a lane's slots - 1: a power of two, at least lane_size and 2 */
-	unsigned int lane_lap_shift; /* position >> this, & PP_LANE_LAP: a slot's lap mark */
-	/* atomic: set once by page_pool_destroy(), read by every lane put (asymmetric handshake) */
-	uint8_t lanes_closed;
 
 	struct pp_ring ring;
-	struct pp_lane lanes[PP_NR_LANES];
 
 	/* any thread */
 	uint32_t pages_state_release_cnt __attribute__((aligned(PP_WRITER_GAP))); /* atomic */
@@ -317,40 +231,7 @@ struct page_pool {
 	/* protected by the registry lock (page_pool_dump) */
 	struct list_head registry __attribute__((aligned(PP_WRITER_GAP)));
 	uint64_t detach_time; /* CLOCK_BOOTTIME seconds of page_pool_destroy(); 0 before */
-	/*
-	 * atomic: the lanes threads hold, a bit each. Set by compare-and-swap
-	 * (acquire), cleared with a release by the holder when it exits, under
-	 * the registry lock (which keeps the pool from being freed meanwhile).
-	 */
-	unsigned int lane_map;
 };
-
-/*
- * Each thread's lanes: which lane it holds in which pool, in a table
- * indexed by the pool's id (ids are consecutive, so the pools a thread
- * serves rarely collide). An entry may outlive its pool: the id tells it
- * from a pool that takes the same address later, and the pool it names is
- * touched only under the registry lock, once found in the registry with
- * that id. A thread whose entry is taken by another live pool, or that
- * finds all of a pool's lanes held, uses the shared ring.
- */
-#define PP_LANE_REFS 16
-
-struct pp_lane_ref {
-	unsigned int id; /* the pool's id; 0: unused */
-	struct pp_lane *lane; /* this thread's lane in it */
-	struct page_pool *pool; /* maybe freed: see above */
-};
-
-/* This thread's only (page_pool.c takes and gives back lanes). */
-extern __thread struct pp_lane_ref pp_lane_refs[PP_LANE_REFS]
-	__attribute__((tls_model("initial-exec")));
-
-/* The lap mark of a lane slot holding position @pos. */
-static inline netmem_ref pp_lane_lap(const struct page_pool *pool, unsigned long pos)
-{
-	return (pos >> pool->lane_lap_shift) & PP_LANE_LAP;
-}
 
 /* head - tail of a destroyed pool: above PP_ALLOC_CACHE_SIZE, so no fast path takes it. */
 #define PP_CACHE_DEAD (1U << 30)
@@ -380,9 +261,6 @@ long page_pool_inflight(const struct page_pool *pool);
 
 /* Copy the counters (any thread; each counter is read atomically, not the whole set). */
 void page_pool_get_stats(const struct page_pool *pool, struct page_pool_stats *stats);
-
-/* Netmems waiting in the lanes and the shared ring (any thread; racy snapshot). */
-unsigned long page_pool_ring_count(const struct page_pool *pool);
 
 /*
  * Ask the pool's provider to describe itself (a dump of the pool): 0 and
@@ -429,9 +307,8 @@ int page_pool_check_unreadable_params(const struct page_pool_params *p);
 
 /*
  * page_pool_put_netmem(pool, netmems[i], false) for each of @n netmems of
- * @pool, from any thread, with one lane publish (or one shared ring claim)
- * for the batch (a socket giving back many tokens). @netmems is left
- * unspecified.
+ * @pool, from any thread, with one ring claim for the batch (a socket giving
+ * back many tokens). @netmems is left unspecified.
  */
 void page_pool_put_netmem_bulk(struct page_pool *pool, netmem_ref *netmems, unsigned int n);
 
@@ -487,43 +364,10 @@ static inline netmem_ref page_pool_alloc_netmems(struct page_pool *pool)
 }
 
 /*
- * Put @netmem in this thread's lane of @pool, if it holds one with room
- * and the pool is not destroyed; false otherwise (page_pool_recycle_slow()
- * takes a lane, or falls back). Once the netmem is published the pool may
- * be drained and freed as soon as busy is clear: nothing after touches it.
- */
-static inline bool page_pool_lane_put(struct page_pool *pool, netmem_ref netmem)
-{
-	const struct pp_lane_ref *ref = &pp_lane_refs[pool->id % PP_LANE_REFS];
-	struct pp_lane *lane;
-	unsigned long pos;
-
-	if (unlikely(ref->id != pool->id))
-		return false;
-	lane = ref->lane;
-	pos = lane->pos;
-	if (unlikely(pos == lane->limit))
-		return false;
-	/* page_pool_destroy() either sees busy and waits, or we see closed */
-	asym_fence_enter(&lane->busy);
-	if (unlikely(__atomic_load_n(&pool->lanes_closed, __ATOMIC_SEQ_CST))) {
-		asym_fence_exit(&lane->busy);
-		return false;
-	}
-	/* release: the consumer sees the netmem as we left it */
-	__atomic_store_n(&lane->slots[pos & pool->lane_mask], netmem | pp_lane_lap(pool, pos),
-			 __ATOMIC_RELEASE);
-	__atomic_store_n(&lane->pos, pos + 1, __ATOMIC_RELAXED);
-	asym_fence_exit(&lane->busy);
-	return true;
-}
-
-/*
  * Drop one pool reference on @netmem; the last one recycles it: with
  * @allow_direct (owner thread only) into the cache, otherwise (or when the
- * cache is full) into the ring (this thread's lane, else the shared ring),
- * and when the ring is full (or the pool is being destroyed) back to the
- * provider.
+ * cache is full) into the ring, and when the ring is full (or the pool is
+ * being destroyed) back to the provider.
  */
 static inline void page_pool_put_netmem(struct page_pool *pool, netmem_ref netmem,
 					bool allow_direct)
@@ -553,8 +397,6 @@ static inline void page_pool_put_netmem(struct page_pool *pool, netmem_ref netme
 		return;
 	}
 	if (page_pool_unref_netmem(netmem, 1))
-		return;
-	if (likely(page_pool_lane_put(pool, netmem)))
 		return;
 	page_pool_recycle_slow(pool, netmem, false);
 }

@@ -20,9 +20,7 @@
  * the returners still hold netmems: the last one back must free the pool and
  * call the provider's destroy exactly once, with every net_iov returned.
  * Returners give back one at a time or in small bulks (one ring claim each).
- * Round 3 destroys pools while producers race to put netmems in their lanes
- * and to claim shared ring slots, and threads exit (giving their lanes back)
- * while the pool they used is freed.
+ * Round 3 destroys pools while producers race to claim ring slots.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -376,8 +374,7 @@ static void round_host_pages(struct device *dev, double seconds)
 				     s.recycle_stats.ring_full,
 		     "final puts %lu != cached %lu + ring %lu + ring_full %lu", puts,
 		     s.recycle_stats.cached, s.recycle_stats.ring, s.recycle_stats.ring_full);
-	/* the returners have exited: their lanes and the shared ring hold still */
-	in_ring = (unsigned int)page_pool_ring_count(r.pool);
+	in_ring = (unsigned int)(r.pool->ring.prod - r.pool->ring.cons);
 	inflight = page_pool_inflight(r.pool);
 	stress_check(NAME, inflight == (long)(page_pool_cache_count(r.pool) + in_ring),
 		     "in flight %ld, cache %u + ring %u", inflight, page_pool_cache_count(r.pool),
@@ -456,19 +453,14 @@ static void round_net_iovs(struct device *dev, double seconds)
 
 /*
  * Round 3, many times over: producers give back as fast as they can,
- * singly and in bulk, into small lanes and a small shared ring (there are
- * more producers than lanes), while the owner allocates (refilling from
- * them, and giving some back through its own lane) and then destroys the
- * pool under them. A put racing the close of a lane or of the shared ring
- * must either land before it and be drained, or fail and go back to the
- * provider: nothing is lost, nothing comes back twice, and the last return
- * frees the pool. Every other pool, the owner lets go of its last netmem
- * right after the destroy, so the pool is freed while producers still give
- * back and exit.
+ * singly and in bulk, into a small ring, while the owner allocates
+ * (refilling from that ring) and then destroys the pool under them. A claim
+ * racing the close of the ring must either land before it and be drained,
+ * or fail and go back to the provider: nothing is lost, nothing comes back
+ * twice, and the last return frees the pool.
  */
 #define FIRE_RING 16
-#define FIRE_PER_THREAD 64
-#define FIRERS (PP_NR_LANES + 2)
+#define FIRE_PER_THREAD 96
 
 struct firer_arg {
 	struct page_pool *pool;
@@ -511,7 +503,7 @@ static void round_destroy_under_fire(struct device *dev, double seconds)
 		.dma_dir = DMA_FROM_DEVICE,
 		.mp = &mp,
 	};
-	static struct firer_arg fa[FIRERS];
+	static struct firer_arg fa[RETURNERS];
 	double end = stress_now() + seconds;
 	uint64_t rnd = 0x3c6ef372fe94f82aULL, rounds = 0, ring = 0, ring_full = 0;
 
@@ -520,14 +512,13 @@ static void round_destroy_under_fire(struct device *dev, double seconds)
 		struct page_pool *pool;
 		netmem_ref held[HELD_MAX], anchor;
 		struct page_pool_stats s;
-		pthread_t t[FIRERS];
+		pthread_t t[RETURNERS];
 		unsigned int nheld = 0, steps;
 		int go = 0, started = 0, err;
-		bool early = rounds % 2;
 
 		err = page_pool_create(&p, &pool);
 		stress_check(NAME, !err, "page_pool_create (fire): %d", err);
-		for (int i = 0; i < FIRERS; i++) {
+		for (int i = 0; i < RETURNERS; i++) {
 			fa[i] = (struct firer_arg){
 				.pool = pool, .go = &go, .started = &started, .idx = i
 			};
@@ -539,7 +530,7 @@ static void round_destroy_under_fire(struct device *dev, double seconds)
 			stress_check(NAME, pthread_create(&t[i], NULL, firer, &fa[i]) == 0,
 				     "pthread_create");
 		}
-		while (__atomic_load_n(&started, __ATOMIC_ACQUIRE) < FIRERS)
+		while (__atomic_load_n(&started, __ATOMIC_ACQUIRE) < RETURNERS)
 			sched_yield();
 		/* held until the producers are done: the pool outlives destroy for the counters */
 		anchor = page_pool_alloc_netmems(pool);
@@ -557,8 +548,7 @@ static void round_destroy_under_fire(struct device *dev, double seconds)
 					continue;
 				}
 				unclaim(netmem);
-				/* now and then through the owner's own lane */
-				page_pool_put_netmem(pool, netmem, stress_rand(&rnd) % 4 != 0);
+				page_pool_recycle_direct(pool, netmem);
 			}
 			while (nheld && stress_rand(&rnd) % 2) {
 				unclaim(held[--nheld]);
@@ -572,22 +562,15 @@ static void round_destroy_under_fire(struct device *dev, double seconds)
 			page_pool_recycle_direct(pool, held[nheld]);
 		}
 		page_pool_destroy(pool);
-		if (early) {
-			/* from here the pool may be freed by any producer */
-			page_pool_put_netmem(pool, anchor, false);
-		}
-		for (int i = 0; i < FIRERS; i++)
+		for (int i = 0; i < RETURNERS; i++)
 			pthread_join(t[i], NULL);
-		if (!early) {
-			page_pool_get_stats(pool, &s);
-			ring += s.recycle_stats.ring;
-			ring_full += s.recycle_stats.ring_full;
-			stress_check(NAME, page_pool_inflight(pool) == 1, "in flight %ld, one held",
-				     page_pool_inflight(pool));
-			stress_check(NAME, amp.destroy_calls == 0,
-				     "provider destroyed with a netmem out");
-			page_pool_put_netmem(pool, anchor, false);
-		}
+		page_pool_get_stats(pool, &s);
+		ring += s.recycle_stats.ring;
+		ring_full += s.recycle_stats.ring_full;
+		stress_check(NAME, page_pool_inflight(pool) == 1, "in flight %ld, one held",
+			     page_pool_inflight(pool));
+		stress_check(NAME, amp.destroy_calls == 0, "provider destroyed with a netmem out");
+		page_pool_put_netmem(pool, anchor, false);
 
 		stress_check(NAME, page_pool_nr_live() == 0,
 			     "pool not freed after the last return");
