@@ -69,8 +69,8 @@
 #define SWNIC_CQ_ENTRIES 8192
 #define SWNIC_DELIVER_BATCH 64 /* fragments handed to a socket at once */
 #define SWNIC_TX_ZC_MIN (64 * 1024) /* zero-copy send from this many bytes on */
-#define SWNIC_COALESCE_CQES 16 /* completions a wakeup waits for ... */
-#define SWNIC_COALESCE_USECS 20 /* ... or this long after the first (rx-usecs) */
+#define SWNIC_COALESCE_CQES 64 /* completions a wakeup of a streaming queue waits for ... */
+#define SWNIC_COALESCE_USECS 100 /* ... or this long after the first (rx-usecs) */
 
 /* user_data of the thread's own requests (sockets are pointers, never these) */
 #define SWNIC_UD_KICK 1ULL
@@ -147,6 +147,7 @@ struct swnic_rxq {
 	struct swnic_qmem mem; /* running memory; pool NULL while stopped */
 	bool running;
 	bool coalesce; /* one buffer per completion: wait for several (swnic_wait) */
+	bool streaming; /* completions come in a stream: batch them (swnic_wait) */
 	bool exiting;
 	struct swnic_cmd *stopping; /* a stop waiting for receives to end */
 	struct list_head socks; /* struct swnic_sock */
@@ -665,25 +666,35 @@ static void swnic_reap(struct swnic_rxq *q)
 }
 
 /*
- * Wait for completions as a NIC coalesces interrupts: up to
- * SWNIC_COALESCE_CQES completions or SWNIC_COALESCE_USECS after the first,
- * whichever comes first (with DEFER_TASKRUN the kernel wakes us only then),
- * so a stream of small completions is handled, and handed to its sockets,
- * in batches. A lone completion (or a command) waits SWNIC_COALESCE_USECS
- * at most.
+ * Wait for completions as a NIC moderates interrupts, adaptively. While
+ * completions come in a stream (the last wakeup found more than one ready),
+ * a wakeup waits for SWNIC_COALESCE_CQES of them or SWNIC_COALESCE_USECS
+ * after the first, whichever comes first (with DEFER_TASKRUN the kernel
+ * wakes us only then): the stream is received, and handed to its sockets,
+ * in batches, with a wakeup of the queue and of the reader per batch
+ * rather than per buffer. Sparse traffic (request and response) is handled
+ * at once: one wait that ends on the timeout turns the batching off until
+ * the stream is back.
  */
 static int swnic_wait(struct swnic_rxq *q)
 {
 	struct __kernel_timespec ts = { .tv_nsec = SWNIC_COALESCE_USECS * 1000 };
 	struct io_uring_cqe *cqe;
+	unsigned int ready;
 	int err;
 
 	err = io_uring_submit_and_wait(&q->ring, 1);
 	if (err < 0 || !q->running || !q->coalesce)
 		return err;
-	if (io_uring_cq_ready(&q->ring) >= SWNIC_COALESCE_CQES)
+	ready = io_uring_cq_ready(&q->ring);
+	if (ready >= SWNIC_COALESCE_CQES)
 		return 0;
+	if (!q->streaming) {
+		q->streaming = ready > 1;
+		return 0;
+	}
 	err = io_uring_wait_cqes(&q->ring, &cqe, SWNIC_COALESCE_CQES, &ts, NULL);
+	q->streaming = io_uring_cq_ready(&q->ring) >= SWNIC_COALESCE_CQES;
 	return err == -ETIME ? 0 : err;
 }
 
