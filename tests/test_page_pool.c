@@ -2,6 +2,8 @@
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "devmem/device.h"
 #include "devmem/error.h"
@@ -601,6 +603,35 @@ Test(page_pool, host_pages_carry_dma_address_that_translates_to_the_page)
 		page_pool_recycle_direct(pool, nm[i]);
 	page_pool_destroy(pool);
 	cr_assert_eq(device_mapped_bytes(dev), 0);
+	device_put(dev);
+}
+
+/*
+ * A device writes host pages behind the CPU's back: a forked child must not
+ * share them copy-on-write (every write would fault and copy), so it gets
+ * no mapping of them at all.
+ */
+Test(page_pool, host_pages_are_not_inherited_by_fork)
+{
+	struct device *dev = nic_new();
+	struct page_pool_params p = host_params(dev, 16);
+	struct page_pool *pool = pool_new(&p);
+	netmem_ref nm = page_pool_alloc_netmems(pool);
+	volatile char *cpu = netmem_address(nm);
+	int status;
+	pid_t pid;
+
+	cpu[0] = 42;
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0)
+		_exit(cpu[0] == 42 ? 0 : 3); /* faults: the page is not mapped here */
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(!(WIFEXITED(status) && WEXITSTATUS(status) == 0),
+		  "the child read the parent's host page");
+	cr_assert_eq(cpu[0], 42);
+	page_pool_recycle_direct(pool, nm);
+	page_pool_destroy(pool);
 	device_put(dev);
 }
 

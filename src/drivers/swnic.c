@@ -101,7 +101,7 @@ struct swnic_qmem {
 	unsigned int order; /* host pages of PAGE_SIZE << order (unbound queue) */
 	netmem_ref *bufs; /* by buffer id: the netmem posted under it, 0 when not in the ring */
 	uint32_t *buf_len; /* by buffer id */
-	uint32_t *pos_bid; /* ring position & (entries - 1) -> buffer id posted there */
+	uint16_t *pos_bid; /* ring position & (entries - 1) -> buffer id posted there */
 	uint32_t *bid_pos; /* buffer id -> the ring position it was posted at */
 	uint16_t *free_bids;
 	unsigned int nr_free;
@@ -233,7 +233,8 @@ static void swnic_qmem_free_arrays(struct swnic_qmem *mem)
 	mem->br = NULL;
 	mem->bufs = NULL;
 	mem->buf_len = NULL;
-	mem->pos_bid = mem->bid_pos = NULL;
+	mem->pos_bid = NULL;
+	mem->bid_pos = NULL;
 	mem->free_bids = NULL;
 }
 
@@ -452,7 +453,7 @@ static void swnic_complete(struct swnic_rxq *q, struct swnic_sock *s,
 		DEVMEM_BUG_ON(!(cqe->flags & IORING_CQE_F_BUFFER));
 		/* a bundle covers the ring entries from the first buffer on, in order */
 		while (left) {
-			uint16_t b = (uint16_t)mem->pos_bid[(pos + n) & (mem->entries - 1)];
+			uint16_t b = mem->pos_bid[(pos + n) & (mem->entries - 1)];
 			uint32_t len = mem->buf_len[b] < left ? mem->buf_len[b] : left;
 
 			swnic_queue_frag(q, s, swnic_take(mem, b), len);
@@ -966,13 +967,57 @@ static void swnic_rx_resume(struct net_device *dev, unsigned int idx)
 	pthread_mutex_unlock(&q->kick_lock);
 }
 
+/* The CPU ranges of a send: on the stack for the usual few, on the heap beyond. */
+#define SWNIC_TX_INLINE_IOVS 16
+
+struct swnic_tx_iov {
+	struct iovec *v; /* inline_v, or a heap array of cap entries */
+	size_t nr, cap;
+	struct iovec inline_v[SWNIC_TX_INLINE_IOVS];
+};
+
+static void swnic_tx_iov_init(struct swnic_tx_iov *t)
+{
+	t->v = t->inline_v;
+	t->nr = 0;
+	t->cap = SWNIC_TX_INLINE_IOVS;
+}
+
+static void swnic_tx_iov_free(struct swnic_tx_iov *t)
+{
+	if (t->v != t->inline_v)
+		free(t->v);
+}
+
+/* Append [cpu, cpu + n), merged with the last range when contiguous: 0 or -ENOMEM. */
+static int swnic_tx_iov_add(struct swnic_tx_iov *t, void *cpu, size_t n)
+{
+	struct iovec *last = t->nr ? &t->v[t->nr - 1] : NULL;
+
+	if (last && (char *)last->iov_base + last->iov_len == cpu) {
+		last->iov_len += n;
+		return 0;
+	}
+	if (t->nr == t->cap) {
+		struct iovec *v = malloc(2 * t->cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		memcpy(v, t->v, t->nr * sizeof(*v));
+		swnic_tx_iov_free(t);
+		t->v = v;
+		t->cap *= 2;
+	}
+	t->v[t->nr++] = (struct iovec){ .iov_base = cpu, .iov_len = n };
+	return 0;
+}
+
 /*
  * The CPU ranges of [off, off + len) of the tx binding's buffer, as the NIC
- * reaches them: appended to @iov (merging what is contiguous). -EFAULT if
- * the device cannot read a piece.
+ * reaches them, appended to @t. -EFAULT if the device cannot read a piece.
  */
 static int swnic_tx_ranges(struct swnic *nic, struct net_devmem_dmabuf_binding *binding, size_t off,
-			   size_t len, struct iovec **iov, size_t *nr, size_t *cap)
+			   size_t len, struct swnic_tx_iov *t)
 {
 	while (len) {
 		size_t niov_off, niov_left, n;
@@ -986,22 +1031,10 @@ static int swnic_tx_ranges(struct swnic *nic, struct net_devmem_dmabuf_binding *
 		n = len < niov_left ? len : niov_left;
 		err = device_translate(nic->dma_dev, niov->desc.dma_addr + niov_off, n,
 				       DMA_TO_DEVICE, &cpu);
+		if (!err)
+			err = swnic_tx_iov_add(t, cpu, n);
 		if (err)
 			return err;
-		if (*nr && (char *)(*iov)[*nr - 1].iov_base + (*iov)[*nr - 1].iov_len == cpu) {
-			(*iov)[*nr - 1].iov_len += n;
-		} else {
-			if (*nr == *cap) {
-				size_t c = *cap ? *cap * 2 : 16;
-				struct iovec *v = realloc(*iov, c * sizeof(*v));
-
-				if (!v)
-					return -ENOMEM;
-				*iov = v;
-				*cap = c;
-			}
-			(*iov)[(*nr)++] = (struct iovec){ .iov_base = cpu, .iov_len = n };
-		}
 		off += n;
 		len -= n;
 	}
@@ -1051,29 +1084,26 @@ static ssize_t swnic_send_dmabuf(struct net_device *dev, int fd,
 				 const struct msghdr *msg, int flags)
 {
 	struct swnic *nic = swnic_of(dev);
-	struct iovec *iov = NULL;
-	size_t nr = 0, cap = 0, total = 0;
+	struct swnic_tx_iov t;
+	size_t total = 0;
 	struct msghdr m = { 0 };
 	ssize_t ret;
 	int err = 0;
 
+	swnic_tx_iov_init(&t);
 	for (size_t i = 0; i < msg->msg_iovlen && !err; i++) {
 		err = swnic_tx_ranges(nic, binding, (uintptr_t)msg->msg_iov[i].iov_base,
-				      msg->msg_iov[i].iov_len, &iov, &nr, &cap);
+				      msg->msg_iov[i].iov_len, &t);
 		total += msg->msg_iov[i].iov_len;
 	}
-	if (err) {
-		free(iov);
+	if (err || !total) {
+		swnic_tx_iov_free(&t);
 		return err;
-	}
-	if (!total) {
-		free(iov);
-		return 0;
 	}
 	m.msg_name = msg->msg_name;
 	m.msg_namelen = msg->msg_namelen;
-	m.msg_iov = iov;
-	m.msg_iovlen = nr;
+	m.msg_iov = t.v;
+	m.msg_iovlen = t.nr;
 	pthread_mutex_lock(&nic->tx_lock);
 	if (!nic->tx_ring_ok) {
 		ret = devmem_err(-ENODEV, "%s: the software NIC is gone", dev->name);
@@ -1085,7 +1115,7 @@ static ssize_t swnic_send_dmabuf(struct net_device *dev, int fd,
 		ret = swnic_tx_submit(nic, fd, &m, f, total >= SWNIC_TX_ZC_MIN);
 	}
 	pthread_mutex_unlock(&nic->tx_lock);
-	free(iov);
+	swnic_tx_iov_free(&t);
 	return ret;
 }
 

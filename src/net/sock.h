@@ -54,6 +54,7 @@ struct devmem_sock {
 	int fd; /* immutable */
 	unsigned long ino; /* the socket's inode: tells a reused fd number; immutable */
 	int family; /* AF_INET or AF_INET6; immutable */
+	int local_ifindex; /* atomic: the interface of its local address, 0 until known (sk_ifindex) */
 	long ref; /* atomic */
 
 	pthread_mutex_t lock;

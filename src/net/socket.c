@@ -122,12 +122,18 @@ out:
 	return err;
 }
 
-static void sk_table_remove(struct devmem_sock *sk)
+/* Take @sk out of the table: false when it was no longer there. */
+static bool sk_table_remove(struct devmem_sock *sk)
 {
+	bool removed = false;
+
 	pthread_rwlock_wrlock(&sk_table_lock);
-	if ((unsigned int)sk->fd < sk_table_size && sk_table[sk->fd] == sk)
+	if ((unsigned int)sk->fd < sk_table_size && sk_table[sk->fd] == sk) {
 		sk_table[sk->fd] = NULL;
+		removed = true;
+	}
 	pthread_rwlock_unlock(&sk_table_lock);
+	return removed;
 }
 
 /* ---- giving netmems back ---- */
@@ -400,6 +406,26 @@ static int sk_local_ifindex(const struct sockaddr *sa)
 	return ifindex;
 }
 
+/*
+ * The kernel interface owning the socket's local address, or 0: looked up
+ * once (a connected socket's address does not change), not on every send.
+ */
+static int sk_ifindex(struct devmem_sock *sk)
+{
+	struct sockaddr_storage local;
+	socklen_t len = sizeof(local);
+	int ifindex = __atomic_load_n(&sk->local_ifindex, __ATOMIC_RELAXED);
+
+	if (ifindex)
+		return ifindex;
+	if (getsockname(sk->fd, (struct sockaddr *)&local, &len))
+		return 0;
+	ifindex = sk_local_ifindex((struct sockaddr *)&local);
+	if (ifindex)
+		__atomic_store_n(&sk->local_ifindex, ifindex, __ATOMIC_RELAXED);
+	return ifindex;
+}
+
 /* The flow as the NIC sees it: from the peer (src) to us (dst). */
 static int sk_flow_key(int fd, struct netdev_flow_key *key)
 {
@@ -453,17 +479,13 @@ static int sk_attach(struct devmem_sock *sk)
 {
 	struct netdev_flow_key key;
 	struct net_device *dev;
-	struct sockaddr_storage local;
-	socklen_t llen = sizeof(local);
 	unsigned int rxq;
 	int err, ifindex;
 
 	err = sk_flow_key(sk->fd, &key);
 	if (err)
 		return err;
-	if (getsockname(sk->fd, (struct sockaddr *)&local, &llen))
-		return -errno;
-	ifindex = sk_local_ifindex((struct sockaddr *)&local);
+	ifindex = sk_ifindex(sk);
 	dev = ifindex > 0 ? netdev_get_by_index(ifindex) : NULL;
 	if (!dev || !dev->sock_ops) {
 		if (dev)
@@ -507,15 +529,7 @@ static bool sk_is_current(struct devmem_sock *sk)
 /* Drop @sk's table entry if it is still there (it holds no fragment or token). */
 static void sk_forget(struct devmem_sock *sk)
 {
-	bool removed = false;
-
-	pthread_rwlock_wrlock(&sk_table_lock);
-	if ((unsigned int)sk->fd < sk_table_size && sk_table[sk->fd] == sk) {
-		sk_table[sk->fd] = NULL;
-		removed = true;
-	}
-	pthread_rwlock_unlock(&sk_table_lock);
-	if (removed)
+	if (sk_table_remove(sk))
 		sk_put(sk); /* the table's */
 }
 
@@ -642,7 +656,7 @@ static bool cmsg_put(struct cmsg_writer *w, int level, int type, const void *dat
 	struct msghdr *msg = w->msg;
 	struct cmsghdr *cm;
 
-	if (!msg->msg_control || w->used + CMSG_LEN(len) > msg->msg_controllen)
+	if (!cmsg_fits(w, len))
 		return false;
 	cm = (struct cmsghdr *)((char *)msg->msg_control + w->used);
 	cm->cmsg_level = level;
@@ -1195,8 +1209,6 @@ ssize_t devmem_sendmsg(int fd, const struct msghdr *msg, int flags)
 	uint32_t id = 0;
 	ssize_t ret;
 	int err, local_if;
-	struct sockaddr_storage local;
-	socklen_t llen = sizeof(local);
 
 	if (!msg) {
 		errno = EFAULT;
@@ -1225,11 +1237,7 @@ ssize_t devmem_sendmsg(int fd, const struct msghdr *msg, int flags)
 		err = devmem_err(-EINVAL, "sendmsg: no tx binding with id %u", id);
 		goto out_put_binding;
 	}
-	if (getsockname(fd, (struct sockaddr *)&local, &llen)) {
-		err = -errno;
-		goto out_put_binding;
-	}
-	local_if = sk_local_ifindex((struct sockaddr *)&local);
+	local_if = sk_ifindex(sk);
 	if (local_if != binding->dev->ifindex) {
 		err = devmem_err(
 			-ENODEV,
