@@ -21,7 +21,6 @@
 #include "lib/debug.h"
 #include "lib/refcount.h"
 
-DEVMEM_TEST_SUITE(dma_buf);
 
 #define TEST_SIZE (4 * 4096UL)
 

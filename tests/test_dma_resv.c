@@ -18,7 +18,6 @@
 #include "lib/refcount.h"
 #include "lib/time.h"
 
-DEVMEM_TEST_SUITE(dma_resv);
 
 static const char *mock_driver_name(struct dma_fence *f)
 {
