@@ -10,7 +10,7 @@ shift
 if [ ! -f "$dir/build.ninja" ]; then
 	if ! out=$(meson setup "$dir" "$@" 2>&1); then
 		printf '%s\n' "$out" >&2
-		echo "build: 'meson setup $dir $*' failed (above)." >&2
+		echo "build: 'meson setup $dir${*:+ $*}' failed (above)." >&2
 		echo "build: if $dir is left from an older set-up, 'rm -rf $dir' and run again." >&2
 		exit 1
 	fi
