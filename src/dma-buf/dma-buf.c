@@ -898,9 +898,9 @@ static int dma_buf_describe_one(struct dma_buf *dmabuf, FILE *out)
 	int flags, attach_count = 0, ret;
 	bool has_name;
 
+	/* the kernel keeps only these of a dma-buf file's open flags (dma_buf_getfile) */
 	flags = fcntl(dmabuf->fd, F_GETFL);
-	if (flags < 0)
-		flags = 0;
+	flags = flags < 0 ? 0 : flags & (O_ACCMODE | O_NONBLOCK);
 	has_name = dma_buf_copy_name(dmabuf, name, sizeof(name));
 	dma_buf_lock(dmabuf);
 	/* our count is the reference count; the snapshot's own is not counted */
