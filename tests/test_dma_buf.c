@@ -677,6 +677,40 @@ Test(dma_buf, map_without_resv_lock_aborts)
 }
 #endif
 
+#if DEVMEM_DEBUG
+/* dma_buf_pin(), like the kernel's, asserts the resv lock (dma_resv_assert_held). */
+Test(dma_buf, pin_without_resv_lock_aborts, .signal = SIGABRT)
+{
+	struct test_exporter te;
+	struct dma_buf *dmabuf = test_export(&te, &test_dynamic_ops);
+	struct device *dev = test_device("nic", false);
+	struct dma_buf_attachment *dyn;
+
+	cr_assert_eq(dma_buf_dynamic_attach(dmabuf, dev, &plain_importer, NULL, &dyn), 0);
+	dma_buf_pin(dyn);
+}
+
+/* dma_buf_vmap(), like the kernel's, asserts the resv lock. */
+Test(dma_buf, vmap_without_resv_lock_aborts, .signal = SIGABRT)
+{
+	struct test_exporter te;
+	struct dma_buf *dmabuf = test_export(&te, &test_static_ops);
+	void *vaddr;
+
+	dma_buf_vmap(dmabuf, &vaddr);
+}
+#else
+Test(dma_buf, pin_without_resv_lock_aborts)
+{
+	cr_skip_test("locking assertions are compiled out (NDEBUG)");
+}
+
+Test(dma_buf, vmap_without_resv_lock_aborts)
+{
+	cr_skip_test("locking assertions are compiled out (NDEBUG)");
+}
+#endif
+
 Test(dma_buf, map_unlocked_takes_the_lock)
 {
 	struct test_exporter te;
