@@ -25,3 +25,14 @@ format:
 
 clean:
 	rm -rf build build-asan build-tsan build-bench build*.log
+
+# make install [PREFIX=/usr/local] [DESTDIR=...]: the libraries, headers,
+# libdevmem.pc, the devmem command and the man pages, through meson install.
+PREFIX ?= /usr/local
+.PHONY: install
+install:
+	@scripts/deps.sh build
+	@[ -f build/build.ninja ] || meson setup build -Dbench=false >/dev/null
+	@meson configure build -Dprefix="$(PREFIX)" >/dev/null
+	@ninja -C build >/dev/null
+	@DESTDIR="$(DESTDIR)" meson install -C build --no-rebuild
