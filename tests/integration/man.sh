@@ -1,7 +1,7 @@
 #!/bin/sh
 # The man pages render without a warning, and say everything they must:
-#   man.sh DEVMEM_TOOL MAN_DIR HEADER_DIR
-# devmem.1 has a section for every command `devmem --help` lists and names
+#   man.sh DEVMEM_TOOL MAN_DIR HEADER_DIR VERSION
+# Both name the project's version in their title line; devmem.1 has a section for every command `devmem --help` lists and names
 # every option `devmem COMMAND --help` prints; libdevmem.7 names every
 # function the public headers declare. The renderer is groff (Debian's
 # groff-base, which man-db needs), else mandoc, else man; SKIP (exit 77)
@@ -10,6 +10,7 @@ set -u
 tool=$1
 mandir=$2
 hdrs=$3
+version=$4
 pages="$mandir/devmem.1 $mandir/libdevmem.7"
 
 fail() {
@@ -28,7 +29,7 @@ elif command -v mandoc >/dev/null; then
 	renderer=mandoc
 	render() { mandoc -Tlint -Wwarning "$1"; }
 elif command -v man >/dev/null; then
-	renderer=man
+	renderer="man"
 	render() { man --warnings -l "$1" >/dev/null; }
 else
 	echo "SKIP: no groff, mandoc or man to render the pages (apt-get install groff-base)"
@@ -56,6 +57,11 @@ if command -v man >/dev/null; then
 	done
 fi
 
+for p in $pages; do
+	grep -q "^\.TH .* \"libdevmem $version\"" "$p" ||
+		fail "$(basename "$p"): the .TH line does not say libdevmem $version"
+done
+
 # roff writes a '-' the reader can copy as '\-'
 roff() { printf '%s' "$1" | sed 's/-/\\-/g'; }
 
@@ -76,9 +82,9 @@ grep -hE '^[a-z_A-Z].*[ *]\**[a-z_0-9]+\(' "$hdrs"/*.h | grep -vE '^(static|type
 	sed -E 's/^.*[ *]([a-z_0-9]+)\($/\1/; s/^.*[ *]([a-z_0-9]+)\(.*$/\1/' | sort -u >"$tmp/api"
 [ -s "$tmp/api" ] || fail "no function found in $hdrs"
 missing=""
-for f in $(cat "$tmp/api"); do
+while read -r f; do
 	grep -qw -- "$f" "$mandir/libdevmem.7" || missing="$missing $f"
-done
+done <"$tmp/api"
 [ -z "$missing" ] || fail "libdevmem.7 does not name:$missing"
 
 echo "PASS: devmem.1 and libdevmem.7 render without warnings ($renderer)," \
