@@ -144,7 +144,8 @@ int main(void)
 	printf("dma-buf of %u bytes bound to rx queue %d of lo (binding %u)\n", BUF_SIZE, RX_QUEUE,
 	       binding);
 
-	pthread_create(&thread, NULL, sender, &addr);
+	if (pthread_create(&thread, NULL, sender, &addr))
+		return die("sender thread", EAGAIN);
 	fd = accept(lfd, NULL, NULL);
 	if (fd < 0)
 		return die("accept", errno);
@@ -171,7 +172,9 @@ int main(void)
 			break; /* end of stream */
 
 		/* the device wrote the buffer: bracket the CPU's reads */
-		dma_buf_begin_cpu_access(buf, DMA_FROM_DEVICE);
+		err = dma_buf_begin_cpu_access(buf, DMA_FROM_DEVICE);
+		if (err)
+			return die("begin CPU access", -err);
 		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
 			struct dmabuf_cmsg frag;
 
