@@ -32,7 +32,6 @@ PREFIX ?= /usr/local
 .PHONY: install
 install:
 	@scripts/deps.sh build
-	@[ -f build/build.ninja ] || meson setup build -Dbench=false >/dev/null
-	@meson configure build -Dprefix="$(PREFIX)" >/dev/null
-	@ninja -C build >/dev/null
+	@[ ! -f build/build.ninja ] || meson configure build -Dprefix="$(PREFIX)" >/dev/null
+	@scripts/build.sh build -Dbench=false -Dprefix="$(PREFIX)"
 	@DESTDIR="$(DESTDIR)" meson install -C build --no-rebuild
