@@ -25,3 +25,13 @@ format:
 
 clean:
 	rm -rf build build-asan build-tsan build-bench build*.log
+
+# make install [PREFIX=/usr/local] [DESTDIR=...]: the libraries, headers,
+# libdevmem.pc, the devmem command and the man pages, through meson install.
+PREFIX ?= /usr/local
+.PHONY: install
+install:
+	@scripts/deps.sh build
+	@[ ! -f build/build.ninja ] || meson configure build -Dprefix="$(PREFIX)" >/dev/null
+	@scripts/build.sh build -Dbench=false -Dprefix="$(PREFIX)"
+	@DESTDIR="$(DESTDIR)" meson install -C build --no-rebuild
