@@ -627,6 +627,11 @@ static uint64_t devmem_recv_once(struct devmem_flow *f, uint32_t *keep, unsigned
 			f->linear += dc->frag_size;
 		}
 	}
+	if (!got && n > 0) {
+		/* host memory: copied as plain TCP data, with no devmem cmsg */
+		got = (uint64_t)n;
+		f->linear += got;
+	}
 	if (got != (uint64_t)n)
 		die("devmem_recvmsg returned %zd but its cmsgs report %llu bytes", n,
 		    (unsigned long long)got);

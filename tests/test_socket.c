@@ -7,6 +7,7 @@
  * bindings, attach refusals, and devmem TX with its zerocopy completions.
  */
 #include <errno.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <linux/errqueue.h>
 #include <netinet/in.h>
@@ -14,9 +15,11 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "devmem/dma-buf.h"
@@ -35,7 +38,7 @@
 
 #define MiB (1UL << 20)
 #define KiB (1UL << 10)
-#define ETOOSMALL_ 524 /* the kernel's ETOOSMALL: no cmsg fits */
+#define ETOOSMALL_ 525 /* the kernel's ETOOSMALL (524 is ENOTSUPP): no cmsg fits */
 #define ACCEPT_MS 10000
 #define WAIT_MS 20000
 #define RX_MS 60000
@@ -685,12 +688,15 @@ Test(socket, dontneed_skips_and_counts_unknown_repeated_and_out_of_range_tokens)
 	rig_down(&r);
 }
 
-Test(socket, dontneed_range_near_uint32_max_names_no_low_token)
+/*
+ * sock_devmem_dontneed() erases token_start + j in 32 bits: a range past
+ * UINT32_MAX goes on from 0 (never a token: they start at 1), 1, 2.
+ */
+Test(socket, dontneed_range_past_uint32_max_wraps_to_the_low_tokens)
 {
 	struct devmem_sock_stats ss;
 	struct flow_rig r;
-	unsigned int n;
-	bool low = false;
+	unsigned int n, held12 = 0;
 	struct pair p;
 	int err;
 
@@ -698,16 +704,17 @@ Test(socket, dontneed_range_near_uint32_max_names_no_low_token)
 	p = pair_up(&r, (int)r.queue);
 	n = hold_tokens(&r, &p, 16 * KiB, held, 512);
 	for (unsigned int i = 0; i < n; i++)
-		low |= held[i].frag_token < 3;
-	cr_assert(low, "some held token is 0, 1 or 2 (a wrap would reach it)");
-	/* UINT32_MAX - 1, UINT32_MAX, then what a wrap would make 0, 1, 2 */
-	cr_assert_eq(dontneed(p.server, &(struct dmabuf_token){ UINT32_MAX - 1, 5 }, 1, &err), 0,
+		held12 += held[i].frag_token == 1 || held[i].frag_token == 2;
+	cr_assert_eq(held12, 2, "tokens 1 and 2 are held");
+	/* UINT32_MAX - 1, UINT32_MAX, 0, 1, 2 */
+	cr_assert_eq(dontneed(p.server, &(struct dmabuf_token){ UINT32_MAX - 1, 5 }, 1, &err), 2,
 		     "errno %d", err);
 	ss = sock_stats(p.server);
-	cr_assert_eq(ss.tokens_held, n, "a range past UINT32_MAX freed a low token");
-	cr_assert_eq(ss.tokens_unknown, 5);
-	cr_assert_eq(dontneed(p.server, &(struct dmabuf_token){ UINT32_MAX, 1024 }, 1, &err), 0);
-	cr_assert_eq(sock_stats(p.server).tokens_held, n);
+	cr_assert_eq(ss.tokens_held, n - 2);
+	cr_assert_eq(ss.tokens_unknown, 3);
+	for (unsigned int i = 0; i < n; i++)
+		if (held[i].frag_token > 2)
+			cr_assert_eq(flow_dontneed_one(p.server, held[i].frag_token), 1);
 	pair_down(&p);
 	rig_down(&r);
 }
@@ -781,7 +788,11 @@ Test(socket, other_options_pass_through_to_setsockopt)
 
 /* ---- host memory ---- */
 
-Test(socket, unbound_queue_copies_bytes_with_one_linear_cmsg)
+/*
+ * tcp_recvmsg_locked() copies readable skbs with no devmem cmsg, whatever
+ * the flags: SCM_DEVMEM_LINEAR is only for the linear part of a devmem skb.
+ */
+Test(socket, unbound_queue_data_is_copied_with_no_cmsg_and_needs_no_control_buffer)
 {
 	struct flow_rig_opts o = { 0 };
 	struct flow_rig r;
@@ -792,17 +803,15 @@ Test(socket, unbound_queue_copies_bytes_with_one_linear_cmsg)
 	p = pair_up(&r, (int)r.queue);
 	send_pattern(&p, 20000);
 	wait_queued(&r, &p, 0);
-	while (pos < p.sent) {
+	for (unsigned int call = 0; pos < p.sent; call++) {
+		/* every other call with no control buffer at all */
 		ssize_t n = flow_recv(p.server, MSG_SOCK_DEVMEM | MSG_DONTWAIT, iobuf, 7000,
-				      FLOW_CMSG_ROOM(8), &msg);
+				      call % 2 ? 0 : FLOW_CMSG_ROOM(8), &msg);
 
-		cr_assert_gt(n, 0, "%s", strerror(msg.err));
+		cr_assert_gt(n, 0, "call %u: %s", call, strerror(msg.err));
 		cr_assert_leq(n, 7000);
-		cr_assert_eq(msg.nr, 1, "one cmsg per call");
-		cr_assert_eq(msg.c[0].level, SOL_SOCKET);
-		cr_assert_eq(msg.c[0].type, SCM_DEVMEM_LINEAR);
-		cr_assert_eq(msg.c[0].len, CMSG_LEN(sizeof(struct dmabuf_cmsg)));
-		cr_assert_eq(msg.c[0].dc.frag_size, (uint32_t)n);
+		cr_assert_eq(msg.nr, 0, "no cmsg for host-memory data");
+		cr_assert_eq(msg.controllen, 0);
 		cr_assert(!(msg.msg_flags & MSG_CTRUNC));
 		cr_assert_eq(flow_pattern_mismatch(iobuf, pos, (size_t)n), -1);
 		pos += (uint64_t)n;
@@ -912,7 +921,7 @@ Test(socket, unread_socket_on_an_unbound_queue_holds_the_sender_back)
 	rig_down(&r);
 }
 
-Test(socket, socket_on_no_software_nic_reads_as_linear)
+Test(socket, socket_on_no_software_nic_is_read_as_the_system_call_reads_it)
 {
 	struct flow_listener l;
 	struct pair p;
@@ -929,12 +938,11 @@ Test(socket, socket_on_no_software_nic_reads_as_linear)
 	send_pattern(&p, 10000);
 	while (pos < p.sent) {
 		ssize_t n = flow_recv(p.server, MSG_SOCK_DEVMEM, iobuf, sizeof(iobuf),
-				      FLOW_CMSG_ROOM(8), &msg);
+				      pos ? FLOW_CMSG_ROOM(8) : 0, &msg);
 
 		cr_assert_gt(n, 0, "%s", strerror(msg.err));
-		cr_assert_eq(msg.nr, 1);
-		cr_assert_eq(msg.c[0].type, SCM_DEVMEM_LINEAR);
-		cr_assert_eq(msg.c[0].dc.frag_size, (uint32_t)n);
+		cr_assert_eq(msg.nr, 0, "plain TCP data has no devmem cmsg");
+		cr_assert_eq(msg.controllen, 0);
 		cr_assert_eq(flow_pattern_mismatch(iobuf, pos, (size_t)n), -1);
 		pos += (uint64_t)n;
 	}
@@ -1645,4 +1653,508 @@ Test(socket, sendmsg_without_the_cmsg_is_plain_sendmsg)
 	cr_assert_eq(recv(t.p.server, got, sizeof(got), MSG_WAITALL), (ssize_t)sizeof(got));
 	cr_assert_str_eq(got, data);
 	tx_down(&t);
+}
+
+/* ---- the kernel's receive rules: flags, waits, faults (tcp_recvmsg_locked) ---- */
+
+static const struct flow_rig_opts unbound = { 0 };
+
+/* A thread that sends @len pattern bytes from @pos on @fd after @delay_us. */
+struct later_send {
+	int fd;
+	uint64_t pos;
+	size_t len;
+	unsigned int delay_us;
+	pthread_t kill; /* signal this thread with SIGUSR1 first, when set */
+	bool do_kill;
+};
+
+static void *later_send_fn(void *arg)
+{
+	struct later_send *ls = arg;
+	unsigned char *buf = malloc(ls->len);
+
+	flow_sleep_us(ls->delay_us);
+	if (ls->do_kill)
+		pthread_kill(ls->kill, SIGUSR1);
+	if (buf && ls->len) {
+		flow_pattern_fill(buf, ls->pos, ls->len);
+		for (size_t done = 0; done < ls->len;) {
+			ssize_t n = send(ls->fd, buf + done, ls->len - done, 0);
+
+			if (n <= 0)
+				break;
+			done += (size_t)n;
+		}
+	}
+	free(buf);
+	return NULL;
+}
+
+Test(socket, msg_peek_on_host_memory_data_leaves_it_queued)
+{
+	struct flow_rig r;
+	struct pair p;
+	ssize_t n;
+
+	rig_up(&r, &unbound);
+	p = pair_up(&r, (int)r.queue);
+	send_pattern(&p, 5000);
+	wait_queued(&r, &p, 0);
+	n = flow_recv(p.server, MSG_PEEK | MSG_DONTWAIT, iobuf, 5000, 0, &msg);
+	cr_assert_eq(n, 5000, "peek: %zd (%s)", n, strerror(msg.err));
+	cr_assert_eq(flow_pattern_mismatch(iobuf, 0, 5000), -1);
+	cr_assert_eq(sock_stats(p.server).bytes_linear, 0, "a peek takes nothing");
+	memset(iobuf, 0, 5000);
+	cr_assert_eq(flow_recv(p.server, MSG_DONTWAIT, iobuf, 5000, 0, &msg), 5000,
+		     "the peeked bytes are still there");
+	cr_assert_eq(flow_pattern_mismatch(iobuf, 0, 5000), -1);
+	cr_assert_eq(sock_stats(p.server).frags_queued, 0);
+	pair_down(&p);
+	rig_down(&r);
+}
+
+/* tcp_recvmsg_locked() calls tcp_recvmsg_dmabuf() for a peek too: tokens, nothing taken */
+Test(socket, msg_peek_on_dmabuf_data_gives_tokens_and_leaves_it_queued)
+{
+	struct devmem_sock_stats before;
+	unsigned int nr_peek;
+	uint64_t pos = 0;
+	struct flow_rig r;
+	struct pair p;
+
+	rig_up(&r, &bound);
+	p = pair_up(&r, (int)r.queue);
+	send_pattern(&p, 8192);
+	wait_queued(&r, &p, 0);
+	before = sock_stats(p.server);
+	cr_assert_eq(flow_recv(p.server, MSG_SOCK_DEVMEM | MSG_PEEK | MSG_DONTWAIT, iobuf, 8192,
+			       FLOW_CMSG_ROOM(128), &msg),
+		     8192, "%s", strerror(msg.err));
+	check_frags(&r, &msg, &pos);
+	nr_peek = msg.nr;
+	for (unsigned int i = 0; i < nr_peek; i++)
+		held[i] = msg.c[i].dc;
+	cr_assert_eq(sock_stats(p.server).frags_queued, before.frags_queued, "nothing taken");
+	cr_assert_eq(sock_stats(p.server).tokens_held, nr_peek);
+	/* the same bytes again, with tokens of their own */
+	pos = 0;
+	cr_assert_eq(flow_recv(p.server, MSG_SOCK_DEVMEM | MSG_DONTWAIT, iobuf, 8192,
+			       FLOW_CMSG_ROOM(128), &msg),
+		     8192);
+	check_frags(&r, &msg, &pos);
+	cr_assert_eq(sock_stats(p.server).frags_queued, 0);
+	cr_assert_eq(sock_stats(p.server).tokens_held, nr_peek + msg.nr);
+	for (unsigned int i = 0; i < msg.nr; i++) {
+		for (unsigned int j = 0; j < nr_peek; j++)
+			cr_assert_neq(msg.c[i].dc.frag_token, held[j].frag_token);
+		cr_assert_eq(flow_dontneed_one(p.server, msg.c[i].dc.frag_token), 1);
+	}
+	for (unsigned int j = 0; j < nr_peek; j++)
+		cr_assert_eq(flow_dontneed_one(p.server, held[j].frag_token), 1);
+	cr_assert_eq(sock_stats(p.server).tokens_held, 0);
+	pair_down(&p);
+	rig_down(&r);
+}
+
+/* MSG_TRUNC skips the copy, so dma-buf data is dropped with neither EFAULT nor tokens */
+Test(socket, msg_trunc_drops_dmabuf_data_without_tokens_or_efault)
+{
+	uint64_t pos = 4096;
+	struct flow_rig r;
+	struct pair p;
+
+	rig_up(&r, &bound);
+	p = pair_up(&r, (int)r.queue);
+	send_pattern(&p, 8192);
+	wait_queued(&r, &p, 0);
+	cr_assert_eq(flow_recv(p.server, MSG_TRUNC | MSG_DONTWAIT, NULL, 4096, 0, &msg), 4096, "%s",
+		     strerror(msg.err));
+	cr_assert_eq(sock_stats(p.server).tokens_held, 0);
+	while (pos < p.sent) {
+		cr_assert_gt(flow_recv(p.server, MSG_SOCK_DEVMEM | MSG_DONTWAIT, iobuf,
+				       sizeof(iobuf), FLOW_CMSG_ROOM(128), &msg),
+			     0);
+		check_frags(&r, &msg, &pos);
+		for (unsigned int i = 0; i < msg.nr; i++)
+			cr_assert_eq(flow_dontneed_one(p.server, msg.c[i].dc.frag_token), 1);
+	}
+	pair_down(&p);
+	rig_down(&r);
+}
+
+Test(socket, msg_waitall_waits_for_the_whole_iovec)
+{
+	struct later_send ls = { .pos = 1000, .len = 3000, .delay_us = 100000 };
+	struct flow_rig r;
+	struct pair p;
+	pthread_t th;
+
+	rig_up(&r, &unbound);
+	p = pair_up(&r, (int)r.queue);
+	send_pattern(&p, 1000);
+	wait_queued(&r, &p, 0);
+	ls.fd = p.client;
+	cr_assert_eq(pthread_create(&th, NULL, later_send_fn, &ls), 0);
+	cr_assert_eq(flow_recv(p.server, MSG_WAITALL, iobuf, 4000, 0, &msg), 4000, "%zd: %s",
+		     msg.ret, strerror(msg.err));
+	cr_assert_eq(flow_pattern_mismatch(iobuf, 0, 4000), -1);
+	pthread_join(th, NULL);
+	pair_down(&p);
+	rig_down(&r);
+}
+
+Test(socket, so_rcvlowat_makes_a_blocking_read_wait_for_that_many_bytes)
+{
+	struct later_send ls = { .pos = 1000, .len = 3000, .delay_us = 100000 };
+	int lowat = 3000;
+	struct flow_rig r;
+	struct pair p;
+	pthread_t th;
+	ssize_t n;
+
+	rig_up(&r, &unbound);
+	p = pair_up(&r, (int)r.queue);
+	send_pattern(&p, 1000);
+	wait_queued(&r, &p, 0);
+	/* 1000 bytes wait on the socket, under the mark */
+	cr_assert_eq(devmem_setsockopt(p.server, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof(lowat)),
+		     0);
+	ls.fd = p.client;
+	cr_assert_eq(pthread_create(&th, NULL, later_send_fn, &ls), 0);
+	n = flow_recv(p.server, 0, iobuf, 8000, 0, &msg);
+	cr_assert_geq(n, 3000, "%zd: %s", n, strerror(msg.err));
+	cr_assert_eq(flow_pattern_mismatch(iobuf, 0, (size_t)n), -1);
+	pthread_join(th, NULL);
+	pair_down(&p);
+	rig_down(&r);
+}
+
+Test(socket, so_rcvtimeo_ends_a_blocking_read_with_eagain)
+{
+	struct timeval tv = { .tv_usec = 200000 };
+	struct flow_rig r;
+	struct pair p;
+	int64_t t0;
+
+	rig_up(&r, &bound);
+	p = pair_up(&r, (int)r.queue);
+	cr_assert_eq(devmem_setsockopt(p.server, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+	t0 = flow_now_ms();
+	cr_assert_eq(flow_recv(p.server, MSG_SOCK_DEVMEM, iobuf, 4096, FLOW_CMSG_ROOM(8), &msg),
+		     -1);
+	cr_assert_eq(msg.err, EAGAIN, "%s", strerror(msg.err));
+	cr_assert_geq(flow_now_ms() - t0, 150);
+	pair_down(&p);
+	rig_down(&r);
+}
+
+static void on_sigusr1(int sig)
+{
+	(void)sig;
+}
+
+/* sk_wait_data() ends on a signal: EINTR, or a restart with SA_RESTART */
+Test(socket, a_signal_interrupts_a_blocking_read_with_eintr_or_restarts_it)
+{
+	struct sigaction sa = { .sa_handler = on_sigusr1 }, old;
+	struct later_send ls = { .delay_us = 100000, .do_kill = true };
+	struct flow_rig r;
+	struct pair p;
+	pthread_t th;
+
+	rig_up(&r, &unbound);
+	p = pair_up(&r, (int)r.queue);
+	ls.fd = p.client;
+	ls.kill = pthread_self();
+	cr_assert_eq(sigaction(SIGUSR1, &sa, &old), 0);
+	cr_assert_eq(pthread_create(&th, NULL, later_send_fn, &ls), 0);
+	cr_assert_eq(flow_recv(p.server, 0, iobuf, 4096, 0, &msg), -1);
+	cr_assert_eq(msg.err, EINTR, "%s", strerror(msg.err));
+	pthread_join(th, NULL);
+
+	/* with SA_RESTART the read goes on and gets the data sent after the signal */
+	sa.sa_flags = SA_RESTART;
+	cr_assert_eq(sigaction(SIGUSR1, &sa, NULL), 0);
+	ls.len = 100;
+	cr_assert_eq(pthread_create(&th, NULL, later_send_fn, &ls), 0);
+	cr_assert_eq(flow_recv(p.server, 0, iobuf, 4096, 0, &msg), 100, "%s", strerror(msg.err));
+	cr_assert_eq(flow_pattern_mismatch(iobuf, 0, 100), -1);
+	pthread_join(th, NULL);
+	sigaction(SIGUSR1, &old, NULL);
+	pair_down(&p);
+	rig_down(&r);
+}
+
+/* skb_copy_datagram_msg() fails on a bad iovec: EFAULT, the data stays */
+Test(socket, bad_iov_base_on_host_memory_data_is_efault_and_takes_nothing)
+{
+	void *bad[] = { NULL, (void *)16 };
+	struct flow_rig r;
+	struct pair p;
+
+	rig_up(&r, &unbound);
+	p = pair_up(&r, (int)r.queue);
+	send_pattern(&p, 5000);
+	wait_queued(&r, &p, 0);
+	for (unsigned int i = 0; i < 2; i++) {
+		cr_assert_eq(flow_recv(p.server, MSG_SOCK_DEVMEM | MSG_DONTWAIT, bad[i], 4096,
+				       FLOW_CMSG_ROOM(8), &msg),
+			     -1);
+		cr_assert_eq(msg.err, EFAULT, "%s", strerror(msg.err));
+	}
+	cr_assert_eq(sock_stats(p.server).bytes_linear, 0);
+	cr_assert_eq(flow_recv(p.server, MSG_DONTWAIT | MSG_WAITALL, iobuf, 5000, 0, &msg), 5000);
+	cr_assert_eq(flow_pattern_mismatch(iobuf, 0, 5000), -1);
+	pair_down(&p);
+	rig_down(&r);
+}
+
+/* tcp_recvmsg_dmabuf() never writes the iovec: kperf's NULL iov_base reads devmem data */
+Test(socket, null_iov_base_reads_dmabuf_data)
+{
+	uint64_t pos = 0;
+	struct flow_rig r;
+	struct pair p;
+
+	rig_up(&r, &bound);
+	p = pair_up(&r, (int)r.queue);
+	send_pattern(&p, 8192);
+	wait_queued(&r, &p, 0);
+	while (pos < p.sent) {
+		cr_assert_gt(flow_recv(p.server, MSG_SOCK_DEVMEM | MSG_DONTWAIT, NULL, 1 << 20,
+				       FLOW_CMSG_ROOM(128), &msg),
+			     0, "%s", strerror(msg.err));
+		check_frags(&r, &msg, &pos);
+		for (unsigned int i = 0; i < msg.nr; i++)
+			cr_assert_eq(flow_dontneed_one(p.server, msg.c[i].dc.frag_token), 1);
+	}
+	pair_down(&p);
+	rig_down(&r);
+}
+
+/* sk_setsockopt() reads an int first, sock_devmem_dontneed() the entries: EFAULT */
+Test(socket, dontneed_with_unreadable_optval_is_efault)
+{
+	struct flow_rig r;
+	unsigned int n;
+	struct pair p;
+	int err;
+
+	rig_up(&r, &bound);
+	p = pair_up(&r, (int)r.queue);
+	n = hold_tokens(&r, &p, 8 * KiB, held, 512);
+	cr_assert_eq(dontneed(p.server, NULL, 1, &err), -1);
+	cr_assert_eq(err, EFAULT);
+	cr_assert_eq(dontneed(p.server, (void *)16, 1, &err), -1);
+	cr_assert_eq(err, EFAULT);
+	errno = 0;
+	cr_assert_eq(devmem_setsockopt(p.server, SOL_SOCKET, SO_DEVMEM_DONTNEED, NULL, 0), -1);
+	cr_assert_eq(errno, EINVAL, "a length below an int comes first");
+	cr_assert_eq(sock_stats(p.server).tokens_held, n);
+	pair_down(&p);
+	rig_down(&r);
+}
+
+/* sk_user_frags is an XA_FLAGS_ALLOC1 xarray: the first token is 1 */
+Test(socket, tokens_are_numbered_from_1)
+{
+	struct flow_rig r;
+	struct pair p;
+
+	rig_up(&r, &bound);
+	p = pair_up(&r, (int)r.queue);
+	send_pattern(&p, 4096);
+	wait_queued(&r, &p, 0);
+	cr_assert_gt(flow_recv(p.server, MSG_SOCK_DEVMEM | MSG_DONTWAIT, iobuf, sizeof(iobuf),
+			       FLOW_CMSG_ROOM(8), &msg),
+		     0);
+	cr_assert_eq(msg.c[0].dc.frag_token, 1);
+	for (unsigned int i = 0; i < msg.nr; i++)
+		cr_assert_eq(flow_dontneed_one(p.server, msg.c[i].dc.frag_token), 1);
+	pair_down(&p);
+	rig_down(&r);
+}
+
+/* tokens are the socket's (sk->sk_user_frags), not the fd's */
+Test(socket, a_dup_of_a_socket_shares_its_stream_and_tokens)
+{
+	struct dmabuf_token t = { 1, 0 };
+	struct flow_rig r;
+	unsigned int n;
+	uint64_t pos;
+	struct pair p;
+	int d, err;
+
+	rig_up(&r, &bound);
+	p = pair_up(&r, (int)r.queue);
+	n = hold_tokens(&r, &p, 8 * KiB, held, 512);
+	d = dup(p.server);
+	cr_assert_geq(d, 0);
+	for (unsigned int i = 0; i < n; i++)
+		t.token_count =
+			held[i].frag_token > t.token_count ? held[i].frag_token : t.token_count;
+	cr_assert_eq(dontneed(d, &t, 1, &err), (int)n, "the dup gives back the tokens: %d", err);
+	cr_assert_eq(sock_stats(p.server).tokens_held, 0);
+	/* the stream goes on through either number */
+	pos = p.sent;
+	send_pattern(&p, 8 * KiB);
+	n = 0;
+	for (int64_t deadline = flow_now_ms() + WAIT_MS; pos < p.sent;) {
+		if (flow_recv(d, MSG_SOCK_DEVMEM | MSG_DONTWAIT, iobuf, sizeof(iobuf),
+			      FLOW_CMSG_ROOM(128), &msg) < 0) {
+			cr_assert_eq(msg.err, EAGAIN, "%s", strerror(msg.err));
+			cr_assert_lt(flow_now_ms(), deadline);
+			flow_sleep_us(1000);
+			continue;
+		}
+		check_frags(&r, &msg, &pos);
+		for (unsigned int i = 0; i < msg.nr; i++) {
+			cr_assert_lt(n, 512);
+			held[n++] = msg.c[i].dc;
+		}
+	}
+	/* closing one number keeps the socket and its tokens */
+	cr_assert_eq(devmem_close(d), 0);
+	cr_assert_eq(sock_stats(p.server).tokens_held, n);
+	for (unsigned int i = 0; i < n; i++)
+		cr_assert_eq(flow_dontneed_one(p.server, held[i].frag_token), 1);
+	pair_down(&p);
+	rig_down(&r);
+}
+
+/*
+ * A plain close() of a socket a queue reads, and a new socket given its fd
+ * number: the new socket reads its own bytes, never the old one's.
+ */
+Test(socket, fd_number_reused_after_a_plain_close_never_reads_the_old_stream)
+{
+	struct flow_listener *l;
+	struct flow_rig r;
+	struct pair a;
+	int num, c2, s2;
+	uint64_t got = 0;
+
+	rig_up(&r, &bound);
+	a = pair_up(&r, (int)r.queue);
+	send_pattern(&a, 8192);
+	wait_queued(&r, &a, 0);
+	num = a.server;
+	close(a.server);
+	l = &r.l;
+	c2 = flow_connect(l);
+	cr_assert_eq(c2, num, "fd %d not reused (got %d)", num, c2);
+	s2 = flow_accept(l, ACCEPT_MS);
+	cr_assert_geq(s2, 0);
+	cr_assert_eq(send(s2, "BBBBBBBBBB", 10, 0), 10);
+	for (int64_t deadline = flow_now_ms() + WAIT_MS; got < 10;) {
+		ssize_t n = flow_recv(c2, MSG_SOCK_DEVMEM | MSG_DONTWAIT, iobuf, sizeof(iobuf),
+				      FLOW_CMSG_ROOM(128), &msg);
+
+		if (n < 0) {
+			cr_assert_eq(msg.err, EAGAIN, "%s", strerror(msg.err));
+			cr_assert_lt(flow_now_ms(), deadline);
+			flow_sleep_us(1000);
+			continue;
+		}
+		cr_assert_leq(got + (uint64_t)n, 10, "%zd bytes: the old stream's", n);
+		if (!msg.nr) {
+			cr_assert_eq(memcmp(iobuf, "BBBBBBBBBB", (size_t)n), 0);
+		} else {
+			for (unsigned int i = 0; i < msg.nr; i++) {
+				cr_assert_eq(memcmp(r.va + msg.c[i].dc.frag_offset, "BBBBBBBBBB",
+						    msg.c[i].dc.frag_size),
+					     0, "the old stream's bytes");
+				cr_assert_eq(flow_dontneed_one(c2, msg.c[i].dc.frag_token), 1);
+			}
+		}
+		got += (uint64_t)n;
+	}
+	cr_assert_eq(devmem_close(c2), 0);
+	close(s2);
+	close(a.client);
+	rig_down(&r);
+}
+
+/* what is not a TCP socket is not ours: the system calls answer */
+Test(socket, recvmsg_on_udp_and_unix_sockets_is_the_system_call)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t alen = sizeof(a);
+	int u, sv[2];
+
+	u = socket(AF_INET, SOCK_DGRAM, 0);
+	cr_assert_geq(u, 0);
+	cr_assert_eq(bind(u, (struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(getsockname(u, (struct sockaddr *)&a, &alen), 0);
+	cr_assert_eq(sendto(u, "u", 1, 0, (struct sockaddr *)&a, sizeof(a)), 1);
+	cr_assert_eq(flow_recv(u, MSG_SOCK_DEVMEM, iobuf, 16, FLOW_CMSG_ROOM(1), &msg), 1, "%s",
+		     strerror(msg.err));
+	cr_assert_eq(iobuf[0], 'u');
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	cr_assert_eq(write(sv[0], "x", 1), 1);
+	cr_assert_eq(flow_recv(sv[1], MSG_SOCK_DEVMEM | MSG_DONTWAIT, iobuf, 16, 0, &msg), 1, "%s",
+		     strerror(msg.err));
+	cr_assert_eq(iobuf[0], 'x');
+	cr_assert_eq(devmem_sock_nr_live(), 0);
+	close(u);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+/* sock_devmem_dontneed() on anything but TCP (sk_is_tcp()): EBADF */
+Test(socket, dontneed_on_what_is_not_a_tcp_socket_is_ebadf_or_enotsock)
+{
+	struct dmabuf_token t = { 1, 1 };
+	int u, sv[2], pfd[2], err;
+
+	u = socket(AF_INET, SOCK_DGRAM, 0);
+	cr_assert_geq(u, 0);
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	cr_assert_eq(pipe(pfd), 0);
+	cr_assert_eq(dontneed(u, &t, 1, &err), -1);
+	cr_assert_eq(err, EBADF);
+	cr_assert_eq(dontneed(sv[0], &t, 1, &err), -1);
+	cr_assert_eq(err, EBADF, "AF_UNIX stream: %s", strerror(err));
+	cr_assert_eq(dontneed(pfd[0], &t, 1, &err), -1);
+	cr_assert_eq(err, ENOTSOCK);
+	close(pfd[0]);
+	cr_assert_eq(dontneed(pfd[0], &t, 1, &err), -1);
+	cr_assert_eq(err, EBADF);
+	close(pfd[1]);
+	close(u);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+/* put_cmsg_notrunc() fails on a control buffer it cannot write: EFAULT, nothing taken */
+Test(socket, unwritable_control_buffer_on_dmabuf_data_is_efault_and_takes_nothing)
+{
+	struct iovec iov = { iobuf, sizeof(iobuf) };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_controllen = 4096 };
+	void *ctl[] = { (void *)16, NULL, NULL };
+	int want[] = { EFAULT, EFAULT, ETOOSMALL_ /* no buffer at all: put_cmsg_notrunc() */ };
+	struct devmem_sock_stats before;
+	struct flow_rig r;
+	struct pair p;
+
+	rig_up(&r, &bound);
+	p = pair_up(&r, (int)r.queue);
+	send_pattern(&p, 8192);
+	wait_queued(&r, &p, 0);
+	before = sock_stats(p.server);
+	ctl[1] = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	cr_assert_neq(ctl[1], MAP_FAILED);
+	for (unsigned int i = 0; i < 3; i++) {
+		m.msg_control = ctl[i];
+		m.msg_controllen = 4096;
+		errno = 0;
+		cr_assert_eq(devmem_recvmsg(p.server, &m, MSG_SOCK_DEVMEM | MSG_DONTWAIT), -1);
+		cr_assert_eq(errno, want[i], "control buffer %u: %s", i, strerror(errno));
+	}
+	munmap(ctl[1], 4096);
+	cr_assert_eq(sock_stats(p.server).frags_queued, before.frags_queued);
+	cr_assert_eq(sock_stats(p.server).tokens_held, 0);
+	pair_down(&p);
+	rig_down(&r);
 }

@@ -579,9 +579,7 @@ Test(swnic, destroy_under_an_attached_socket_leaves_it_a_plain_socket)
 				held[nr_held++] = *dc;
 			}
 		} else {
-			cr_assert_eq(m.nr, 1);
-			cr_assert_eq(m.c[0].type, SCM_DEVMEM_LINEAR, "a plain socket's bytes");
-			cr_assert_eq(m.c[0].dc.frag_size, (uint32_t)n);
+			cr_assert_eq(m.nr, 0, "a plain socket's bytes have no devmem cmsg");
 			cr_assert_eq(flow_pattern_mismatch(buf, pos, (size_t)n), -1);
 			pos += (uint64_t)n;
 		}

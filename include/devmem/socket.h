@@ -18,33 +18,51 @@
  * indirection table. From then on the queue's driver reads the socket:
  * bytes land in the queue's page pool memory (the bound dma-buf's net_iovs,
  * or host pages when the queue is not bound) and wait on the socket as
- * fragments. A socket on no software NIC (a device no NIC shadows) is read
- * with plain recvmsg() and its bytes reported as linear.
+ * fragments. A socket on no software NIC (a device no NIC shadows), and
+ * anything that is not a TCP socket (UDP, AF_UNIX), is read with the
+ * recvmsg() system call itself.
  *
- * Receive (devmem_recvmsg with MSG_SOCK_DEVMEM):
- * - each fragment in the dma-buf is one SCM_DEVMEM_DMABUF cmsg (struct
- *   dmabuf_cmsg: offset into the dma-buf, size, token, binding id); the
- *   fragment is the user's until its token comes back through
- *   SO_DEVMEM_DONTNEED (or the socket is closed);
- * - bytes that landed in host memory are copied to the iovec and reported
- *   as one SCM_DEVMEM_LINEAR cmsg (struct dmabuf_cmsg, frag_size = bytes);
- *   one call never mixes the two kinds;
+ * Receive (devmem_recvmsg), as the kernel's tcp_recvmsg_locked():
+ * - with MSG_SOCK_DEVMEM, each fragment in the dma-buf is one
+ *   SCM_DEVMEM_DMABUF cmsg (struct dmabuf_cmsg: offset into the dma-buf,
+ *   size, token, binding id); the fragment is the user's until its token
+ *   comes back through SO_DEVMEM_DONTNEED (or the socket is closed). The
+ *   iovec is not written: its iov_base may be NULL;
+ * - bytes that landed in host memory (a queue with no binding) are plain
+ *   TCP data: copied to the iovec with no devmem cmsg, with or without
+ *   MSG_SOCK_DEVMEM, needing no control buffer. SCM_DEVMEM_LINEAR is only
+ *   for the linear part of a devmem skb, which the software NIC never
+ *   makes. One call never mixes host-memory and dma-buf data;
  * - the control buffer bounds a call as the kernel's does: the fragments
  *   that fit are returned (no MSG_CTRUNC) and the rest stay queued for the
- *   next call; when not even one cmsg fits, the call fails with errno 524
- *   (the kernel's ETOOSMALL) and takes nothing;
- * - without MSG_SOCK_DEVMEM, dma-buf data fails with EFAULT (host-memory
- *   data is copied as recvmsg() would);
+ *   next call; when not even one cmsg fits, the call fails with errno 525
+ *   (the kernel's ETOOSMALL, which libc does not name) and takes nothing;
+ * - without MSG_SOCK_DEVMEM, dma-buf data fails with EFAULT;
+ * - an iovec that cannot be written fails with EFAULT and takes nothing
+ *   (never a SIGSEGV);
+ * - MSG_PEEK takes nothing; on dma-buf data it still gives tokens (as the
+ *   kernel), each to be given back. MSG_TRUNC passes over the bytes
+ *   without copying them (dma-buf data then needs no MSG_SOCK_DEVMEM and
+ *   gives no token);
  * - 0 at end of stream; MSG_DONTWAIT (or O_NONBLOCK) gives EAGAIN when
- *   nothing is queued; blocking calls wait.
+ *   nothing is queued; a blocking call returns once it has SO_RCVLOWAT
+ *   bytes (the whole iovec with MSG_WAITALL), or with what it has at the
+ *   end of the stream, on SO_RCVTIMEO (EAGAIN when it has nothing) or on a
+ *   signal (EINTR when it has nothing; a handler with SA_RESTART restarts
+ *   the wait).
  *
- * Tokens (devmem_setsockopt(fd, SOL_SOCKET, SO_DEVMEM_DONTNEED, ...)): an
- * array of struct dmabuf_token ranges, at most DEVMEM_DONTNEED_MAX_TOKENS
- * entries (EINVAL beyond, as for a length that is 0 or not a whole number
- * of entries); as the kernel, one call stops at its
- * DEVMEM_DONTNEED_MAX_FRAGS-th fragment. Returns the number of fragments
- * freed. Tokens not held (never given, given back already, out of range)
- * are skipped. Any other option is passed to setsockopt().
+ * Tokens (devmem_setsockopt(fd, SOL_SOCKET, SO_DEVMEM_DONTNEED, ...)) are
+ * numbered from 1 and belong to the socket, not to the fd number: a dup()
+ * of the fd reaches them too. The option takes an array of struct
+ * dmabuf_token ranges, with the kernel's checks in its order: EINVAL for a
+ * length below an int, EFAULT when optval cannot be read, EBADF on a
+ * socket that is not TCP, EINVAL for a length that is not a whole number
+ * of entries or more than DEVMEM_DONTNEED_MAX_TOKENS of them. As the
+ * kernel, one call stops at its DEVMEM_DONTNEED_MAX_FRAGS-th fragment and
+ * token_start + i counts modulo 2^32. Returns the number of fragments
+ * freed; tokens not held (never given, given back already, out of range)
+ * are skipped, and a TCP socket that never received through here frees 0.
+ * Any other option is passed to setsockopt().
  *
  * A socket's queue stops reading it while more than 16 MiB wait in it
  * unread, as a kernel socket's receive buffer fills: the data stays in the
@@ -61,10 +79,14 @@
  * ee_data the first .. last send number). Without the cmsg the call is
  * sendmsg().
  *
- * devmem_close() releases every fragment the socket still holds, detaches
- * it from its queue and closes the fd. A socket read with devmem_recvmsg()
- * must be closed with devmem_close(): the queue's driver holds it open. One
- * only sent through (or refused by every queue) may be closed with close().
+ * devmem_close() closes the fd; with the socket's last fd it also releases
+ * every fragment the socket still holds and detaches it from its queue. A
+ * socket read with devmem_recvmsg() must be closed with devmem_close(): the
+ * queue's driver holds it open. One only sent through (or refused by every
+ * queue) may be closed with close(). When a socket's fd is closed with
+ * close() anyway and its number goes to a new socket, the next call on
+ * that number releases the old socket: the new one never sees its data or
+ * its tokens.
  *
  * Threads: calls on different sockets run in parallel; calls on one socket
  * may come from several threads (they serialise on the socket).

@@ -393,7 +393,7 @@ static void swnic_arm(struct swnic_rxq *q, struct swnic_sock *s)
 		if (!sqe)
 			return;
 	}
-	io_uring_prep_recv_multishot(sqe, s->sk->fd, NULL, 0, 0);
+	io_uring_prep_recv_multishot(sqe, s->sk->rx_fd, NULL, 0, 0);
 	sqe->flags |= IOSQE_BUFFER_SELECT;
 	sqe->buf_group = SWNIC_BGID;
 	if (q->nic->bundle)

@@ -13,8 +13,10 @@
  * net_iov until SO_DEVMEM_DONTNEED), fragments in host pages are copied and
  * their pages go back to the pool at once.
  *
- * References: the socket table holds one reference from creation until
- * devmem_close(); each call working on the socket holds one; the driver
+ * References: the socket table holds one reference from creation until the
+ * socket's last fd number goes (devmem_close(), or a plain close() seen
+ * when the number names another socket); each call working on the socket
+ * holds one; the driver
  * holds one from attach until its detach completes. The last put frees
  * (every fragment and token was released by then).
  *
@@ -51,8 +53,24 @@ struct devmem_zc_range {
 #define DEVMEM_SOCK_ERRQ_MAX 64 /* ranges queued at most (they merge when consecutive) */
 
 struct devmem_sock {
-	int fd; /* immutable */
-	unsigned long ino; /* the socket's inode: tells a reused fd number; immutable */
+	int fd; /* the fd it was first used through; immutable */
+	/*
+	 * The socket's inode: what the socket is, whatever fd numbers name it
+	 * (dup() gives it another; a plain close() and a new socket may give
+	 * its number to another). Immutable.
+	 */
+	unsigned long ino;
+	/* fd numbers of the table naming it, and the next socket of its inode hash; table lock */
+	unsigned int nr_fds;
+	struct devmem_sock *ino_next;
+	/*
+	 * The driver's own fd on the socket, from attach until the socket is
+	 * released: the user's fd number may be closed and taken by another
+	 * socket meanwhile, the driver must go on reading this one. -1: none.
+	 */
+	int rx_fd;
+	/* futex word: bumped (sk->lock held) whenever a blocked reader has something to see */
+	uint32_t rx_seq;
 	int family; /* AF_INET or AF_INET6; immutable */
 	int local_ifindex; /* atomic: the interface of its local address, 0 until known (sk_ifindex) */
 	long ref; /* atomic */
@@ -75,7 +93,7 @@ struct devmem_sock {
 	enum { SK_RX_NONE, SK_RX_ATTACHING, SK_RX_DONE } rx_state;
 	int attach_err; /* what joining said: 0, or a negative errno (read plainly then) */
 	bool closing;
-	unsigned int readers; /* threads waiting in devmem_recvmsg() */
+	unsigned int readers; /* threads waiting in devmem_recvmsg(), on rx_seq */
 
 	/* tokens given to the user: token t names tokens[t] (0: free) */
 	netmem_ref *tokens;

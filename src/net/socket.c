@@ -12,8 +12,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
+#include <limits.h>
 #include <time.h>
 #include <linux/errqueue.h>
+#include <linux/futex.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -21,6 +23,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -32,8 +35,12 @@
 #include "net/page_pool.h"
 #include "net/sock.h"
 
-/* The kernel's errno for a control buffer that cannot take the first cmsg. */
-#define DEVMEM_ETOOSMALL 524
+/*
+ * The kernel's errno for a control buffer that cannot take the first cmsg
+ * (put_cmsg_notrunc()): ETOOSMALL, 525, which libc has no name for (524 is
+ * ENOTSUPP).
+ */
+#define DEVMEM_ETOOSMALL 525
 
 #define SK_PUT_BATCH 64 /* netmems given back to a pool per bulk put */
 
@@ -41,9 +48,23 @@ static long sk_nr_live; /* atomic */
 
 /* ---- the fd table ---- */
 
+/*
+ * A socket is found by the fd number it is used through, and, for a
+ * number the table does not know yet, by its inode: dup() names a socket
+ * with a second number, and both reach the same fragments and tokens, as
+ * they reach the same kernel socket.
+ */
+#define SK_INO_BUCKETS 256
+
 static pthread_rwlock_t sk_table_lock = PTHREAD_RWLOCK_INITIALIZER;
 static struct devmem_sock **sk_table; /* by fd; protected by sk_table_lock */
 static unsigned int sk_table_size;
+static struct devmem_sock *sk_ino_hash[SK_INO_BUCKETS]; /* protected by sk_table_lock */
+
+static inline unsigned int sk_ino_bucket(unsigned long ino)
+{
+	return (unsigned int)((ino * 0x9e3779b97f4a7c15ULL) >> 56) % SK_INO_BUCKETS;
+}
 
 long devmem_sock_nr_live(void)
 {
@@ -59,6 +80,8 @@ static void sk_free(struct devmem_sock *sk)
 {
 	DEVMEM_BUG_ON(sk->rxq_tail != sk->rxq_head);
 	DEVMEM_BUG_ON(sk->stats.tokens_held);
+	if (sk->rx_fd >= 0)
+		close(sk->rx_fd);
 	if (sk->dev)
 		netdev_put(sk->dev);
 	free(sk->rxq);
@@ -91,49 +114,97 @@ static struct devmem_sock *sk_lookup(int fd)
 	return sk;
 }
 
+/* Room in the table for @fd (table lock held for writing): 0 or -ENOMEM. */
+static int sk_table_grow(unsigned int fd)
+{
+	unsigned int size = sk_table_size ? sk_table_size : 64;
+	struct devmem_sock **table;
+
+	if (fd < sk_table_size)
+		return 0;
+	while (size <= fd)
+		size *= 2;
+	table = realloc(sk_table, size * sizeof(*table));
+	if (!table)
+		return -ENOMEM;
+	memset(table + sk_table_size, 0, (size - sk_table_size) * sizeof(*table));
+	sk_table = table;
+	sk_table_size = size;
+	return 0;
+}
+
 /* Put @sk in the table at its fd: -EEXIST when another thread did first, -ENOMEM. */
 static int sk_table_insert(struct devmem_sock *sk)
 {
-	unsigned int fd = (unsigned int)sk->fd;
-	int err = 0;
+	unsigned int fd = (unsigned int)sk->fd, b = sk_ino_bucket(sk->ino);
+	int err;
 
 	pthread_rwlock_wrlock(&sk_table_lock);
-	if (fd >= sk_table_size) {
-		unsigned int size = sk_table_size ? sk_table_size : 64;
-		struct devmem_sock **table;
-
-		while (size <= fd)
-			size *= 2;
-		table = realloc(sk_table, size * sizeof(*table));
-		if (!table) {
-			err = -ENOMEM;
-			goto out;
-		}
-		memset(table + sk_table_size, 0, (size - sk_table_size) * sizeof(*table));
-		sk_table = table;
-		sk_table_size = size;
-	}
-	if (sk_table[fd])
+	err = sk_table_grow(fd);
+	if (!err && sk_table[fd])
 		err = -EEXIST;
-	else
+	if (!err) {
 		sk_table[fd] = sk;
-out:
+		sk->nr_fds = 1;
+		sk->ino_next = sk_ino_hash[b];
+		sk_ino_hash[b] = sk;
+	}
 	pthread_rwlock_unlock(&sk_table_lock);
 	return err;
 }
 
-/* Take @sk out of the table: false when it was no longer there. */
-static bool sk_table_remove(struct devmem_sock *sk)
+/*
+ * fd @fd names a socket the table knows by inode @ino (a dup() of it):
+ * enter it under @fd too and return it with a reference, or NULL.
+ */
+static struct devmem_sock *sk_table_alias(int fd, unsigned long ino)
 {
-	bool removed = false;
+	struct devmem_sock *sk;
 
 	pthread_rwlock_wrlock(&sk_table_lock);
-	if ((unsigned int)sk->fd < sk_table_size && sk_table[sk->fd] == sk) {
-		sk_table[sk->fd] = NULL;
-		removed = true;
+	for (sk = sk_ino_hash[sk_ino_bucket(ino)]; sk; sk = sk->ino_next)
+		if (sk->ino == ino)
+			break;
+	if (sk && (sk_table_grow((unsigned int)fd) || sk_table[fd]))
+		sk = NULL;
+	if (sk) {
+		sk_table[fd] = sk;
+		sk->nr_fds++;
+		sk_hold(sk);
 	}
 	pthread_rwlock_unlock(&sk_table_lock);
-	return removed;
+	return sk;
+}
+
+enum sk_unlink { SK_UNLINK_NONE, SK_UNLINK_FD, SK_UNLINK_LAST };
+
+/*
+ * Take fd @fd of @sk out of the table: SK_UNLINK_LAST when it was the last
+ * number naming the socket (the table's reference is then the caller's to
+ * drop), SK_UNLINK_NONE when @fd no longer named it.
+ */
+static enum sk_unlink sk_table_unlink(struct devmem_sock *sk, int fd)
+{
+	enum sk_unlink ret = SK_UNLINK_NONE;
+	struct devmem_sock **pp;
+
+	pthread_rwlock_wrlock(&sk_table_lock);
+	if (fd >= 0 && (unsigned int)fd < sk_table_size && sk_table[fd] == sk) {
+		sk_table[fd] = NULL;
+		ret = SK_UNLINK_FD;
+		if (!--sk->nr_fds) {
+			for (pp = &sk_ino_hash[sk_ino_bucket(sk->ino)]; *pp;
+			     pp = &(*pp)->ino_next) {
+				if (*pp == sk) {
+					*pp = sk->ino_next;
+					break;
+				}
+			}
+			ret = SK_UNLINK_LAST;
+		}
+	}
+	pthread_rwlock_unlock(&sk_table_lock);
+	return ret;
 }
 
 /* ---- giving netmems back ---- */
@@ -182,6 +253,18 @@ static void sk_putter_done(struct sk_putter *p)
 
 /* ---- the receive queue (driver side) ---- */
 
+/*
+ * Wake the readers blocked in devmem_recvmsg() (sk->lock held). They sleep
+ * on the rx_seq futex rather than on a condition variable so that a signal
+ * interrupts them as it interrupts a reader blocked in the kernel.
+ */
+static void sk_wake_readers(struct devmem_sock *sk)
+{
+	__atomic_store_n(&sk->rx_seq, sk->rx_seq + 1, __ATOMIC_RELEASE);
+	if (sk->readers)
+		syscall(SYS_futex, &sk->rx_seq, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
+
 static inline uint32_t sk_rxq_len(const struct devmem_sock *sk)
 {
 	return sk->rxq_tail - sk->rxq_head;
@@ -225,15 +308,14 @@ bool sk_deliver(struct devmem_sock *sk, const struct devmem_frag *frags, unsigne
 		if (full)
 			__atomic_store_n(&sk->rx_throttled, true, __ATOMIC_RELAXED);
 		sk->rxq_tail += n;
-		if (sk->readers)
-			pthread_cond_broadcast(&sk->wait);
+		sk_wake_readers(sk);
 		pthread_mutex_unlock(&sk->lock);
 		return full;
 	}
 	if (!sk->closing && !sk->rx_err) {
 		/* no memory for the queue: the stream cannot go on without a hole */
 		sk->rx_err = ENOMEM;
-		pthread_cond_broadcast(&sk->wait);
+		sk_wake_readers(sk);
 	}
 	pthread_mutex_unlock(&sk->lock);
 	for (unsigned int i = 0; i < n; i++)
@@ -249,7 +331,7 @@ void sk_set_eof(struct devmem_sock *sk, int err)
 		sk->rx_err = err;
 	else if (!err)
 		sk->rx_eof = true;
-	pthread_cond_broadcast(&sk->wait);
+	sk_wake_readers(sk);
 	pthread_mutex_unlock(&sk->lock);
 }
 
@@ -257,7 +339,7 @@ void sk_orphan(struct devmem_sock *sk)
 {
 	pthread_mutex_lock(&sk->lock);
 	sk->detached = true;
-	pthread_cond_broadcast(&sk->wait);
+	sk_wake_readers(sk);
 	pthread_mutex_unlock(&sk->lock);
 	sk_put(sk);
 }
@@ -284,7 +366,11 @@ static int sk_token_alloc(struct devmem_sock *sk, netmem_ref netmem, uint32_t *t
 			return 0;
 		}
 	}
-	/* all taken: double the table (at most 2^31 tokens, as the kernel's xarray limit) */
+	/*
+	 * All taken: double the table. As the kernel's sk_user_frags xarray
+	 * (XA_FLAGS_ALLOC1, xa_limit_31b), tokens run from 1 to INT_MAX: token
+	 * 0 is never given.
+	 */
 	{
 		uint32_t size = sk->nr_tokens ? sk->nr_tokens * 2 : 1024;
 		netmem_ref *tokens;
@@ -303,6 +389,10 @@ static int sk_token_alloc(struct devmem_sock *sk, netmem_ref netmem, uint32_t *t
 		memset(tokens + sk->nr_tokens, 0, (size - sk->nr_tokens) * sizeof(*tokens));
 		memset(free_map + words, 0xff, (size / 64 - words) * sizeof(*free_map));
 		sk->token_hint = sk->nr_tokens;
+		if (!sk->nr_tokens) {
+			free_map[0] &= ~1ULL;
+			sk->token_hint = 1;
+		}
 		sk->nr_tokens = size;
 	}
 	return sk_token_alloc(sk, netmem, token);
@@ -341,12 +431,11 @@ static inline void net_iov_user_put(netmem_ref netmem)
 
 /* ---- creating and attaching ---- */
 
-static int sk_create(int fd, struct devmem_sock **out)
+static int sk_create(int fd, const struct stat *st, struct devmem_sock **out)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
 	struct devmem_sock *sk;
-	struct stat st;
 	int type;
 	socklen_t tlen = sizeof(type);
 
@@ -358,13 +447,12 @@ static int sk_create(int fd, struct devmem_sock **out)
 	if (type != SOCK_STREAM || (ss.ss_family != AF_INET && ss.ss_family != AF_INET6))
 		return devmem_err(-EOPNOTSUPP, "fd %d: not a TCP socket", fd);
 
-	if (fstat(fd, &st))
-		return -errno;
 	sk = calloc(1, sizeof(*sk));
 	if (!sk)
 		return -ENOMEM;
 	sk->fd = fd;
-	sk->ino = st.st_ino;
+	sk->rx_fd = -1;
+	sk->ino = st->st_ino;
 	sk->family = ss.ss_family;
 	sk->ref = 1; /* the table's */
 	pthread_mutex_init(&sk->lock, NULL);
@@ -475,14 +563,14 @@ static uint32_t sk_flow_hash(const struct netdev_flow_key *key)
  * or a plain socket when no software NIC owns its address: -ENODEV is then
  * returned too, for devmem_sock_attach()), or a negative errno.
  */
-static int sk_attach(struct devmem_sock *sk)
+static int sk_attach(struct devmem_sock *sk, int fd)
 {
 	struct netdev_flow_key key;
 	struct net_device *dev;
 	unsigned int rxq;
 	int err, ifindex;
 
-	err = sk_flow_key(sk->fd, &key);
+	err = sk_flow_key(fd, &key);
 	if (err)
 		return err;
 	ifindex = sk_ifindex(sk);
@@ -493,6 +581,13 @@ static int sk_attach(struct devmem_sock *sk)
 		return devmem_err(-ENODEV, "fd %d: no software NIC owns its local address", sk->fd);
 	}
 	rxq = netdev_steer_flow(dev, &key, sk_flow_hash(&key));
+	/* the driver reads through an fd of its own: the user's number may go to another socket */
+	sk->rx_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (sk->rx_fd < 0) {
+		err = -errno;
+		netdev_put(dev);
+		return err;
+	}
 	/* the socket's reference; published before the driver sees the socket */
 	__atomic_store_n(&sk->dev, dev, __ATOMIC_RELEASE);
 	sk->rxq_idx = rxq;
@@ -506,49 +601,100 @@ static int sk_attach(struct devmem_sock *sk)
 		pthread_mutex_unlock(&sk->lock);
 		__atomic_store_n(&sk->dev, NULL, __ATOMIC_RELEASE);
 		netdev_put(dev);
+		close(sk->rx_fd);
+		sk->rx_fd = -1;
 		return err;
 	}
 	return 0;
 }
 
 /*
- * Whether @sk still describes the socket open at its fd. A socket no queue
- * reads may be closed with a plain close() (only sockets read through a
- * queue must go through devmem_close()), and its fd number taken by
- * another socket: its entry is then stale.
+ * The socket is gone from every fd number (devmem_close() of its last one,
+ * or its numbers were closed plainly and taken by other sockets): stop its
+ * driver, give back every fragment and token, and drop the table's
+ * reference.
  */
-static bool sk_is_current(struct devmem_sock *sk)
+static void sk_release(struct devmem_sock *sk)
 {
-	struct stat st;
+	struct sk_putter put = { .sk = sk };
 
-	if (__atomic_load_n(&sk->dev, __ATOMIC_ACQUIRE))
-		return true;
-	return !fstat(sk->fd, &st) && st.st_ino == sk->ino;
+	pthread_mutex_lock(&sk->lock);
+	sk->closing = true;
+	pthread_mutex_unlock(&sk->lock);
+	/* the driver stops reading before the socket's last fd goes */
+	if (sk->dev && sk->dev->sock_ops)
+		sk->dev->sock_ops->detach(sk->dev, sk);
+
+	pthread_mutex_lock(&sk->lock);
+	sk->detached = true;
+	while (sk_rxq_len(sk)) {
+		sk_putter_add(&put, sk->rxq[sk->rxq_head & (sk->rxq_size - 1)].netmem);
+		sk->rxq_head++;
+	}
+	sk->rxq_bytes = 0;
+	for (uint32_t t = 0; t < sk->nr_tokens; t++) {
+		netmem_ref netmem = sk_token_free(sk, t);
+
+		if (netmem) {
+			net_iov_user_put(netmem);
+			sk_putter_add(&put, netmem);
+			sk->stats.tokens_held--;
+		}
+	}
+	sk_wake_readers(sk);
+	pthread_cond_broadcast(&sk->wait);
+	pthread_mutex_unlock(&sk->lock);
+	sk_putter_done(&put);
+	sk_put(sk); /* the table's */
 }
 
-/* Drop @sk's table entry if it is still there (it holds no fragment or token). */
-static void sk_forget(struct devmem_sock *sk)
+/* fd @fd no longer names @sk (closed, or now another socket's): the socket goes with its last. */
+static void sk_drop_fd(struct devmem_sock *sk, int fd)
 {
-	if (sk_table_remove(sk))
-		sk_put(sk); /* the table's */
+	if (sk_table_unlink(sk, fd) == SK_UNLINK_LAST)
+		sk_release(sk);
+}
+
+/* Drop @sk's entry for @fd if it is still there (it holds no fragment or token). */
+static void sk_forget(struct devmem_sock *sk, int fd)
+{
+	sk_drop_fd(sk, fd);
+}
+
+/*
+ * The socket open at @fd, with a reference, if the table knows it (under
+ * this number, or under another one of the same socket), else NULL. The
+ * entry of a socket whose number was closed plainly and reused by another
+ * is dropped: the new socket never sees the old one's data or tokens.
+ */
+static struct devmem_sock *sk_find(int fd, const struct stat *st)
+{
+	struct devmem_sock *sk = sk_lookup(fd);
+
+	if (sk && sk->ino == st->st_ino)
+		return sk;
+	if (sk) {
+		sk_drop_fd(sk, fd);
+		sk_put(sk);
+	}
+	return sk_table_alias(fd, st->st_ino);
 }
 
 /* The socket of @fd with a reference, made on first use (not joined to a queue). */
 static int sk_get(int fd, struct devmem_sock **out)
 {
-	struct devmem_sock *sk = sk_lookup(fd);
+	struct devmem_sock *sk;
+	struct stat st;
 	int err;
 
-	if (sk && !sk_is_current(sk)) {
-		sk_forget(sk);
-		sk_put(sk);
-		sk = NULL;
-	}
+	if (fstat(fd, &st))
+		return -errno;
+	sk = sk_find(fd, &st);
 	if (sk) {
 		*out = sk;
 		return 0;
 	}
-	err = sk_create(fd, &sk);
+	err = sk_create(fd, &st, &sk);
 	if (err)
 		return err;
 	err = sk_table_insert(sk);
@@ -574,7 +720,7 @@ static int sk_get(int fd, struct devmem_sock **out)
  * threads receiving meanwhile wait for the outcome. Returns what the attach
  * said: 0, or a negative errno after which the socket is read plainly.
  */
-static int sk_rx_prepare(struct devmem_sock *sk)
+static int sk_rx_prepare(struct devmem_sock *sk, int fd)
 {
 	int err;
 
@@ -589,7 +735,7 @@ static int sk_rx_prepare(struct devmem_sock *sk)
 	sk->rx_state = SK_RX_ATTACHING;
 	pthread_mutex_unlock(&sk->lock);
 
-	err = sk_attach(sk);
+	err = sk_attach(sk, fd);
 
 	pthread_mutex_lock(&sk->lock);
 	sk->attach_err = err;
@@ -618,13 +764,104 @@ int devmem_sock_attach(int fd)
 	err = sk_get(fd, &sk);
 	if (err)
 		return err;
-	err = sk_rx_prepare(sk);
+	err = sk_rx_prepare(sk, fd);
 	if (!err)
 		err = (int)sk->rxq_idx;
 	else if (err != -ENODEV && !sk_has_tx_state(sk))
-		sk_forget(sk); /* refused: leave nothing behind for the fd */
+		sk_forget(sk, fd); /* refused: leave nothing behind for the fd */
 	sk_put(sk);
 	return err;
+}
+
+/* ---- copying to and from the caller's memory ---- */
+
+/*
+ * The kernel copies to and from user memory with accesses that fail with
+ * EFAULT on a bad address; a memcpy() here would kill the process
+ * instead. process_vm_writev() and process_vm_readv() on our own pid are
+ * such accesses. Where the kernel refuses them (a seccomp filter), the
+ * copies are plain ones.
+ */
+static bool sk_vm_copy_refused; /* atomic */
+
+static bool sk_vm_copy_usable(ssize_t ret)
+{
+	if (ret >= 0 || (errno != ENOSYS && errno != EPERM))
+		return true;
+	__atomic_store_n(&sk_vm_copy_refused, true, __ATOMIC_RELAXED);
+	return false;
+}
+
+/* Copy @local to @remote (the caller's memory): the bytes copied, or -1 and errno EFAULT. */
+static ssize_t sk_copy_to_user(const struct iovec *local, unsigned long nl,
+			       const struct iovec *remote, unsigned long nr)
+{
+	size_t done = 0, li = 0, loff = 0;
+	ssize_t ret;
+
+	if (!__atomic_load_n(&sk_vm_copy_refused, __ATOMIC_RELAXED)) {
+		ret = process_vm_writev(getpid(), local, nl, remote, nr, 0);
+		if (sk_vm_copy_usable(ret))
+			return ret;
+	}
+	for (unsigned long ri = 0; ri < nr; ri++) {
+		size_t roff = 0;
+
+		while (roff < remote[ri].iov_len && li < nl) {
+			size_t n = remote[ri].iov_len - roff;
+
+			if (n > local[li].iov_len - loff)
+				n = local[li].iov_len - loff;
+			memcpy((char *)remote[ri].iov_base + roff,
+			       (char *)local[li].iov_base + loff, n);
+			roff += n;
+			loff += n;
+			done += n;
+			if (loff == local[li].iov_len) {
+				li++;
+				loff = 0;
+			}
+		}
+	}
+	return (ssize_t)done;
+}
+
+/*
+ * Whether the caller can take output at [@p, @p + @len): its bytes are read
+ * and written back as they were (the kernel's put_cmsg() would fault there).
+ */
+static bool sk_user_writable(void *p, size_t len)
+{
+	char stash[4096];
+
+	if (__atomic_load_n(&sk_vm_copy_refused, __ATOMIC_RELAXED))
+		return p != NULL;
+	for (size_t off = 0; off < len; off += sizeof(stash)) {
+		size_t n = len - off < sizeof(stash) ? len - off : sizeof(stash);
+		struct iovec local = { stash, n }, remote = { (char *)p + off, n };
+
+		if (process_vm_readv(getpid(), &local, 1, &remote, 1, 0) != (ssize_t)n ||
+		    process_vm_writev(getpid(), &local, 1, &remote, 1, 0) != (ssize_t)n)
+			return false;
+	}
+	return true;
+}
+
+/* Copy @len bytes of the caller's memory at @src: 0, or -EFAULT. */
+static int sk_copy_from_user(void *dst, const void *src, size_t len)
+{
+	struct iovec local = { dst, len }, remote = { (void *)src, len };
+	ssize_t ret;
+
+	if (!__atomic_load_n(&sk_vm_copy_refused, __ATOMIC_RELAXED)) {
+		ret = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+		if (sk_vm_copy_usable(ret))
+			return ret == (ssize_t)len ? 0 : -EFAULT;
+	}
+	if (len && !src)
+		return -EFAULT;
+	memcpy(dst, src, len);
+	return 0;
 }
 
 /* ---- receive ---- */
@@ -643,6 +880,7 @@ static size_t msg_iov_len(const struct msghdr *msg)
 struct cmsg_writer {
 	struct msghdr *msg;
 	size_t used;
+	bool checked; /* the control buffer was found writable */
 };
 
 static bool cmsg_fits(const struct cmsg_writer *w, size_t len)
@@ -669,78 +907,144 @@ static bool cmsg_put(struct cmsg_writer *w, int level, int type, const void *dat
 	return true;
 }
 
-/* Copy @len bytes from @src into the iovec at byte @pos of it. */
-static void iov_copy_to(const struct msghdr *msg, size_t pos, const void *src, size_t len)
-{
-	for (size_t i = 0; i < msg->msg_iovlen && len; i++) {
-		const struct iovec *v = &msg->msg_iov[i];
-		size_t n;
+/*
+ * Where a call reads the queue: fragment @idx after the head, @off bytes
+ * into it. A call that consumes always reads at the head (it takes what it
+ * reads); MSG_PEEK walks on without taking anything.
+ */
+struct sk_cursor {
+	uint32_t idx;
+	uint32_t off;
+};
 
-		if (pos >= v->iov_len) {
-			pos -= v->iov_len;
+static inline struct devmem_frag *sk_cursor_frag(struct devmem_sock *sk, const struct sk_cursor *c)
+{
+	if (c->idx >= sk_rxq_len(sk))
+		return NULL;
+	return &sk->rxq[(sk->rxq_head + c->idx) & (sk->rxq_size - 1)];
+}
+
+/* @n bytes of the cursor's fragment @f were read (sk->lock held): take them, or walk past. */
+static void sk_cursor_eat(struct devmem_sock *sk, struct sk_cursor *c, struct devmem_frag *f,
+			  uint32_t n, bool peek, struct sk_putter *put)
+{
+	if (peek) {
+		c->off += n;
+		if (c->off == f->len) {
+			c->idx++;
+			c->off = 0;
+		}
+		return;
+	}
+	f->off += n;
+	f->len -= n;
+	sk->rxq_bytes -= n;
+	if (!f->len) {
+		if (put)
+			sk_putter_add(put, f->netmem);
+		sk->rxq_head++;
+	}
+}
+
+#define SK_COPY_BATCH 64 /* fragments per copy into the iovec */
+
+/*
+ * Copy host-memory fragments from the cursor into the iovec, from byte @pos
+ * of it, at most @len bytes (sk->lock held): the bytes copied, or -EFAULT
+ * when the iovec takes none. *@stop when the iovec faulted part way.
+ */
+static ssize_t sk_recv_linear(struct devmem_sock *sk, struct msghdr *msg, size_t pos,
+			      struct sk_cursor *c, size_t len, bool peek, struct sk_putter *put,
+			      bool *stop)
+{
+	struct iovec local[SK_COPY_BATCH], remote[SK_COPY_BATCH];
+	struct sk_cursor at = *c;
+	unsigned long nl = 0, nr = 0;
+	size_t want = 0, left;
+	struct devmem_frag *f;
+	ssize_t n;
+
+	while (nl < SK_COPY_BATCH && want < len && (f = sk_cursor_frag(sk, &at)) &&
+	       !netmem_is_net_iov(f->netmem)) {
+		size_t take = f->len - at.off;
+
+		if (take > len - want)
+			take = len - want;
+		local[nl++] =
+			(struct iovec){ (char *)netmem_address(f->netmem) + f->off + at.off, take };
+		want += take;
+		at.idx++;
+		at.off = 0;
+	}
+	for (size_t i = 0, skip = pos, room = want;
+	     i < msg->msg_iovlen && room && nr < SK_COPY_BATCH; i++) {
+		const struct iovec *v = &msg->msg_iov[i];
+
+		if (skip >= v->iov_len) {
+			skip -= v->iov_len;
 			continue;
 		}
-		n = v->iov_len - pos < len ? v->iov_len - pos : len;
-		memcpy((char *)v->iov_base + pos, src, n);
-		src = (const char *)src + n;
-		len -= n;
-		pos = 0;
+		remote[nr] = (struct iovec){ (char *)v->iov_base + skip, v->iov_len - skip };
+		if (remote[nr].iov_len > room)
+			remote[nr].iov_len = room;
+		room -= remote[nr++].iov_len;
+		skip = 0;
 	}
+	n = sk_copy_to_user(local, nl, remote, nr);
+	if (n <= 0) {
+		*stop = true;
+		return devmem_err(-EFAULT, "fd %d: the iovec cannot take the data", sk->fd);
+	}
+	if ((size_t)n < want)
+		*stop = true;
+	for (left = (size_t)n; left;) {
+		uint32_t m;
+
+		f = sk_cursor_frag(sk, c);
+		m = f->len - c->off < left ? f->len - c->off : (uint32_t)left;
+		sk_cursor_eat(sk, c, f, m, peek, put);
+		left -= m;
+	}
+	if (!peek)
+		sk->stats.bytes_linear += (uint64_t)n;
+	return n;
 }
 
 /*
- * Take host-page fragments off the queue into the iovec (sk->lock held):
- * bytes copied. Consumed pages go to @put.
+ * Hand net_iov fragments from the cursor to the user as tokens (sk->lock
+ * held), one SCM_DEVMEM_DMABUF cmsg each, up to @len bytes: the bytes
+ * reported, or a negative errno when not even the first could be
+ * (-DEVMEM_ETOOSMALL, -ENOMEM). *@stop when the control buffer (or the
+ * token space) ran out. As the kernel's tcp_recvmsg_dmabuf(), a peek
+ * gives tokens too: each one holds its fragment until it comes back.
  */
-static size_t sk_recv_linear(struct devmem_sock *sk, struct msghdr *msg, size_t room,
-			     struct sk_putter *put)
+static ssize_t sk_recv_dmabuf(struct devmem_sock *sk, struct cmsg_writer *w, struct sk_cursor *c,
+			      size_t len, bool peek, bool *stop)
 {
-	size_t copied = 0;
-
-	while (sk_rxq_len(sk) && copied < room) {
-		struct devmem_frag *f = &sk->rxq[sk->rxq_head & (sk->rxq_size - 1)];
-		size_t n = f->len < room - copied ? f->len : room - copied;
-
-		if (netmem_is_net_iov(f->netmem))
-			break;
-		iov_copy_to(msg, copied, (char *)netmem_address(f->netmem) + f->off, n);
-		copied += n;
-		f->off += (uint32_t)n;
-		f->len -= (uint32_t)n;
-		if (!f->len) {
-			sk_putter_add(put, f->netmem);
-			sk->rxq_head++;
-		}
-	}
-	sk->rxq_bytes -= copied;
-	return copied;
-}
-
-/*
- * Hand net_iov fragments to the user as tokens (sk->lock held), one
- * SCM_DEVMEM_DMABUF cmsg each, up to @room bytes: the bytes reported, or a
- * negative errno when not even the first fits (-DEVMEM_ETOOSMALL, -ENOMEM).
- */
-static ssize_t sk_recv_dmabuf(struct devmem_sock *sk, struct cmsg_writer *w, size_t room)
-{
+	struct devmem_frag *f;
 	size_t sent = 0;
 
-	while (sk_rxq_len(sk) && sent < room) {
-		struct devmem_frag *f = &sk->rxq[sk->rxq_head & (sk->rxq_size - 1)];
-		struct net_iov *niov;
+	while (sent < len && (f = sk_cursor_frag(sk, c)) && netmem_is_net_iov(f->netmem)) {
+		struct net_iov *niov = netmem_to_net_iov(f->netmem);
+		uint32_t avail = f->len - c->off, token, n;
 		struct dmabuf_cmsg dc;
-		uint32_t token, n;
-		bool whole;
 		int err;
 
-		if (!netmem_is_net_iov(f->netmem))
-			break;
-		niov = netmem_to_net_iov(f->netmem);
-		n = f->len < room - sent ? f->len : (uint32_t)(room - sent);
-		whole = n == f->len;
+		n = avail < len - sent ? avail : (uint32_t)(len - sent);
+		if (!w->checked && cmsg_fits(w, sizeof(dc))) {
+			/* once per call, before anything is taken: a bad buffer is EFAULT */
+			if (!sk_user_writable(w->msg->msg_control, w->msg->msg_controllen)) {
+				*stop = true;
+				return devmem_err(-EFAULT,
+						  "fd %d: the control buffer cannot be written",
+						  sk->fd);
+			}
+			w->checked = true;
+		}
 		if (!cmsg_fits(w, sizeof(dc))) {
 			/* as the kernel: what fitted is returned, no MSG_CTRUNC; the rest stays */
 			sk->stats.ctrunc++;
+			*stop = true;
 			if (!sent)
 				return devmem_err(-DEVMEM_ETOOSMALL,
 						  "fd %d: the control buffer cannot take a cmsg",
@@ -748,69 +1052,55 @@ static ssize_t sk_recv_dmabuf(struct devmem_sock *sk, struct cmsg_writer *w, siz
 			break;
 		}
 		err = sk_token_alloc(sk, f->netmem, &token);
-		if (err)
-			return sent ? (ssize_t)sent : err;
+		if (err) {
+			*stop = true;
+			if (!sent)
+				return err;
+			break;
+		}
 		dc = (struct dmabuf_cmsg){
-			.frag_offset = net_iov_virtual_addr(niov) + f->off,
+			.frag_offset = net_iov_virtual_addr(niov) + f->off + c->off,
 			.frag_size = n,
 			.frag_token = token,
 			.dmabuf_id = net_devmem_iov_binding_id(niov),
 		};
 		cmsg_put(w, SOL_SOCKET, SCM_DEVMEM_DMABUF, &dc, sizeof(dc));
-		/* the token holds a user and a pool reference: the queue's moves to it when whole */
+		/*
+		 * The token holds a user and a pool reference: the queue's moves
+		 * to it when the whole fragment is taken, else it takes one more.
+		 */
 		net_iov_user_get(f->netmem);
-		if (whole)
-			sk->rxq_head++;
-		else
+		if (peek || n != f->len)
 			page_pool_ref_netmem(f->netmem);
-		f->off += n;
-		f->len -= n;
+		sk_cursor_eat(sk, c, f, n, peek, NULL);
 		sent += n;
 		sk->stats.frags++;
 		sk->stats.tokens_held++;
+		if (!peek)
+			sk->stats.bytes_dmabuf += n;
 	}
-	sk->stats.bytes_dmabuf += sent;
-	sk->rxq_bytes -= sent;
 	return (ssize_t)sent;
 }
 
-/* A socket no driver reads: plain recvmsg(), its bytes reported as linear. */
-static ssize_t sk_recv_plain(struct devmem_sock *sk, struct msghdr *msg, int flags)
+/* MSG_TRUNC: pass over up to @len bytes of any kind without copying (sk->lock held). */
+static size_t sk_recv_skip(struct devmem_sock *sk, struct sk_cursor *c, size_t len, bool peek,
+			   struct sk_putter *put)
 {
-	struct cmsg_writer w = { .msg = msg };
-	size_t controllen = msg->msg_controllen;
-	struct dmabuf_cmsg dc = { 0 };
-	struct msghdr m = *msg;
-	ssize_t ret;
+	struct devmem_frag *f;
+	size_t done = 0;
 
-	if ((flags & MSG_SOCK_DEVMEM) && !cmsg_fits(&w, sizeof(dc))) {
-		errno = DEVMEM_ETOOSMALL;
-		return -1;
+	while (done < len && (f = sk_cursor_frag(sk, c))) {
+		uint32_t n = f->len - c->off;
+
+		if (n > len - done)
+			n = (uint32_t)(len - done);
+		sk_cursor_eat(sk, c, f, n, peek, put);
+		done += n;
 	}
-	m.msg_control = NULL;
-	m.msg_controllen = 0;
-	ret = recvmsg(sk->fd, &m, flags & ~MSG_SOCK_DEVMEM);
-	msg->msg_flags = m.msg_flags;
-	msg->msg_controllen = 0;
-	if (ret <= 0 || !(flags & MSG_SOCK_DEVMEM)) {
-		if (ret > 0) {
-			pthread_mutex_lock(&sk->lock);
-			sk->stats.bytes_linear += (uint64_t)ret;
-			pthread_mutex_unlock(&sk->lock);
-		}
-		return ret;
-	}
-	msg->msg_controllen = controllen;
-	dc.frag_size = (uint32_t)ret;
-	cmsg_put(&w, SOL_SOCKET, SCM_DEVMEM_LINEAR, &dc, sizeof(dc));
-	msg->msg_controllen = w.used;
-	pthread_mutex_lock(&sk->lock);
-	sk->stats.bytes_linear += (uint64_t)ret;
-	pthread_mutex_unlock(&sk->lock);
-	return ret;
+	return done;
 }
 
-static ssize_t sk_recv_errqueue(struct devmem_sock *sk, struct msghdr *msg);
+static ssize_t sk_recv_errqueue(struct devmem_sock *sk, int fd, struct msghdr *msg);
 
 /*
  * A socket its queue stopped reading (more than DEVMEM_SOCK_RCVBUF bytes
@@ -836,159 +1126,267 @@ static bool sk_nonblocking(int fd, int flags)
 	return fl >= 0 && (fl & O_NONBLOCK);
 }
 
-ssize_t devmem_recvmsg(int fd, struct msghdr *msg, int flags)
+/* The bytes a blocking call waits for, as the kernel's sock_rcvlowat(): SO_RCVLOWAT, MSG_WAITALL. */
+static size_t sk_rcv_target(int fd, int flags, size_t len)
 {
-	struct sk_putter put;
-	struct cmsg_writer w = { .msg = msg };
-	struct devmem_sock *sk;
-	bool nonblock, checked_nonblock = false, resume;
-	ssize_t ret;
-	size_t room;
-	int err;
+	int lowat = 1;
+	socklen_t olen = sizeof(lowat);
 
-	if (!msg) {
-		errno = EFAULT;
-		return -1;
-	}
-	err = sk_get(fd, &sk);
-	if (err) {
-		errno = -err;
-		return -1;
-	}
-	if (flags & MSG_ERRQUEUE) {
-		ret = sk_recv_errqueue(sk, msg);
-		sk_put(sk);
-		return ret;
-	}
-	/* a socket no NIC of ours can read is read plainly: not an error here */
-	sk_rx_prepare(sk);
-	put = (struct sk_putter){ .sk = sk };
-	room = msg_iov_len(msg);
-	msg->msg_flags = 0;
+	if (flags & MSG_WAITALL)
+		return len ? len : 1;
+	if (getsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, &olen) || lowat < 1)
+		lowat = 1;
+	return (size_t)lowat < len ? (size_t)lowat : (len ? len : 1);
+}
 
+/* When a blocking call gives up (SO_RCVTIMEO): false when it waits for ever. */
+static bool sk_rcv_deadline(int fd, struct timespec *deadline)
+{
+	struct timeval tv = { 0 };
+	socklen_t olen = sizeof(tv);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, &olen) || (!tv.tv_sec && !tv.tv_usec))
+		return false;
+	clock_gettime(CLOCK_MONOTONIC, deadline);
+	deadline->tv_sec += tv.tv_sec;
+	deadline->tv_nsec += tv.tv_usec * 1000;
+	if (deadline->tv_nsec >= 1000000000) {
+		deadline->tv_sec++;
+		deadline->tv_nsec -= 1000000000;
+	}
+	return true;
+}
+
+/*
+ * Sleep until the queue changes (sk->lock held, dropped meanwhile): 0,
+ * -ETIMEDOUT past @deadline, or -EINTR when a signal handler ran (a handler
+ * with SA_RESTART restarts the wait instead, as it restarts the kernel's).
+ */
+static int sk_wait_data(struct devmem_sock *sk, const struct timespec *deadline)
+{
+	uint32_t seq = sk->rx_seq;
+	struct timespec rel, *tsp = NULL;
+	int err = 0;
+
+	if (deadline) {
+		struct timespec now;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		rel.tv_sec = deadline->tv_sec - now.tv_sec;
+		rel.tv_nsec = deadline->tv_nsec - now.tv_nsec;
+		if (rel.tv_nsec < 0) {
+			rel.tv_sec--;
+			rel.tv_nsec += 1000000000;
+		}
+		if (rel.tv_sec < 0)
+			return -ETIMEDOUT;
+		tsp = &rel;
+	}
+	sk->readers++;
+	pthread_mutex_unlock(&sk->lock);
+	if (syscall(SYS_futex, &sk->rx_seq, FUTEX_WAIT_PRIVATE, seq, tsp, NULL, 0))
+		err = errno == EINTR || errno == ETIMEDOUT ? -errno : 0;
 	pthread_mutex_lock(&sk->lock);
+	sk->readers--;
+	return err;
+}
+
+/* A socket no driver reads: the kernel socket is read as it is. */
+static ssize_t sk_recv_plain(struct devmem_sock *sk, int fd, struct msghdr *msg, int flags)
+{
+	ssize_t ret = recvmsg(fd, msg, flags);
+
+	if (ret > 0 && !(flags & (MSG_PEEK | MSG_TRUNC))) {
+		pthread_mutex_lock(&sk->lock);
+		sk->stats.bytes_linear += (uint64_t)ret;
+		pthread_mutex_unlock(&sk->lock);
+	}
+	return ret;
+}
+
+/*
+ * recvmsg() on a socket a queue reads, after the kernel's
+ * tcp_recvmsg_locked(): fragments in host memory are copied as any TCP
+ * data (no cmsg: only devmem data has one), fragments in a dma-buf become
+ * tokens with MSG_SOCK_DEVMEM and EFAULT without it; one call never mixes
+ * the two kinds. The call returns once it has SO_RCVLOWAT bytes (all of
+ * the iovec with MSG_WAITALL), or at the end, an error, a signal or
+ * SO_RCVTIMEO with what it has.
+ */
+static ssize_t sk_recvmsg(struct devmem_sock *sk, int fd, struct msghdr *msg, int flags)
+{
+	bool peek = flags & MSG_PEEK, trunc = flags & MSG_TRUNC;
+	bool nonblock = false, nonblock_known = false, timed = false, timeo_known = false;
+	struct cmsg_writer w = { .msg = msg };
+	struct sk_putter put = { .sk = sk };
+	size_t len = msg_iov_len(msg), target = 0;
+	struct sk_cursor c = { 0 };
+	struct timespec deadline;
+	int last_dmabuf = -1;
+	ssize_t copied = 0;
+	uint32_t head;
+	bool resume;
+	int err = 0;
+
+	msg->msg_flags = 0;
+	pthread_mutex_lock(&sk->lock);
+	head = sk->rxq_head;
 	for (;;) {
-		if (sk_rxq_len(sk))
+		struct devmem_frag *f;
+		bool stop = false;
+
+		while (len && (f = sk_cursor_frag(sk, &c))) {
+			int dmabuf = netmem_is_net_iov(f->netmem);
+			ssize_t used;
+
+			if (trunc) {
+				used = (ssize_t)sk_recv_skip(sk, &c, len, peek, &put);
+			} else if (last_dmabuf >= 0 && last_dmabuf != dmabuf) {
+				goto out;
+			} else if (!dmabuf) {
+				used = sk_recv_linear(sk, msg, (size_t)copied, &c, len, peek, &put,
+						      &stop);
+			} else if (!(flags & MSG_SOCK_DEVMEM)) {
+				/* the kernel's answer to a reader that cannot take dma-buf data */
+				used = devmem_err(-EFAULT,
+						  "fd %d: data is in a dma-buf: read it with "
+						  "MSG_SOCK_DEVMEM",
+						  fd);
+				stop = true;
+			} else {
+				used = sk_recv_dmabuf(sk, &w, &c, len, peek, &stop);
+			}
+			if (used < 0) {
+				if (!copied)
+					err = (int)used;
+				goto out;
+			}
+			last_dmabuf = dmabuf;
+			copied += used;
+			len -= (size_t)used;
+			if (stop)
+				goto out;
+		}
+		if (!len)
+			break;
+		/* the queue has nothing more for this call: wait, or return what it has */
+		if (copied && !target) {
+			pthread_mutex_unlock(&sk->lock);
+			target = sk_rcv_target(fd, flags, len + (size_t)copied);
+			pthread_mutex_lock(&sk->lock);
+			continue;
+		}
+		if (copied && (size_t)copied >= target)
 			break;
 		if (sk->rx_err || sk->rx_eof || sk->detached) {
-			int rx_err = sk->rx_err;
-			bool detached = sk->detached && !sk->rx_eof && !rx_err;
-
-			pthread_mutex_unlock(&sk->lock);
-			if (detached) {
+			if (copied)
+				break;
+			if (sk->rx_err) {
+				err = -sk->rx_err;
+			} else if (sk->detached && !sk->rx_eof) {
 				/* no driver reads it: the rest of the stream is in the kernel socket */
-				ret = sk_recv_plain(sk, msg, flags);
-			} else if (rx_err) {
-				errno = rx_err;
-				ret = -1;
-			} else {
-				msg->msg_controllen = 0;
-				ret = 0;
+				pthread_mutex_unlock(&sk->lock);
+				return sk_recv_plain(sk, fd, msg, flags);
 			}
-			sk_put(sk);
-			return ret;
+			break;
 		}
-		if (!checked_nonblock) {
-			/* a syscall: not under the lock */
+		if (!nonblock_known || !timeo_known) {
+			/* syscalls: not under the lock */
 			pthread_mutex_unlock(&sk->lock);
 			nonblock = sk_nonblocking(fd, flags);
-			checked_nonblock = true;
+			timed = !nonblock && sk_rcv_deadline(fd, &deadline);
+			nonblock_known = timeo_known = true;
 			pthread_mutex_lock(&sk->lock);
 			continue;
 		}
 		if (nonblock) {
-			pthread_mutex_unlock(&sk->lock);
-			sk_put(sk);
-			errno = EAGAIN;
-			return -1;
+			if (!copied)
+				err = -EAGAIN;
+			break;
 		}
-		sk->readers++;
-		pthread_cond_wait(&sk->wait, &sk->lock);
-		sk->readers--;
-	}
-
-	if (!room) {
-		ret = 0;
-	} else if (!netmem_is_net_iov(sk->rxq[sk->rxq_head & (sk->rxq_size - 1)].netmem)) {
-		if ((flags & MSG_SOCK_DEVMEM) && !cmsg_fits(&w, sizeof(struct dmabuf_cmsg))) {
-			sk->stats.ctrunc++;
-			ret = devmem_err(-DEVMEM_ETOOSMALL,
-					 "fd %d: the control buffer cannot take a cmsg", fd);
-		} else {
-			ret = (ssize_t)sk_recv_linear(sk, msg, room, &put);
-			sk->stats.bytes_linear += (uint64_t)ret;
-			if (flags & MSG_SOCK_DEVMEM) {
-				struct dmabuf_cmsg dc = { .frag_size = (uint32_t)ret };
-
-				cmsg_put(&w, SOL_SOCKET, SCM_DEVMEM_LINEAR, &dc, sizeof(dc));
-			}
+		err = sk_wait_data(sk, timed ? &deadline : NULL);
+		if (err) {
+			if (copied)
+				err = 0;
+			else if (err == -ETIMEDOUT)
+				err = -EAGAIN;
+			break;
 		}
-	} else if (!(flags & MSG_SOCK_DEVMEM)) {
-		/* the kernel's answer to a reader that cannot take dma-buf data */
-		ret = devmem_err(-EFAULT,
-				 "fd %d: data is in a dma-buf: read it with MSG_SOCK_DEVMEM", fd);
-	} else {
-		ret = sk_recv_dmabuf(sk, &w, room);
+		/* another reader took what this peek had walked over: start again, as the kernel */
+		if (peek && sk->rxq_head != head) {
+			head = sk->rxq_head;
+			c = (struct sk_cursor){ 0 };
+			if (copied)
+				break;
+		}
 	}
+out:
 	resume = sk_rx_drained(sk);
 	pthread_mutex_unlock(&sk->lock);
 	msg->msg_controllen = w.used;
 	sk_putter_done(&put);
 	if (resume)
 		sk->dev->sock_ops->rx_resume(sk->dev, sk->rxq_idx);
-	sk_put(sk);
-	if (ret < 0) {
-		errno = (int)-ret;
+	if (err) {
+		errno = -err;
 		return -1;
 	}
+	return copied;
+}
+
+ssize_t devmem_recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	struct devmem_sock *sk;
+	ssize_t ret;
+
+	if (!msg) {
+		errno = EFAULT;
+		return -1;
+	}
+	/*
+	 * Not a TCP socket of ours (UDP, AF_UNIX, not a socket at all): the
+	 * system call's answer is the answer.
+	 */
+	if (sk_get(fd, &sk))
+		return recvmsg(fd, msg, flags);
+	if (flags & MSG_ERRQUEUE) {
+		ret = sk_recv_errqueue(sk, fd, msg);
+		sk_put(sk);
+		return ret;
+	}
+	if (flags & MSG_OOB) {
+		/* urgent data never reaches the queue: the kernel socket keeps it (tcp_recv_urg()) */
+		sk_put(sk);
+		return recvmsg(fd, msg, flags);
+	}
+	/* a socket no NIC of ours can read is read plainly: not an error here */
+	sk_rx_prepare(sk, fd);
+	ret = sk_recvmsg(sk, fd, msg, flags);
+	sk_put(sk);
 	return ret;
 }
 
 /* ---- SO_DEVMEM_DONTNEED ---- */
 
-/* The kernel's checks of an SO_DEVMEM_DONTNEED request: the number of entries, or -EINVAL. */
-static int sk_dontneed_check(const void *optval, socklen_t optlen)
-{
-	unsigned int nr;
-
-	if (!optval || optlen == 0 || optlen % sizeof(struct dmabuf_token))
-		return devmem_err(-EINVAL,
-				  "SO_DEVMEM_DONTNEED: length %u is not a whole number of "
-				  "struct dmabuf_token",
-				  optlen);
-	nr = optlen / sizeof(struct dmabuf_token);
-	if (nr > DEVMEM_DONTNEED_MAX_TOKENS)
-		return devmem_err(-EINVAL, "SO_DEVMEM_DONTNEED: %u entries (at most %u)", nr,
-				  DEVMEM_DONTNEED_MAX_TOKENS);
-	return (int)nr;
-}
-
 /*
- * Give back the tokens of @optval: the number freed. As the kernel, the
- * request stops at its DEVMEM_DONTNEED_MAX_FRAGS-th fragment (held or not),
- * and tokens not held are skipped.
+ * Give back the tokens of @tokens: the number freed. As the kernel's
+ * sock_devmem_dontneed(), the request stops at its
+ * DEVMEM_DONTNEED_MAX_FRAGS-th fragment (held or not), tokens not held are
+ * skipped, and token_start + j counts modulo 2^32.
  */
-static int sk_dontneed(struct devmem_sock *sk, const void *optval, socklen_t optlen)
+static int sk_dontneed(struct devmem_sock *sk, const struct dmabuf_token *tokens, unsigned int nr)
 {
-	const struct dmabuf_token *tokens = optval;
 	struct sk_putter put = { .sk = sk };
 	unsigned int frags = 0, freed = 0, unknown = 0;
-	int nr = sk_dontneed_check(optval, optlen);
 
-	if (nr < 0)
-		return nr;
 	pthread_mutex_lock(&sk->lock);
-	for (int i = 0; i < nr && frags < DEVMEM_DONTNEED_MAX_FRAGS; i++) {
-		uint32_t start = tokens[i].token_start;
-
+	for (unsigned int i = 0; i < nr; i++) {
 		for (uint32_t j = 0; j < tokens[i].token_count; j++) {
 			netmem_ref netmem;
 
-			if (frags == DEVMEM_DONTNEED_MAX_FRAGS)
-				break;
-			frags++;
-			/* a range past UINT32_MAX names tokens no one holds */
-			netmem = start + j < start ? 0 : sk_token_free(sk, start + j);
+			if (++frags > DEVMEM_DONTNEED_MAX_FRAGS)
+				goto limit;
+			netmem = sk_token_free(sk, tokens[i].token_start + j);
 			if (!netmem) {
 				unknown++;
 				continue;
@@ -998,6 +1396,7 @@ static int sk_dontneed(struct devmem_sock *sk, const void *optval, socklen_t opt
 			freed++;
 		}
 	}
+limit:
 	sk->stats.tokens_freed += freed;
 	sk->stats.tokens_held -= freed;
 	sk->stats.tokens_unknown += unknown;
@@ -1006,34 +1405,78 @@ static int sk_dontneed(struct devmem_sock *sk, const void *optval, socklen_t opt
 	return (int)freed;
 }
 
+/* sk_is_tcp(): what the kernel accepts SO_DEVMEM_DONTNEED on. */
+static bool sk_fd_is_tcp(int fd)
+{
+	int domain = 0, type = 0, proto = 0;
+	socklen_t len = sizeof(int);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len))
+		return false;
+	len = sizeof(int);
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len))
+		return false;
+	len = sizeof(int);
+	if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len))
+		return false;
+	return (domain == AF_INET || domain == AF_INET6) && type == SOCK_STREAM &&
+	       proto == IPPROTO_TCP;
+}
+
+/*
+ * SO_DEVMEM_DONTNEED with the kernel's checks in the kernel's order: the
+ * fd (EBADF, ENOTSOCK), sk_setsockopt()'s for every option (EINVAL below
+ * an int, EFAULT when the int cannot be read), then
+ * sock_devmem_dontneed()'s (EBADF on anything but TCP, EINVAL for a
+ * length that is not whole entries or more than
+ * DEVMEM_DONTNEED_MAX_TOKENS of them, EFAULT when they cannot be read).
+ * A length of 0 is EINVAL (below an int), not a request for nothing.
+ */
+static int sk_setsockopt_dontneed(int fd, const void *optval, socklen_t optlen)
+{
+	struct dmabuf_token tokens[DEVMEM_DONTNEED_MAX_TOKENS];
+	struct devmem_sock *sk;
+	struct stat st;
+	int val, ret;
+
+	if (fstat(fd, &st))
+		return -errno;
+	if (!S_ISSOCK(st.st_mode))
+		return -ENOTSOCK;
+	if (optlen < sizeof(int))
+		return devmem_err(-EINVAL, "SO_DEVMEM_DONTNEED: length %u", optlen);
+	if (sk_copy_from_user(&val, optval, sizeof(val)))
+		return devmem_err(-EFAULT, "SO_DEVMEM_DONTNEED: optval cannot be read");
+	sk = sk_find(fd, &st);
+	if (!sk && !sk_fd_is_tcp(fd))
+		return devmem_err(-EBADF, "SO_DEVMEM_DONTNEED: fd %d is not a TCP socket", fd);
+	if (optlen % sizeof(struct dmabuf_token) ||
+	    optlen > DEVMEM_DONTNEED_MAX_TOKENS * sizeof(struct dmabuf_token)) {
+		ret = devmem_err(-EINVAL,
+				 "SO_DEVMEM_DONTNEED: length %u is not 1 to %u struct dmabuf_token",
+				 optlen, DEVMEM_DONTNEED_MAX_TOKENS);
+		goto out;
+	}
+	ret = sk_copy_from_user(tokens, optval, optlen);
+	if (ret) {
+		devmem_err(ret, "SO_DEVMEM_DONTNEED: optval cannot be read");
+		goto out;
+	}
+	/* a socket that never received through us holds no token: as the kernel, 0 */
+	ret = sk ? sk_dontneed(sk, tokens, optlen / sizeof(struct dmabuf_token)) : 0;
+out:
+	if (sk)
+		sk_put(sk);
+	return ret;
+}
+
 int devmem_setsockopt(int fd, int level, int optname, const void *optval, socklen_t optlen)
 {
-	struct devmem_sock *sk;
 	int ret;
 
 	if (level != SOL_SOCKET || optname != SO_DEVMEM_DONTNEED)
 		return setsockopt(fd, level, optname, optval, optlen);
-	sk = sk_lookup(fd);
-	if (!sk) {
-		int type;
-		socklen_t tlen = sizeof(type);
-
-		/* a socket that never received through us holds no token: as the kernel, 0 */
-		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen))
-			return -1;
-		if (type != SOCK_STREAM) {
-			errno = EBADF;
-			return -1;
-		}
-		ret = sk_dontneed_check(optval, optlen);
-		if (ret < 0) {
-			errno = -ret;
-			return -1;
-		}
-		return 0;
-	}
-	ret = sk_dontneed(sk, optval, optlen);
-	sk_put(sk);
+	ret = sk_setsockopt_dontneed(fd, optval, optlen);
 	if (ret < 0) {
 		errno = -ret;
 		return -1;
@@ -1046,40 +1489,12 @@ int devmem_setsockopt(int fd, int level, int optname, const void *optval, sockle
 int devmem_close(int fd)
 {
 	struct devmem_sock *sk = sk_lookup(fd);
-	struct sk_putter put;
 
-	if (!sk)
-		return close(fd);
-	sk_table_remove(sk);
-	pthread_mutex_lock(&sk->lock);
-	sk->closing = true;
-	pthread_mutex_unlock(&sk->lock);
-	/* the driver stops reading before the fd goes: it must not read a reused fd */
-	if (sk->dev && sk->dev->sock_ops)
-		sk->dev->sock_ops->detach(sk->dev, sk);
-
-	put = (struct sk_putter){ .sk = sk };
-	pthread_mutex_lock(&sk->lock);
-	sk->detached = true;
-	while (sk_rxq_len(sk)) {
-		sk_putter_add(&put, sk->rxq[sk->rxq_head & (sk->rxq_size - 1)].netmem);
-		sk->rxq_head++;
+	if (sk) {
+		/* the socket goes with its last fd; a dup() of it keeps it, and its tokens */
+		sk_drop_fd(sk, fd);
+		sk_put(sk);
 	}
-	sk->rxq_bytes = 0;
-	for (uint32_t t = 0; t < sk->nr_tokens; t++) {
-		netmem_ref netmem = sk_token_free(sk, t);
-
-		if (netmem) {
-			net_iov_user_put(netmem);
-			sk_putter_add(&put, netmem);
-			sk->stats.tokens_held--;
-		}
-	}
-	pthread_cond_broadcast(&sk->wait);
-	pthread_mutex_unlock(&sk->lock);
-	sk_putter_done(&put);
-	sk_put(sk); /* ours */
-	sk_put(sk); /* the table's */
 	return close(fd);
 }
 
@@ -1088,14 +1503,11 @@ int devmem_close(int fd)
 int devmem_sock_stats(int fd, struct devmem_sock_stats *stats)
 {
 	struct devmem_sock *sk;
+	struct stat st;
 
 	if (!stats)
 		return -EINVAL;
-	sk = sk_lookup(fd);
-	if (sk && !sk_is_current(sk)) {
-		sk_put(sk);
-		sk = NULL;
-	}
+	sk = fstat(fd, &st) ? NULL : sk_find(fd, &st);
 	if (!sk)
 		return devmem_err(-EBADF, "fd %d is not a devmem socket", fd);
 	pthread_mutex_lock(&sk->lock);
@@ -1137,7 +1549,7 @@ static void sk_zc_complete(struct devmem_sock *sk, uint32_t id, bool copied)
 	sk->errq[sk->errq_len++] = (struct devmem_zc_range){ .lo = id, .hi = id, .copied = copied };
 }
 
-static ssize_t sk_recv_errqueue(struct devmem_sock *sk, struct msghdr *msg)
+static ssize_t sk_recv_errqueue(struct devmem_sock *sk, int fd, struct msghdr *msg)
 {
 	struct cmsg_writer w = { .msg = msg };
 	struct sock_extended_err ee = { 0 };
@@ -1147,7 +1559,7 @@ static ssize_t sk_recv_errqueue(struct devmem_sock *sk, struct msghdr *msg)
 	if (!sk->errq_len) {
 		pthread_mutex_unlock(&sk->lock);
 		/* anything else the kernel has for this socket */
-		return recvmsg(sk->fd, msg, MSG_ERRQUEUE);
+		return recvmsg(fd, msg, MSG_ERRQUEUE);
 	}
 	r = sk->errq[0];
 	memmove(&sk->errq[0], &sk->errq[1], (sk->errq_len - 1) * sizeof(sk->errq[0]));

@@ -687,8 +687,22 @@ ssize_t flow_rx_step(struct flow_rx *rx, int flags)
 			goto out;
 		}
 	}
-	if (!nr_cmsgs)
-		FAIL("%zd bytes at %llu with no cmsg", n, (unsigned long long)start);
+	if (!nr_cmsgs) {
+		/* host memory: copied to the iovec as any TCP data, with no devmem cmsg */
+		ssize_t bad;
+
+		if (rx->no_linear)
+			FAIL("%zd bytes at %llu copied: all data should be in the dma-buf", n,
+			     (unsigned long long)start);
+		bad = flow_pattern_mismatch(rx->iov_buf, rx->pos, (size_t)n);
+		if (bad >= 0)
+			FAIL("linear byte %llu is %#x, expected %#x",
+			     (unsigned long long)(rx->pos + (uint64_t)bad), rx->iov_buf[bad],
+			     flow_pattern_byte(rx->pos + (uint64_t)bad));
+		linear = true;
+		rx->pos += (uint64_t)n;
+		rx->bytes_linear += (uint64_t)n;
+	}
 	if (rx->pos - start != (uint64_t)n)
 		FAIL("the cmsgs describe %llu bytes, the call returned %zd",
 		     (unsigned long long)(rx->pos - start), n);

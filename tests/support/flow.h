@@ -194,7 +194,7 @@ struct flow_rx {
 	size_t iov_len; /* 0: 1 MiB */
 	bool random_iov; /* each call 1 .. iov_len bytes of iovec */
 	unsigned int cmsgs; /* control buffer room; 0: 128 */
-	bool no_linear; /* fail on SCM_DEVMEM_LINEAR (all data must be in the dma-buf) */
+	bool no_linear; /* fail on bytes copied to the iovec (all data must be in the dma-buf) */
 	bool no_dmabuf; /* fail on SCM_DEVMEM_DMABUF */
 	/*
 	 * Token policy: hold up to @hold fragments (random 1 .. @hold with
