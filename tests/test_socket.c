@@ -35,7 +35,6 @@
 #include "support/test-nic.h"
 #include "harness.h"
 
-
 #define MiB (1UL << 20)
 #define KiB (1UL << 10)
 #define ETOOSMALL_ 525 /* the kernel's ETOOSMALL (524 is ENOTSUPP): no cmsg fits */
@@ -2155,6 +2154,87 @@ Test(socket, unwritable_control_buffer_on_dmabuf_data_is_efault_and_takes_nothin
 	munmap(ctl[1], 4096);
 	cr_assert_eq(sock_stats(p.server).frags_queued, before.frags_queued);
 	cr_assert_eq(sock_stats(p.server).tokens_held, 0);
+	pair_down(&p);
+	rig_down(&r);
+}
+
+/* xa_alloc() in the 31-bit space finds no free index: EBUSY once nothing was delivered */
+Test(socket, token_space_full_is_ebusy_and_takes_nothing)
+{
+	unsigned int n = 0;
+	struct flow_rig r;
+	struct pair p;
+
+	rig_up(&r, &bound);
+	p = pair_up(&r, (int)r.queue);
+	send_pattern(&p, 32 * KiB);
+	wait_queued(&r, &p, 0);
+	sk_set_token_max(4);
+	/* tokens 1 .. 4, one cmsg per call */
+	for (; n < 4; n++) {
+		cr_assert_gt(flow_recv(p.server, MSG_SOCK_DEVMEM | MSG_DONTWAIT, iobuf, 4096,
+				       FLOW_CMSG_ROOM(8), &msg),
+			     0, "%s", strerror(msg.err));
+		cr_assert_eq(msg.nr, 1);
+		cr_assert_eq(msg.c[0].dc.frag_token, n + 1);
+	}
+	cr_assert_eq(flow_recv(p.server, MSG_SOCK_DEVMEM | MSG_DONTWAIT, iobuf, 4096,
+			       FLOW_CMSG_ROOM(8), &msg),
+		     -1);
+	cr_assert_eq(msg.err, EBUSY, "%s", strerror(msg.err));
+	cr_assert_eq(sock_stats(p.server).tokens_held, 4);
+	/* a token back makes room */
+	cr_assert_eq(flow_dontneed_one(p.server, 2), 1);
+	cr_assert_gt(flow_recv(p.server, MSG_SOCK_DEVMEM | MSG_DONTWAIT, iobuf, 4096,
+			       FLOW_CMSG_ROOM(8), &msg),
+		     0);
+	cr_assert_eq(msg.c[0].dc.frag_token, 2);
+	sk_set_token_max(0);
+	pair_down(&p);
+	rig_down(&r);
+}
+
+/* sock_devmem_dontneed(): an entry of no tokens is no fragment, freed or inspected */
+Test(socket, dontneed_entry_of_no_tokens_frees_nothing)
+{
+	struct dmabuf_token t[2];
+	struct flow_rig r;
+	unsigned int n;
+	struct pair p;
+	int err;
+
+	rig_up(&r, &bound);
+	p = pair_up(&r, (int)r.queue);
+	n = hold_tokens(&r, &p, 8 * KiB, held, 512);
+	t[0] = (struct dmabuf_token){ held[0].frag_token, 0 };
+	t[1] = (struct dmabuf_token){ held[0].frag_token, 1 };
+	cr_assert_eq(dontneed(p.server, t, 1, &err), 0, "errno %d", err);
+	cr_assert_eq(sock_stats(p.server).tokens_unknown, 0);
+	cr_assert_eq(dontneed(p.server, t, 2, &err), 1);
+	for (unsigned int i = 1; i < n; i++)
+		cr_assert_eq(flow_dontneed_one(p.server, held[i].frag_token), 1);
+	pair_down(&p);
+	rig_down(&r);
+}
+
+/* urgent data stays with the kernel socket (tcp_recv_urg()): MSG_OOB reads it there */
+Test(socket, msg_oob_reads_the_urgent_byte_of_the_kernel_socket)
+{
+	struct flow_rig r;
+	struct pair p;
+	int64_t deadline;
+
+	rig_up(&r, &unbound);
+	p = pair_up(&r, (int)r.queue);
+	cr_assert_eq(send(p.client, "U", 1, MSG_OOB), 1);
+	deadline = flow_now_ms() + WAIT_MS;
+	while (flow_recv(p.server, MSG_OOB | MSG_DONTWAIT, iobuf, 16, 0, &msg) < 0) {
+		cr_assert(msg.err == EAGAIN || msg.err == EINVAL, "%s", strerror(msg.err));
+		cr_assert_lt(flow_now_ms(), deadline);
+		flow_sleep_us(1000);
+	}
+	cr_assert_eq(msg.ret, 1);
+	cr_assert_eq(iobuf[0], 'U');
 	pair_down(&p);
 	rig_down(&r);
 }

@@ -179,6 +179,9 @@ void sk_set_eof(struct devmem_sock *sk, int err);
  */
 void sk_orphan(struct devmem_sock *sk);
 
+/* Tests: hand out tokens up to @max only (0: up to INT_MAX, the kernel's limit). */
+void sk_set_token_max(uint32_t max);
+
 /* Sockets alive in this process (tests watch them die). */
 long devmem_sock_nr_live(void);
 

@@ -346,10 +346,22 @@ void sk_orphan(struct devmem_sock *sk)
 
 /* ---- tokens ---- */
 
-/* A free token (sk->lock held), growing the table; -ENOMEM. */
+/* The highest token: xa_limit_31b's INT_MAX (tests lower it to fill the space). */
+static uint32_t sk_token_max = INT_MAX; /* atomic */
+
+void sk_set_token_max(uint32_t max)
+{
+	__atomic_store_n(&sk_token_max, max ? max : INT_MAX, __ATOMIC_RELAXED);
+}
+
+/*
+ * A free token (sk->lock held), growing the table: 0, -EBUSY when every
+ * token up to the limit is held (xa_alloc()'s answer, which
+ * tcp_recvmsg_dmabuf() passes on), or -ENOMEM.
+ */
 static int sk_token_alloc(struct devmem_sock *sk, netmem_ref netmem, uint32_t *token)
 {
-	uint32_t words = sk->nr_tokens / 64;
+	uint32_t words = sk->nr_tokens / 64, max = __atomic_load_n(&sk_token_max, __ATOMIC_RELAXED);
 
 	for (uint32_t w = sk->token_hint / 64; w < words; w++) {
 		uint64_t free_bits = sk->token_free[w];
@@ -359,6 +371,8 @@ static int sk_token_alloc(struct devmem_sock *sk, netmem_ref netmem, uint32_t *t
 		if (free_bits) {
 			uint32_t t = w * 64 + (uint32_t)__builtin_ctzll(free_bits);
 
+			if (t > max)
+				return -EBUSY;
 			sk->token_free[w] &= ~(1ULL << (t % 64));
 			sk->tokens[t] = netmem;
 			sk->token_hint = t + 1;
@@ -376,8 +390,8 @@ static int sk_token_alloc(struct devmem_sock *sk, netmem_ref netmem, uint32_t *t
 		netmem_ref *tokens;
 		uint64_t *free_map;
 
-		if (size > (1U << 31))
-			return -ENOMEM;
+		if (sk->nr_tokens && sk->nr_tokens - 1 >= max)
+			return -EBUSY;
 		tokens = realloc(sk->tokens, size * sizeof(*tokens));
 		if (!tokens)
 			return -ENOMEM;
