@@ -93,6 +93,9 @@ struct devmem_sock {
 	enum { SK_RX_NONE, SK_RX_ATTACHING, SK_RX_DONE } rx_state;
 	int attach_err; /* what joining said: 0, or a negative errno (read plainly then) */
 	bool closing;
+	/* the control buffer the last receive found writable (sk_recv_dmabuf()) */
+	void *ctl_ok;
+	size_t ctl_ok_len;
 	unsigned int readers; /* threads waiting in devmem_recvmsg(), on rx_seq */
 
 	/* tokens given to the user: token t names tokens[t] (0: free) */

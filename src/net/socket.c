@@ -1046,13 +1046,24 @@ static ssize_t sk_recv_dmabuf(struct devmem_sock *sk, struct cmsg_writer *w, str
 
 		n = avail < len - sent ? avail : (uint32_t)(len - sent);
 		if (!w->checked && cmsg_fits(w, sizeof(dc))) {
-			/* once per call, before anything is taken: a bad buffer is EFAULT */
-			if (!sk_user_writable(w->msg->msg_control, w->msg->msg_controllen)) {
+			/*
+			 * Before anything is taken: a bad buffer is EFAULT. The
+			 * probe costs two syscalls, so the buffer the last call
+			 * found writable is trusted (an application unmapping
+			 * it between calls has freed what it still uses).
+			 */
+			void *ctl = w->msg->msg_control;
+			size_t ctl_len = w->msg->msg_controllen;
+
+			if ((ctl != sk->ctl_ok || ctl_len > sk->ctl_ok_len) &&
+			    !sk_user_writable(ctl, ctl_len)) {
 				*stop = true;
 				return devmem_err(-EFAULT,
 						  "fd %d: the control buffer cannot be written",
 						  sk->fd);
 			}
+			sk->ctl_ok = ctl;
+			sk->ctl_ok_len = ctl_len;
 			w->checked = true;
 		}
 		if (!cmsg_fits(w, sizeof(dc))) {
