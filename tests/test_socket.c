@@ -2240,3 +2240,23 @@ Test(socket, msg_oob_reads_the_urgent_byte_of_the_kernel_socket)
 	pair_down(&p);
 	rig_down(&r);
 }
+
+/* skb_copy_datagram_msg() fills every iovec entry, however many */
+Test(socket, host_memory_data_fills_an_iovec_of_many_entries)
+{
+	static struct iovec iov[200];
+	struct msghdr m = { .msg_iov = iov, .msg_iovlen = 200 };
+	struct flow_rig r;
+	struct pair p;
+
+	rig_up(&r, &unbound);
+	p = pair_up(&r, (int)r.queue);
+	send_pattern(&p, 5000);
+	wait_queued(&r, &p, 0);
+	for (unsigned int i = 0; i < 200; i++)
+		iov[i] = (struct iovec){ iobuf + i * 10, 10 };
+	cr_assert_eq(devmem_recvmsg(p.server, &m, MSG_DONTWAIT), 2000, "%s", strerror(errno));
+	cr_assert_eq(flow_pattern_mismatch(iobuf, 0, 2000), -1);
+	pair_down(&p);
+	rig_down(&r);
+}

@@ -974,7 +974,7 @@ static ssize_t sk_recv_linear(struct devmem_sock *sk, struct msghdr *msg, size_t
 	struct iovec local[SK_COPY_BATCH], remote[SK_COPY_BATCH];
 	struct sk_cursor at = *c;
 	unsigned long nl = 0, nr = 0;
-	size_t want = 0, left;
+	size_t want = 0, room, left;
 	struct devmem_frag *f;
 	ssize_t n;
 
@@ -990,8 +990,8 @@ static ssize_t sk_recv_linear(struct devmem_sock *sk, struct msghdr *msg, size_t
 		at.idx++;
 		at.off = 0;
 	}
-	for (size_t i = 0, skip = pos, room = want;
-	     i < msg->msg_iovlen && room && nr < SK_COPY_BATCH; i++) {
+	room = want;
+	for (size_t i = 0, skip = pos; i < msg->msg_iovlen && room && nr < SK_COPY_BATCH; i++) {
 		const struct iovec *v = &msg->msg_iov[i];
 
 		if (skip >= v->iov_len) {
@@ -1009,7 +1009,8 @@ static ssize_t sk_recv_linear(struct devmem_sock *sk, struct msghdr *msg, size_t
 		*stop = true;
 		return devmem_err(-EFAULT, "fd %d: the iovec cannot take the data", sk->fd);
 	}
-	if ((size_t)n < want)
+	/* short of what the iovec entries offered: the iovec faulted part way */
+	if ((size_t)n < want - room)
 		*stop = true;
 	for (left = (size_t)n; left;) {
 		uint32_t m;
