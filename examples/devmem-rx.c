@@ -170,6 +170,14 @@ int main(void)
 			return die("devmem_recvmsg", errno);
 		if (n == 0 && !CMSG_FIRSTHDR(&msg))
 			break; /* end of stream */
+		if (!CMSG_FIRSTHDR(&msg)) {
+			/* no cmsg: the bytes were in host memory, copied as plain TCP data */
+			if (check(linear, (size_t)n, off))
+				goto mismatch;
+			in_linear += (size_t)n;
+			off += (size_t)n;
+			continue;
+		}
 
 		/* the device wrote the buffer: bracket the CPU's reads */
 		err = dma_buf_begin_cpu_access(buf, DMA_FROM_DEVICE);
@@ -182,7 +190,7 @@ int main(void)
 				continue;
 			memcpy(&frag, CMSG_DATA(cm), sizeof(frag));
 			if (cm->cmsg_type == SCM_DEVMEM_LINEAR) {
-				/* bytes that landed in host memory, copied to the iovec */
+				/* the linear part of a devmem skb, copied to the iovec */
 				if (check(linear, frag.frag_size, off))
 					goto mismatch;
 				in_linear += frag.frag_size;
