@@ -68,6 +68,17 @@
  *
  * Threads: calls on different sockets run in parallel; calls on one socket
  * may come from several threads (they serialise on the socket).
+ *
+ * fork(): devmem sockets belong to the process that made them (as the rest
+ * of the network state, devmem/netdev.h). In a child forked after the
+ * process first used a devmem socket, a control handle or a software NIC,
+ * devmem_recvmsg(), devmem_setsockopt() and devmem_sendmsg() fail at once
+ * with errno EIO, and devmem_sock_attach() and devmem_sock_stats() return
+ * -EIO (devmem_last_error() says why); the child never reads the parent's
+ * bytes. devmem_close() in the child is close(): it closes the child's copy
+ * of the fd and leaves the parent's socket, its queue and its tokens as they
+ * are. A child that needs the network should exec, or be forked before the
+ * parent uses any of it.
  */
 #ifndef DEVMEM_SOCKET_H
 #define DEVMEM_SOCKET_H

@@ -60,6 +60,7 @@
 #include "lib/list.h"
 #include "net/devmem.h"
 #include "net/netdev.h"
+#include "net/owner.h"
 #include "net/page_pool.h"
 #include "net/sock.h"
 
@@ -1266,6 +1267,7 @@ static int swnic_create(const char *ifname, int ifindex, const struct devmem_swn
 	nic = calloc(1, sizeof(*nic));
 	if (!nic)
 		return -ENOMEM;
+	net_owner_claim(); /* its queue threads will not exist in a forked child */
 	nic->opts = *opts;
 	pthread_mutex_init(&nic->lock, NULL);
 	pthread_mutex_init(&nic->tx_lock, NULL);
@@ -1354,6 +1356,8 @@ int devmem_swnic_create(const char *ifname, const struct devmem_swnic_opts *opts
 	unsigned int idx;
 	int err;
 
+	if (net_owner_in_child())
+		return net_owner_refuse("devmem_swnic_create");
 	if (!ifname || !*ifname || strlen(ifname) >= IFNAMSIZ)
 		return devmem_err(-EINVAL, "swnic: bad interface name");
 	err = swnic_check_opts(opts, &o);
@@ -1380,9 +1384,13 @@ int devmem_swnic_create(const char *ifname, const struct devmem_swnic_opts *opts
 
 int devmem_swnic_destroy(int ifindex)
 {
-	struct net_device *dev = netdev_get_by_index(ifindex);
+	struct net_device *dev;
 	struct swnic *nic;
 
+	/* the queue threads to stop are the parent's */
+	if (net_owner_in_child())
+		return net_owner_refuse("devmem_swnic_destroy");
+	dev = netdev_get_by_index(ifindex);
 	if (!dev || !netdev_is_swnic(dev)) {
 		if (dev)
 			netdev_put(dev);
@@ -1421,10 +1429,13 @@ int devmem_swnic_destroy(int ifindex)
 
 int devmem_swnic_rxq_stats(int ifindex, uint32_t rxq, struct devmem_swnic_rxq_stats *stats)
 {
-	struct net_device *dev = netdev_get_by_index(ifindex);
+	struct net_device *dev;
 	struct swnic_rxq *q;
 	int err = 0;
 
+	if (net_owner_in_child())
+		return net_owner_refuse("devmem_swnic_rxq_stats");
+	dev = netdev_get_by_index(ifindex);
 	if (!stats) {
 		netdev_put(dev);
 		return devmem_err(-EINVAL, "swnic: nowhere to put the stats");

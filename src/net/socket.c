@@ -29,6 +29,7 @@
 #include "lib/debug.h"
 #include "lib/error.h"
 #include "net/devmem.h"
+#include "net/owner.h"
 #include "net/page_pool.h"
 #include "net/sock.h"
 
@@ -363,6 +364,7 @@ static int sk_create(int fd, struct devmem_sock **out)
 	sk = calloc(1, sizeof(*sk));
 	if (!sk)
 		return -ENOMEM;
+	net_owner_claim();
 	sk->fd = fd;
 	sk->ino = st.st_ino;
 	sk->family = ss.ss_family;
@@ -610,11 +612,23 @@ static bool sk_has_tx_state(struct devmem_sock *sk)
 	return tx;
 }
 
+/*
+ * A call with a system call's signature made in a forked child (net/owner.h):
+ * -1 and EIO, before the socket table (whose lock may be copied held) is read.
+ */
+static int sk_refuse_in_child(const char *call)
+{
+	errno = -net_owner_refuse(call);
+	return -1;
+}
+
 int devmem_sock_attach(int fd)
 {
 	struct devmem_sock *sk;
 	int err;
 
+	if (net_owner_in_child())
+		return net_owner_refuse("devmem_sock_attach");
 	err = sk_get(fd, &sk);
 	if (err)
 		return err;
@@ -846,6 +860,8 @@ ssize_t devmem_recvmsg(int fd, struct msghdr *msg, int flags)
 	size_t room;
 	int err;
 
+	if (net_owner_in_child())
+		return sk_refuse_in_child("devmem_recvmsg");
 	if (!msg) {
 		errno = EFAULT;
 		return -1;
@@ -1011,6 +1027,8 @@ int devmem_setsockopt(int fd, int level, int optname, const void *optval, sockle
 	struct devmem_sock *sk;
 	int ret;
 
+	if (net_owner_in_child())
+		return sk_refuse_in_child("devmem_setsockopt");
 	if (level != SOL_SOCKET || optname != SO_DEVMEM_DONTNEED)
 		return setsockopt(fd, level, optname, optval, optlen);
 	sk = sk_lookup(fd);
@@ -1045,9 +1063,13 @@ int devmem_setsockopt(int fd, int level, int optname, const void *optval, sockle
 
 int devmem_close(int fd)
 {
-	struct devmem_sock *sk = sk_lookup(fd);
+	struct devmem_sock *sk;
 	struct sk_putter put;
 
+	/* the child's copy of the fd is all that is the child's: the parent reads on */
+	if (net_owner_in_child())
+		return close(fd);
+	sk = sk_lookup(fd);
 	if (!sk)
 		return close(fd);
 	sk_table_remove(sk);
@@ -1089,6 +1111,8 @@ int devmem_sock_stats(int fd, struct devmem_sock_stats *stats)
 {
 	struct devmem_sock *sk;
 
+	if (net_owner_in_child())
+		return net_owner_refuse("devmem_sock_stats");
 	if (!stats)
 		return -EINVAL;
 	sk = sk_lookup(fd);
@@ -1210,6 +1234,8 @@ ssize_t devmem_sendmsg(int fd, const struct msghdr *msg, int flags)
 	ssize_t ret;
 	int err, local_if;
 
+	if (net_owner_in_child())
+		return sk_refuse_in_child("devmem_sendmsg");
 	if (!msg) {
 		errno = EFAULT;
 		return -1;
