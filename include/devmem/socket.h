@@ -46,9 +46,18 @@
  * freed. Tokens not held (never given, given back already, out of range)
  * are skipped. Any other option is passed to setsockopt().
  *
- * A socket's queue stops reading it while more than 16 MiB wait in it
- * unread, as a kernel socket's receive buffer fills: the data stays in the
- * kernel socket and TCP holds the sender back until the application reads.
+ * A socket's queue stops reading it once the bytes waiting in it unread
+ * reach its receive limit, as the kernel stops taking data into a socket
+ * whose receive buffer is full: the data stays in the kernel socket and TCP
+ * holds the sender back until the application reads it down to half. The
+ * limit is the socket's SO_RCVBUF as getsockopt() reports it (TCP
+ * autotuning grows it; setsockopt() fixes it) and, on a queue bound to a
+ * dma-buf, an equal share of the buffer's net_iovs among the queue's
+ * sockets, one share kept back, so that a socket nobody reads never stalls
+ * the other sockets of its queue. Fragments the user holds (tokens not yet
+ * given back) do not count, as in the kernel. What the queue had already
+ * taken from the kernel socket when the limit was reached is still
+ * delivered, so a fast peer may overshoot it by about one send buffer.
  *
  * Transmit (devmem_sendmsg with MSG_ZEROCOPY and a SOL_SOCKET /
  * SCM_DEVMEM_DMABUF cmsg holding a __u32 tx binding id): each iov_base is an

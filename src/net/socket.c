@@ -183,6 +183,14 @@ static void sk_putter_done(struct sk_putter *p)
 
 /* ---- the receive queue (driver side) ---- */
 
+/* Unread bytes at which the queue stops reading @sk (sk_set_rx_limit()). */
+static inline uint64_t sk_rx_limit(const struct devmem_sock *sk)
+{
+	uint64_t limit = __atomic_load_n(&sk->rx_limit, __ATOMIC_RELAXED);
+
+	return limit ? limit : DEVMEM_SOCK_RCVBUF;
+}
+
 static inline uint32_t sk_rxq_len(const struct devmem_sock *sk)
 {
 	return sk->rxq_tail - sk->rxq_head;
@@ -222,7 +230,7 @@ bool sk_deliver(struct devmem_sock *sk, const struct devmem_frag *frags, unsigne
 			sk->rxq[(sk->rxq_tail + i) & (sk->rxq_size - 1)] = frags[i];
 			sk->rxq_bytes += frags[i].len;
 		}
-		full = sk->rxq_bytes > DEVMEM_SOCK_RCVBUF;
+		full = sk->rxq_bytes >= sk_rx_limit(sk);
 		if (full)
 			__atomic_store_n(&sk->rx_throttled, true, __ATOMIC_RELAXED);
 		sk->rxq_tail += n;
@@ -827,14 +835,14 @@ static ssize_t sk_recv_plain(struct devmem_sock *sk, struct msghdr *msg, int fla
 static ssize_t sk_recv_errqueue(struct devmem_sock *sk, struct msghdr *msg);
 
 /*
- * A socket its queue stopped reading (more than DEVMEM_SOCK_RCVBUF bytes
- * waiting) has been read down to half of that (sk->lock held): clear the
- * mark and tell the caller to wake the queue.
+ * A socket its queue stopped reading (its receive limit reached) has been
+ * read down to half of that (sk->lock held): clear the mark and tell the
+ * caller to wake the queue.
  */
 static bool sk_rx_drained(struct devmem_sock *sk)
 {
 	if (!__atomic_load_n(&sk->rx_throttled, __ATOMIC_RELAXED) ||
-	    sk->rxq_bytes > DEVMEM_SOCK_RCVBUF / 2 || !sk->dev)
+	    sk->rxq_bytes > sk_rx_limit(sk) / 2 || !sk->dev)
 		return false;
 	__atomic_store_n(&sk->rx_throttled, false, __ATOMIC_RELAXED);
 	return true;
