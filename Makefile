@@ -6,8 +6,7 @@
 
 all:
 	@scripts/deps.sh build
-	@[ -f build/build.ninja ] || meson setup build -Dbench=false >/dev/null
-	@ninja -C build >/dev/null
+	@scripts/build.sh build -Dbench=false
 
 demo: all
 	@build/tools/devmem demo
@@ -18,8 +17,7 @@ test:
 
 bench:
 	@scripts/deps.sh build
-	@[ -f build-bench/build.ninja ] || meson setup build-bench --buildtype=release -Db_ndebug=true -Dtests=false >/dev/null
-	@ninja -C build-bench >/dev/null
+	@scripts/build.sh build-bench --buildtype=release -Db_ndebug=true -Dtests=false
 	@scripts/bench.sh
 
 format:
@@ -27,3 +25,13 @@ format:
 
 clean:
 	rm -rf build build-asan build-tsan build-bench build*.log
+
+# make install [PREFIX=/usr/local] [DESTDIR=...]: the libraries, headers,
+# libdevmem.pc, the devmem command and the man pages, through meson install.
+PREFIX ?= /usr/local
+.PHONY: install
+install:
+	@scripts/deps.sh build
+	@[ ! -f build/build.ninja ] || meson configure build -Dprefix="$(PREFIX)" >/dev/null
+	@scripts/build.sh build -Dbench=false -Dprefix="$(PREFIX)"
+	@DESTDIR="$(DESTDIR)" meson install -C build --no-rebuild

@@ -1,14 +1,14 @@
 #!/bin/sh
-# Make sure the Debian 12 packages the build needs are installed.
-# As root, install what is missing with apt-get; otherwise print the exact
-# command to run and fail.
+# Make sure the Debian 12 packages a step needs are installed.
+# As root, install what is missing with apt-get (its output is shown if it
+# fails); otherwise print the exact command to run and fail.
 #
-#   scripts/deps.sh build     what building the library and the demo needs
-#   scripts/deps.sh test      that, plus the test framework
+#   scripts/deps.sh build     what building the library and the devmem command needs
+#   scripts/deps.sh test      that, plus what the test suite runs
 set -eu
 
-build_pkgs="gcc make meson ninja-build pkg-config liburing-dev"
-test_pkgs="libcriterion-dev iproute2 python3 socat netcat-openbsd"
+build_pkgs="gcc libc6-dev make meson ninja-build pkg-config liburing-dev"
+test_pkgs="iproute2 python3 socat netcat-openbsd"
 
 case "${1:-build}" in
 build) want="$build_pkgs" ;;
@@ -25,12 +25,24 @@ done
 [ -z "$missing" ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then
-	echo "libdevmem needs these Debian packages. Install them with:" >&2
-	echo "  sudo apt-get install -y$missing" >&2
+	echo "libdevmem needs these Debian packages:$missing" >&2
+	echo "Install them as root with:" >&2
+	echo "  apt-get update && apt-get install -y --no-install-recommends$missing" >&2
 	exit 1
 fi
 
-echo "installing:$missing"
+log=$(mktemp "${TMPDIR:-/tmp}/libdevmem-apt.XXXXXX")
+trap 'rm -f "$log"' EXIT
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -q >/dev/null
-apt-get install -y -q --no-install-recommends $missing >/dev/null
+echo "installing:$missing"
+# a fresh machine has no package lists yet: always refresh them first
+if ! apt-get update >"$log" 2>&1; then
+	cat "$log" >&2
+	echo "deps: 'apt-get update' failed (above); fix the machine's apt sources or network and retry" >&2
+	exit 1
+fi
+if ! apt-get install -y --no-install-recommends $missing >"$log" 2>&1; then
+	cat "$log" >&2
+	echo "deps: 'apt-get install -y --no-install-recommends$missing' failed (above)" >&2
+	exit 1
+fi

@@ -1,37 +1,37 @@
 #!/usr/bin/env python3
 """Count the individual tests of every run of `make test` and print one line.
 
-Criterion programs report "Synthesis: Tested: N | Passing: N | Failing: N |
-Crashing: N" (and "Skipped: N"); a stress program counts as one test. A test
-program that failed without a synthesis line (it crashed, or leaked in
-teardown) counts as one failure.
+A unit-test program (tests/harness.c) ends with "SUITE: N passed, N failed,
+N skipped"; a stress program or an integration script counts as one test. A
+test program that failed without its summary line (it crashed, or meson
+stopped it at its time limit) counts as one failure.
 """
 import json
 import re
 import sys
 
-SYNTH = re.compile(r"Synthesis: Tested: (\d+) \| Passing: (\d+) \| Failing: (\d+) \| Crashing: (\d+)")
-SKIP = re.compile(r"Skipped: (\d+)")
+SUMMARY = re.compile(r"^\w+: (\d+) passed, (\d+) failed, (\d+) skipped$", re.M)
 
 passed = failed = skipped = 0
 for build in sys.argv[1:]:
     with open(f"{build}/meson-logs/testlog.json") as log:
         for line in log:
             rec = json.loads(line)
-            out = rec.get("stdout", "") + rec.get("stderr", "")
-            ok = rec.get("result") == "OK"
-            m = SYNTH.search(out)
+            out = rec.get("stdout", "") or ""
+            result = rec.get("result")
+            m = None
+            for m in SUMMARY.finditer(out):
+                pass
             if m:
-                tested, passing, failing, crashing = map(int, m.groups())
-                s = SKIP.search(out[m.start():])
-                passed += passing
-                failed += failing + crashing
-                skipped += int(s.group(1)) if s else 0
-                if not ok and failing + crashing == 0:
+                p, f, s = map(int, m.groups())
+                passed += p
+                failed += f
+                skipped += s
+                if result not in ("OK", "SKIP") and f == 0:
                     failed += 1
-            elif rec.get("result") == "SKIP":
+            elif result == "SKIP":
                 skipped += 1
-            elif ok:
+            elif result == "OK":
                 passed += 1
             else:
                 failed += 1

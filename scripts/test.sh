@@ -3,7 +3,7 @@
 #   1. the unit tests and stress tests on an ordinary (debug-assertion) build;
 #   2. all of them again under AddressSanitizer + UndefinedBehaviorSanitizer,
 #      with leak checking after every test;
-#   3. the concurrency stress tests under ThreadSanitizer.
+#   3. the unit tests and concurrency stress tests under ThreadSanitizer.
 # Ends with one line "tests: N passed, N failed, N skipped" and exits non-zero
 # if anything failed.
 set -u
@@ -13,18 +13,7 @@ status=0
 runs=""
 
 setup() {	# dir, meson options...
-	dir=$1
-	shift
-	if [ ! -f "$dir/build.ninja" ]; then
-		meson setup "$dir" "$@" >"$dir.setup.log" 2>&1 || {
-			cat "$dir.setup.log"
-			exit 1
-		}
-	fi
-	ninja -C "$dir" >"$dir.build.log" 2>&1 || {
-		cat "$dir.build.log"
-		exit 1
-	}
+	scripts/build.sh "$@" || exit 1
 }
 
 run() {		# dir, label, meson test options...
@@ -48,8 +37,8 @@ run build "unit and stress tests"
 setup build-asan -Dbench=false -Db_sanitize=address,undefined -Db_lundef=false
 run build-asan "unit and stress tests under ASan+UBSan" --timeout-multiplier 3
 
-setup build-tsan -Dbench=false -Dunit_tests=false -Db_sanitize=thread -Db_lundef=false
-run build-tsan "stress tests under TSan" --suite stress --timeout-multiplier 4
+setup build-tsan -Dbench=false -Db_sanitize=thread -Db_lundef=false
+run build-tsan "unit and stress tests under TSan" --suite unit --suite stress --timeout-multiplier 4
 
 python3 scripts/test-summary.py $runs || status=1
 exit $status

@@ -9,7 +9,6 @@
 #include "lib/compiler.h"
 #include "harness.h"
 
-DEVMEM_TEST_SUITE(device);
 
 #define SZ_2M (2UL << 20)
 

@@ -21,7 +21,6 @@
 #include "lib/debug.h"
 #include "lib/refcount.h"
 
-DEVMEM_TEST_SUITE(dma_buf);
 
 #define TEST_SIZE (4 * 4096UL)
 
@@ -327,12 +326,26 @@ Test(dma_buf, export_validates_ops)
 	fd = memfd_create("t", MFD_CLOEXEC);
 	cr_assert_geq(fd, 0);
 	info.ops = &test_static_ops;
+	info.priv = &fd;
 	info.size = 0;
 	info.fd = fd;
 	cr_assert_eq(dma_buf_export(&info, &out), -EINVAL);
 	cr_assert_neq(fcntl(fd, F_GETFD), -1, "a failed export closed the caller's fd");
 	close(fd);
 	cr_assert_eq(dma_buf_export(NULL, &out), -EINVAL);
+	cr_assert_eq(devmem_test_live_dma_bufs(), 0);
+}
+
+/* dma_buf_export() refuses an exporter that gives no private data, like its missing ops. */
+Test(dma_buf, export_requires_priv)
+{
+	struct dma_buf_export_info info = {
+		.exp_name = "nopriv", .ops = &test_static_ops, .size = 4096, .fd = -1
+	};
+	struct dma_buf *sentinel = (struct dma_buf *)&info, *out = sentinel;
+
+	cr_assert_eq(dma_buf_export(&info, &out), -EINVAL);
+	cr_assert_eq(out, sentinel, "a failed export wrote its result");
 	cr_assert_eq(devmem_test_live_dma_bufs(), 0);
 }
 
@@ -483,7 +496,6 @@ Test(dma_buf, dynamic_attach_requires_move_notify)
 	struct dma_buf_attachment *attach = NULL;
 
 	cr_assert_eq(dma_buf_dynamic_attach(dmabuf, dev, &no_notify, NULL, &attach), -EINVAL);
-	cr_assert_eq(dma_buf_dynamic_attach(dmabuf, dev, NULL, NULL, &attach), -EINVAL);
 	cr_assert_null(attach);
 	cr_assert_eq(te.attaches, 0, "the exporter saw a refused attach");
 	cr_assert_eq(count_attachments(dmabuf), 0);
@@ -493,6 +505,30 @@ Test(dma_buf, dynamic_attach_requires_move_notify)
 	cr_assert_eq(te.attaches, 1);
 	dma_buf_detach(dmabuf, attach);
 	cr_assert_eq(te.detaches, 1);
+	device_put(dev);
+	test_put(&te, dmabuf);
+}
+
+/* The kernel's dma_buf_attach() is dma_buf_dynamic_attach() without importer ops. */
+Test(dma_buf, dynamic_attach_without_importer_ops_is_static)
+{
+	struct test_exporter te;
+	struct dma_buf *dmabuf = test_export(&te, &test_dynamic_ops);
+	struct device *dev = test_device("nic", true);
+	struct dma_buf_attachment *attach = NULL;
+	struct sg_table *sgt;
+
+	cr_assert_eq(dma_buf_dynamic_attach(dmabuf, dev, NULL, NULL, &attach), 0);
+	cr_assert_not_null(attach);
+	cr_assert_not(dma_buf_attachment_is_dynamic(attach));
+	cr_assert_not(attach->peer2peer);
+	cr_assert_eq(te.attaches, 1);
+	/* static: mapping pins the dynamic exporter's buffer */
+	cr_assert_eq(dma_buf_map_attachment_unlocked(attach, DMA_TO_DEVICE, &sgt), 0);
+	cr_assert_eq(te.pins, 1);
+	dma_buf_unmap_attachment_unlocked(attach, sgt, DMA_TO_DEVICE);
+	cr_assert_eq(te.unpins, 1);
+	dma_buf_detach(dmabuf, attach);
 	device_put(dev);
 	test_put(&te, dmabuf);
 }
@@ -640,6 +676,40 @@ Test(dma_buf, map_without_resv_lock_aborts)
 }
 #endif
 
+#if DEVMEM_DEBUG
+/* dma_buf_pin(), like the kernel's, asserts the resv lock (dma_resv_assert_held). */
+Test(dma_buf, pin_without_resv_lock_aborts, .signal = SIGABRT)
+{
+	struct test_exporter te;
+	struct dma_buf *dmabuf = test_export(&te, &test_dynamic_ops);
+	struct device *dev = test_device("nic", false);
+	struct dma_buf_attachment *dyn;
+
+	cr_assert_eq(dma_buf_dynamic_attach(dmabuf, dev, &plain_importer, NULL, &dyn), 0);
+	dma_buf_pin(dyn);
+}
+
+/* dma_buf_vmap(), like the kernel's, asserts the resv lock. */
+Test(dma_buf, vmap_without_resv_lock_aborts, .signal = SIGABRT)
+{
+	struct test_exporter te;
+	struct dma_buf *dmabuf = test_export(&te, &test_static_ops);
+	void *vaddr;
+
+	dma_buf_vmap(dmabuf, &vaddr);
+}
+#else
+Test(dma_buf, pin_without_resv_lock_aborts)
+{
+	cr_skip_test("locking assertions are compiled out (NDEBUG)");
+}
+
+Test(dma_buf, vmap_without_resv_lock_aborts)
+{
+	cr_skip_test("locking assertions are compiled out (NDEBUG)");
+}
+#endif
+
 Test(dma_buf, map_unlocked_takes_the_lock)
 {
 	struct test_exporter te;
@@ -766,6 +836,46 @@ Test(dma_buf, static_importer_of_dynamic_exporter_pins_and_waits_kernel_fences)
 	dma_buf_detach(dmabuf, st);
 	dma_fence_put(reader);
 	dma_fence_put(move);
+	device_put(dev);
+	test_put(&te, dmabuf);
+}
+
+/* A static importer waits for the KERNEL fences whoever the exporter is. */
+Test(dma_buf, static_importer_of_static_exporter_waits_kernel_fences)
+{
+	struct test_exporter te;
+	struct dma_buf *dmabuf = test_export(&te, &test_static_ops);
+	struct device *dev = test_device("nic", false);
+	struct dma_fence *clear = test_fence(), *writer = test_fence();
+	struct dma_buf_attachment *st, *dyn;
+	struct sg_table *sgt, *dsgt;
+	struct late_signal ls;
+
+	cr_assert_not(dma_buf_is_dynamic(dmabuf));
+	add_fence(dmabuf->resv, clear, DMA_RESV_USAGE_KERNEL);
+	add_fence(dmabuf->resv, writer, DMA_RESV_USAGE_WRITE);
+	cr_assert_eq(dma_buf_attach(dmabuf, dev, &st), 0);
+	cr_assert_eq(dma_buf_dynamic_attach(dmabuf, dev, &plain_importer, NULL, &dyn), 0);
+
+	/* a dynamic importer does not wait */
+	cr_assert_eq(dma_buf_map_attachment_unlocked(dyn, DMA_FROM_DEVICE, &dsgt), 0);
+	cr_assert_not(dma_fence_is_signaled(clear));
+
+	late_signal_start(&ls, clear, 50);
+	cr_assert_eq(dma_buf_map_attachment_unlocked(st, DMA_FROM_DEVICE, &sgt), 0);
+	cr_assert(dma_fence_is_signaled(clear),
+		  "the static map returned before the clear finished");
+	cr_assert_not(dma_fence_is_signaled(writer), "the static map waited for a WRITE fence");
+	cr_assert_eq(te.pins + te.unpins, 0, "a static exporter was asked to pin");
+	late_signal_join(&ls);
+
+	dma_buf_unmap_attachment_unlocked(st, sgt, DMA_FROM_DEVICE);
+	dma_buf_unmap_attachment_unlocked(dyn, dsgt, DMA_FROM_DEVICE);
+	dma_fence_signal(writer);
+	dma_buf_detach(dmabuf, dyn);
+	dma_buf_detach(dmabuf, st);
+	dma_fence_put(writer);
+	dma_fence_put(clear);
 	device_put(dev);
 	test_put(&te, dmabuf);
 }
@@ -966,11 +1076,50 @@ Test(dma_buf, ioctl_sync_flags)
 
 	cr_assert_eq(pipe(pipefd), 0);
 	sync.flags = DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ;
-	cr_assert_eq(dma_buf_ioctl(pipefd[0], DMA_BUF_IOCTL_SYNC, &sync), -EINVAL);
 	close(pipefd[0]);
 	close(pipefd[1]);
 	cr_assert_eq(dma_buf_ioctl(pipefd[0], DMA_BUF_IOCTL_SYNC, &sync), -EBADF);
 	cr_assert_eq(kref_read(&dmabuf->refcount), 1, "an ioctl kept a reference");
+	close(fd);
+	test_put(&te, dmabuf);
+}
+
+/* ioctl() on a file that is not a dma-buf is answered by that file: it knows no such request. */
+Test(dma_buf, ioctl_on_a_file_that_is_not_a_dma_buf_is_enotty)
+{
+	struct dma_buf_sync sync = { .flags = DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ };
+	FILE *tmp = tmpfile();
+	int pipefd[2];
+
+	cr_assert_eq(pipe(pipefd), 0);
+	cr_assert_not_null(tmp);
+	cr_assert_eq(dma_buf_ioctl(pipefd[0], DMA_BUF_IOCTL_SYNC, &sync), -ENOTTY);
+	cr_assert_eq(dma_buf_ioctl(fileno(tmp), DMA_BUF_SET_NAME, "x"), -ENOTTY);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	fclose(tmp);
+	cr_assert_eq(devmem_test_live_dma_bufs(), 0);
+}
+
+/* DMA_BUF_SET_NAME copies a string from the caller: none is EFAULT, too long EINVAL. */
+Test(dma_buf, set_name_ioctl_checks_its_argument)
+{
+	struct test_exporter te;
+	struct dma_buf *dmabuf = test_export(&te, &test_static_ops);
+	int fd = dma_buf_fd(dmabuf, O_CLOEXEC);
+	char too_long[DMA_BUF_NAME_LEN + 1], name[DMA_BUF_NAME_LEN];
+
+	memset(too_long, 'z', sizeof(too_long) - 1);
+	too_long[sizeof(too_long) - 1] = '\0';
+	cr_assert_eq(dma_buf_ioctl(fd, DMA_BUF_SET_NAME, "kept"), 0);
+	cr_assert_eq(dma_buf_ioctl(fd, DMA_BUF_SET_NAME, NULL), -EFAULT);
+	cr_assert_eq(dma_buf_ioctl(fd, DMA_BUF_SET_NAME_B, too_long), -EINVAL);
+	too_long[DMA_BUF_NAME_LEN - 1] = '\0'; /* 31 characters: the longest name */
+	dma_buf_get_name(dmabuf, name, sizeof(name));
+	cr_assert_str_eq(name, "kept", "a refused name changed the name");
+	cr_assert_eq(dma_buf_ioctl(fd, DMA_BUF_SET_NAME_A, too_long), 0);
+	dma_buf_get_name(dmabuf, name, sizeof(name));
+	cr_assert_str_eq(name, too_long);
 	close(fd);
 	test_put(&te, dmabuf);
 }
@@ -1010,15 +1159,16 @@ Test(dma_buf, describe_shape)
 			  strlen("\nDma-buf Objects:\nsize    \tflags   \tmode    \tcount   \t"
 				 "exp_name\tino     \tname\n")) == 0,
 		  "header:\n%s", text);
+	/* flags: only the access mode and O_NONBLOCK, as the kernel keeps (no O_LARGEFILE) */
 	snprintf(row, sizeof(row), "%08zu\t%08x\t%08x\t%08ld\t%s\t%08lu\t%s\n", TEST_SIZE,
-		 (unsigned int)fcntl(named->fd, F_GETFL), 3u, 1L, "test", named->ino, "frame");
+		 (unsigned int)O_RDWR, 3u, 1L, "test", named->ino, "frame");
 	snprintf(block, sizeof(block),
 		 "%s%s\tAttached Devices:\n\tdev-b\n\tdev-a\nTotal 2 devices attached\n\n", row,
 		 fences);
 	cr_assert_not_null(strstr(text, block), "no block\n%s\nin\n%s", block, text);
 	cr_assert_neq(fences[0], '\0', "dma_resv_describe described no fence");
 	snprintf(row, sizeof(row), "%08zu\t%08x\t%08x\t%08ld\t%s\t%08lu\t<none>\n", (size_t)8192,
-		 (unsigned int)fcntl(host->fd, F_GETFL), 3u, 1L, HOST_EXP_NAME, host->ino);
+		 (unsigned int)O_RDWR, 3u, 1L, HOST_EXP_NAME, host->ino);
 	cr_assert_not_null(strstr(text, row), "no row\n%s\nin\n%s", row, text);
 	cr_assert_not_null(strstr(text, "\tAttached Devices:\nTotal 0 devices attached\n\n"));
 	snprintf(row, sizeof(row), "\nTotal 2 objects, %zu bytes\n", TEST_SIZE + 8192);
@@ -1034,6 +1184,51 @@ Test(dma_buf, describe_shape)
 	device_put(a);
 	dma_buf_put(host);
 	test_put(&te, named);
+}
+
+/* The kernel lists buffers newest first (it adds each new one at the head). */
+Test(dma_buf, describe_lists_the_newest_buffer_first)
+{
+	struct test_exporter te_old, te_new;
+	struct dma_buf *old = test_export(&te_old, &test_static_ops);
+	struct dma_buf *new = test_export(&te_new, &test_static_ops);
+	char *text, *at_old, *at_new;
+
+	cr_assert_eq(dma_buf_set_name(old, "older"), 0);
+	cr_assert_eq(dma_buf_set_name(new, "newer"), 0);
+	text = capture_describe();
+	at_old = strstr(text, "\tolder\n");
+	at_new = strstr(text, "\tnewer\n");
+	cr_assert_not_null(at_old, "%s", text);
+	cr_assert_not_null(at_new, "%s", text);
+	cr_assert_lt(at_new, at_old, "the older buffer came first:\n%s", text);
+	free(text);
+	test_put(&te_new, new);
+	test_put(&te_old, old);
+}
+
+/* A buffer named "" has a name (the kernel keeps the empty string): no "<none>", an empty line. */
+Test(dma_buf, empty_name_is_still_a_name)
+{
+	struct test_exporter te;
+	struct dma_buf *dmabuf = test_export(&te, &test_static_ops);
+	char *text = NULL, row[256], *desc;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+
+	cr_assert_not_null(out);
+	cr_assert_eq(dma_buf_set_name(dmabuf, ""), 0);
+	cr_assert_eq(dma_buf_show_fdinfo(dmabuf, out), 0);
+	fclose(out);
+	cr_assert_str_eq(text, "size:\t16384\ncount:\t1\nexp_name:\ttest\nname:\t\n");
+	free(text);
+	snprintf(row, sizeof(row), "\t%08lu\t\n", dmabuf->ino);
+	desc = capture_describe();
+	cr_assert_not_null(strstr(desc, row), "no empty name in\n%s", desc);
+	snprintf(row, sizeof(row), "\t%08lu\t<none>\n", dmabuf->ino);
+	cr_assert_null(strstr(desc, row), "a named buffer shown as <none>:\n%s", desc);
+	free(desc);
+	test_put(&te, dmabuf);
 }
 
 Test(dma_buf, fdinfo_lines)

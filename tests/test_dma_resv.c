@@ -18,7 +18,6 @@
 #include "lib/refcount.h"
 #include "lib/time.h"
 
-DEVMEM_TEST_SUITE(dma_resv);
 
 static const char *mock_driver_name(struct dma_fence *f)
 {
@@ -669,9 +668,13 @@ Test(dma_resv, describe_prints_one_bufinfo_line_per_fence)
 	struct dma_fence *f1 = mock_fence(dma_fence_context_alloc(1), 7);
 	struct dma_fence *f2 = mock_fence(dma_fence_context_alloc(1), 9);
 	struct dma_fence *f3 = mock_fence(dma_fence_context_alloc(1), 11);
-	/* the kernel's bufinfo lists fences up to READ: the BOOKKEEP one is not shown */
-	const char *want = "\twrite fence: mock-driver mock-timeline seq 7 unsignalled\n"
-			   "\tread fence: mock-driver mock-timeline seq 9 signalled\n";
+	/*
+	 * The kernel's bufinfo lists fences up to READ (the BOOKKEEP one is not
+	 * shown), each as "\t<usage> fence:" followed at once, with no space, by
+	 * dma_fence_describe()'s "<driver> <timeline> seq <n> [un]signalled".
+	 */
+	const char *want = "\twrite fence:mock-driver mock-timeline seq 7 unsignalled\n"
+			   "\tread fence:mock-driver mock-timeline seq 9 signalled\n";
 	struct dma_resv resv;
 	char buf[256], small[16];
 	int len;

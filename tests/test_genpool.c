@@ -9,7 +9,6 @@
 #include "lib/debug.h"
 #include "lib/genpool.h"
 
-DEVMEM_TEST_SUITE(genpool);
 
 #define G PAGE_SIZE
 #define BASE 0x100000000UL

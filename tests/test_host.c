@@ -21,7 +21,6 @@
 #include "harness.h"
 #include "lib/refcount.h"
 
-DEVMEM_TEST_SUITE(host);
 
 static struct device *test_device(const char *name, unsigned int iova_bits)
 {

@@ -9,7 +9,6 @@
 #include "lib/list.h"
 #include "lib/refcount.h"
 
-DEVMEM_TEST_SUITE(lib);
 
 struct item {
 	int v;

@@ -17,7 +17,6 @@
 #include "support/test-nic.h"
 #include "harness.h"
 
-DEVMEM_TEST_SUITE(netdev);
 
 /*
  * A fake memory provider: net_iovs from a small array, every call counted.

@@ -14,7 +14,6 @@
 #include "net/page_pool.h"
 #include "harness.h"
 
-DEVMEM_TEST_SUITE(page_pool);
 
 /*
  * A fake memory provider: net_iovs from a small array, every call counted.

@@ -26,7 +26,6 @@
 #include "support/test-nic.h"
 #include "harness.h"
 
-DEVMEM_TEST_SUITE(swnic);
 
 #define MiB (1UL << 20)
 #define KiB (1UL << 10)

@@ -15,7 +15,6 @@
 #include "devmem/uapi.h"
 #include "harness.h"
 
-DEVMEM_TEST_SUITE(uapi);
 
 Test(uapi, socket_constants_match_the_kernel)
 {

@@ -13,7 +13,6 @@
 #include "harness.h"
 #include "lib/debug.h"
 
-DEVMEM_TEST_SUITE(ww_mutex);
 
 static DEFINE_WW_CLASS(test_ww_class);
 

@@ -111,7 +111,7 @@ struct dma_buf_export_info {
 	const struct dma_buf_ops *ops;
 	size_t size; /* > 0 */
 	struct dma_resv *resv; /* NULL: the buffer gets its own */
-	void *priv; /* the exporter's, in dmabuf->priv */
+	void *priv; /* the exporter's, in dmabuf->priv; mandatory, as in the kernel */
 	/*
 	 * The file behind the buffer, adopted by it (closed on release); -1
 	 * makes the core create one (an empty sealed memfd). Host buffers pass
@@ -143,6 +143,7 @@ struct dma_buf {
 	void *vmap_ptr; /* protected by the resv lock */
 	pthread_mutex_t name_lock;
 	char name[DMA_BUF_NAME_LEN]; /* protected by name_lock */
+	bool has_name; /* named at least once, maybe ""; protected by name_lock */
 	void *priv;
 	struct list_head list_node; /* the registry of live buffers */
 	struct dma_resv resv_embedded; /* used when the exporter gave no resv */
@@ -167,10 +168,11 @@ struct dma_buf_attachment {
 };
 
 /*
- * Export a buffer. Checks the ops (map, unmap and release present; pin iff
- * unpin) and the size: -EINVAL otherwise. Returns 0 and the buffer (one
- * reference) in @out; -EBADF if info->fd is not open, -EINVAL if it already
- * backs a dma-buf, or the errno of creating the buffer's memfd.
+ * Export a buffer. Checks the private data (non-NULL), the ops (map, unmap
+ * and release present; pin iff unpin) and the size: -EINVAL otherwise.
+ * Returns 0 and the buffer (one reference) in @out; -EBADF if info->fd is
+ * not open, -EINVAL if it already backs a dma-buf, or the errno of creating
+ * the buffer's memfd.
  */
 int dma_buf_export(const struct dma_buf_export_info *info, struct dma_buf **out);
 
@@ -201,8 +203,9 @@ bool dma_buf_attachment_is_dynamic(const struct dma_buf_attachment *attach);
 /*
  * Attach @dev as an importer. Static: the buffer will be pinned while
  * mapped. Dynamic: @importer_ops->move_notify is mandatory (-EINVAL without
- * it). Returns 0 and the attachment in @out; the attachment holds a
- * reference on @dev. No lock held.
+ * it); dma_buf_dynamic_attach() with no @importer_ops makes a static
+ * attachment, as dma_buf_attach() does. Returns 0 and the attachment in @out;
+ * the attachment holds a reference on @dev. No lock held.
  */
 int dma_buf_attach(struct dma_buf *dmabuf, struct device *dev, struct dma_buf_attachment **out);
 int dma_buf_dynamic_attach(struct dma_buf *dmabuf, struct device *dev,
@@ -223,10 +226,10 @@ void dma_buf_unpin(struct dma_buf_attachment *attach);
 
 /*
  * Map the attachment for @dir: 0 and an sg table of device addresses of
- * attach->dev in @sgt. Resv lock held. For a static importer of a dynamic
- * exporter this pins the buffer and waits for its KERNEL fences (and the
- * matching unmap unpins). -EINVAL for DMA_NONE or a bad direction; other
- * errors come from the exporter (-ENOMEM, -ENOSPC, -EOPNOTSUPP, ...), and
+ * attach->dev in @sgt. Resv lock held. For a static importer this waits for
+ * the buffer's KERNEL fences, and, if the exporter is dynamic, pins the
+ * buffer (the matching unmap unpins). -EINVAL for DMA_NONE or a bad
+ * direction; other errors come from the exporter (-ENOMEM, -ENOSPC, -EOPNOTSUPP, ...), and
  * nothing stays mapped or pinned.
  */
 int dma_buf_map_attachment(struct dma_buf_attachment *attach, enum dma_data_direction dir,
@@ -268,8 +271,9 @@ void dma_buf_get_name(struct dma_buf *dmabuf, char *buf, size_t size);
 
 /*
  * The ioctls of a dma-buf fd, on a libdevmem buffer's fd: DMA_BUF_IOCTL_SYNC
- * (begin/end CPU access) and DMA_BUF_SET_NAME. -ENOTTY for other requests,
- * -EINVAL for bad flags, -EBADF/-EINVAL for a fd that is not a dma-buf.
+ * (begin/end CPU access) and DMA_BUF_SET_NAME. -ENOTTY for other requests and
+ * for an fd that is not a dma-buf, -EBADF for one that is not open, -EINVAL
+ * for bad flags or a name too long, -EFAULT for a NULL argument.
  */
 int dma_buf_ioctl(int fd, unsigned long request, void *arg);
 
@@ -281,9 +285,10 @@ int dma_buf_ioctl(int fd, unsigned long request, void *arg);
 int dma_buf_show_fdinfo(struct dma_buf *dmabuf, FILE *out);
 
 /*
- * Every live buffer, in the shape of the kernel's debugfs bufinfo: size,
- * flags, mode, count, exporter, ino and name of each, its fences, its
- * attached devices, and the totals. Returns 0 or a negative errno.
+ * Every live buffer, newest first, in the shape of the kernel's debugfs
+ * bufinfo: size, flags, mode, count, exporter, ino and name ("<none>" if it
+ * was never named) of each, its fences, its attached devices, and the
+ * totals. Returns 0 or a negative errno.
  */
 int dma_buf_describe(FILE *out);
 

@@ -71,8 +71,9 @@ struct dma_fence_ops {
 	void (*release)(struct dma_fence *fence);
 };
 
-/* Flag bits in dma_fence.flags (the kernel's numbers). */
+/* Flag bits in dma_fence.flags (the kernel's names; the numbers are not UAPI). */
 enum dma_fence_flag_bits {
+	DMA_FENCE_FLAG_SEQNO64_BIT, /* seqnos compare as 64 bits; see dma_fence_init64() */
 	DMA_FENCE_FLAG_SIGNALED_BIT,
 	DMA_FENCE_FLAG_TIMESTAMP_BIT,
 	DMA_FENCE_FLAG_ENABLE_SIGNAL_BIT,
@@ -101,9 +102,16 @@ struct dma_fence_cb {
 /* Reserve @num consecutive, never-reused fence contexts; returns the first. */
 uint64_t dma_fence_context_alloc(unsigned int num);
 
-/* Initialise an embedded fence with one reference, unsignalled. */
+/*
+ * Initialise an embedded fence with one reference, unsignalled. Its seqno is
+ * ordered as the kernel orders a plain fence's: on 32 bits, wrapping (a
+ * timeline may count past 2^32); dma_fence_init64() makes a fence whose
+ * seqnos compare as 64-bit numbers and never wrap.
+ */
 void dma_fence_init(struct dma_fence *fence, const struct dma_fence_ops *ops, uint64_t context,
 		    uint64_t seqno);
+void dma_fence_init64(struct dma_fence *fence, const struct dma_fence_ops *ops, uint64_t context,
+		      uint64_t seqno);
 
 struct dma_fence *dma_fence_get(struct dma_fence *fence); /* NULL-safe; returns fence */
 void dma_fence_put(struct dma_fence *fence); /* NULL-safe */
@@ -120,7 +128,11 @@ int dma_fence_signal_timestamp(struct dma_fence *fence, int64_t timestamp_ns);
 /* True once signalled; also polls ops->signaled and signals if it says so. */
 bool dma_fence_is_signaled(struct dma_fence *fence);
 
-/* True if @a is later on the same timeline than @b. Both must share a context. */
+/*
+ * True if @a is later on the same timeline than @b. Both must share a
+ * context (else false). The comparison is @a's: 64-bit for fences made by
+ * dma_fence_init64(), else on the low 32 bits with wrap-around.
+ */
 bool dma_fence_is_later(const struct dma_fence *a, const struct dma_fence *b);
 
 /*
@@ -174,8 +186,9 @@ int dma_fence_wait(struct dma_fence *fence, bool intr);
 struct dma_fence *dma_fence_get_stub(void);
 
 /*
- * A new, private fence, already signalled at @timestamp_ns, with a context of
- * its own (refcount 1; the last put frees it), or NULL when out of memory.
+ * A new, private fence, already signalled at @timestamp_ns, on the stub's
+ * context 0 with seqno 0 as in the kernel (refcount 1; the last put frees
+ * it), or NULL when out of memory.
  */
 struct dma_fence *dma_fence_allocate_private_stub(int64_t timestamp_ns);
 

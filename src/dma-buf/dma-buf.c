@@ -116,7 +116,8 @@ static int dma_buf_list_add(struct dma_buf *dmabuf)
 			goto out;
 		}
 	}
-	list_add_tail(&dmabuf->list_node, &dma_buf_list);
+	/* newest first, as the kernel's list: describe shows them in this order */
+	list_add(&dmabuf->list_node, &dma_buf_list);
 out:
 	pthread_mutex_unlock(&dma_buf_list_lock);
 	return ret;
@@ -130,7 +131,7 @@ static void dma_buf_list_del(struct dma_buf *dmabuf)
 }
 
 /*
- * References on every live buffer, in export order, so that describe can lock
+ * References on every live buffer, newest first, so that describe can lock
  * each resv without holding the registry lock (a thread that drops a last
  * reference while holding a resv lock takes the registry lock inside it).
  */
@@ -163,6 +164,9 @@ static int dma_buf_check_export_info(const struct dma_buf_export_info *info)
 	const struct dma_buf_ops *ops = info->ops;
 	const char *name = info->exp_name ? info->exp_name : "?";
 
+	/* the kernel refuses an export without private data, with the ops checks */
+	if (!info->priv)
+		return devmem_err(-EINVAL, "dma_buf_export: exporter %s gave no priv", name);
 	if (!ops)
 		return devmem_err(-EINVAL, "dma_buf_export: exporter %s gave no ops", name);
 	if (!ops->map_dma_buf || !ops->unmap_dma_buf || !ops->release)
@@ -418,7 +422,8 @@ int dma_buf_dynamic_attach(struct dma_buf *dmabuf, struct device *dev,
 {
 	if (!dmabuf || !dev || !out)
 		return devmem_err(-EINVAL, "dma_buf_dynamic_attach: no buffer, device or result");
-	if (!importer_ops || !importer_ops->move_notify)
+	/* no importer ops is a static importer, as dma_buf_attach() makes */
+	if (importer_ops && !importer_ops->move_notify)
 		return devmem_err(-EINVAL,
 				  "dma_buf_dynamic_attach: dynamic importers need move_notify");
 	return __dma_buf_attach(dmabuf, dev, importer_ops, importer_priv, out);
@@ -536,8 +541,13 @@ int dma_buf_map_attachment(struct dma_buf_attachment *attach, enum dma_data_dire
 	if (ret)
 		goto err_unpin;
 	DEVMEM_BUG_ON(!sgt);
-	/* dynamic importers wait themselves, when they choose to touch the memory */
-	if (dma_buf_pin_on_map(attach)) {
+	/*
+	 * A static importer will use the mapping at once and has no way to
+	 * learn of a move or clear still filling the buffer: whatever the
+	 * exporter, wait for the KERNEL fences here. Dynamic importers wait
+	 * themselves, when they choose to touch the memory.
+	 */
+	if (!dma_buf_attachment_is_dynamic(attach)) {
 		ret = dma_buf_wait_kernel_fences(dmabuf);
 		if (ret)
 			goto err_unmap;
@@ -732,23 +742,33 @@ int dma_buf_set_name(struct dma_buf *dmabuf, const char *name)
 	pthread_mutex_lock(&dmabuf->name_lock);
 	memcpy(dmabuf->name, name, len);
 	dmabuf->name[len] = '\0';
+	dmabuf->has_name = true;
 	pthread_mutex_unlock(&dmabuf->name_lock);
 	return 0;
 }
 
-void dma_buf_get_name(struct dma_buf *dmabuf, char *buf, size_t size)
+/* The name into @buf; returns whether the buffer was ever named (even ""). */
+static bool dma_buf_copy_name(struct dma_buf *dmabuf, char *buf, size_t size)
 {
+	bool has_name;
 	size_t len;
 
-	if (!dmabuf || !buf || !size)
-		return;
 	pthread_mutex_lock(&dmabuf->name_lock);
+	has_name = dmabuf->has_name;
 	len = strnlen(dmabuf->name, sizeof(dmabuf->name));
 	if (len >= size)
 		len = size - 1;
 	memcpy(buf, dmabuf->name, len);
 	buf[len] = '\0';
 	pthread_mutex_unlock(&dmabuf->name_lock);
+	return has_name;
+}
+
+void dma_buf_get_name(struct dma_buf *dmabuf, char *buf, size_t size)
+{
+	if (!dmabuf || !buf || !size)
+		return;
+	dma_buf_copy_name(dmabuf, buf, size);
 }
 
 /* ioctls */
@@ -786,6 +806,13 @@ int dma_buf_ioctl(int fd, unsigned long request, void *arg)
 	int ret;
 
 	ret = dma_buf_get(fd, &dmabuf);
+	/*
+	 * ioctl() on a file that is not a dma-buf reaches that file's own
+	 * handler, which does not know the request: ENOTTY, not EINVAL.
+	 */
+	if (ret == -EINVAL)
+		return devmem_err(-ENOTTY, "fd %d is not a dma-buf: ioctl %#lx not supported", fd,
+				  request);
 	if (ret)
 		return ret;
 	switch (request) {
@@ -794,7 +821,9 @@ int dma_buf_ioctl(int fd, unsigned long request, void *arg)
 		break;
 	case DMA_BUF_SET_NAME_A:
 	case DMA_BUF_SET_NAME_B:
-		ret = dma_buf_set_name(dmabuf, arg);
+		/* the kernel copies the name from the caller: no pointer is a fault */
+		ret = arg ? dma_buf_set_name(dmabuf, arg) :
+			    devmem_err(-EFAULT, "DMA_BUF_SET_NAME: no name");
 		break;
 	default:
 		ret = devmem_err(-ENOTTY, "dma-buf ioctl %#lx is not supported", request);
@@ -809,14 +838,16 @@ int dma_buf_ioctl(int fd, unsigned long request, void *arg)
 int dma_buf_show_fdinfo(struct dma_buf *dmabuf, FILE *out)
 {
 	char name[DMA_BUF_NAME_LEN];
+	bool has_name;
 	int ret;
 
 	if (!dmabuf || !out)
 		return devmem_err(-EINVAL, "dma_buf_show_fdinfo: no buffer or stream");
-	dma_buf_get_name(dmabuf, name, sizeof(name));
+	has_name = dma_buf_copy_name(dmabuf, name, sizeof(name));
 	ret = fprintf(out, "size:\t%zu\ncount:\t%ld\nexp_name:\t%s\n", dmabuf->size,
 		      (long)kref_read(&dmabuf->refcount), dmabuf->exp_name);
-	if (ret >= 0 && name[0])
+	/* a buffer named "" has a name: the kernel prints the line, empty */
+	if (ret >= 0 && has_name)
 		ret = fprintf(out, "name:\t%s\n", name);
 	return ret < 0 ? devmem_err(-EIO, "dma_buf_show_fdinfo: write failed") : 0;
 }
@@ -865,16 +896,17 @@ static int dma_buf_describe_one(struct dma_buf *dmabuf, FILE *out)
 	struct dma_buf_attachment *attach;
 	char name[DMA_BUF_NAME_LEN];
 	int flags, attach_count = 0, ret;
+	bool has_name;
 
+	/* the kernel keeps only these of a dma-buf file's open flags (dma_buf_getfile) */
 	flags = fcntl(dmabuf->fd, F_GETFL);
-	if (flags < 0)
-		flags = 0;
-	dma_buf_get_name(dmabuf, name, sizeof(name));
+	flags = flags < 0 ? 0 : flags & (O_ACCMODE | O_NONBLOCK);
+	has_name = dma_buf_copy_name(dmabuf, name, sizeof(name));
 	dma_buf_lock(dmabuf);
 	/* our count is the reference count; the snapshot's own is not counted */
 	fprintf(out, "%08zu\t%08x\t%08x\t%08ld\t%s\t%08lu\t%s\n", dmabuf->size, (unsigned int)flags,
 		dma_buf_file_mode(flags), (long)kref_read(&dmabuf->refcount) - 1, dmabuf->exp_name,
-		dmabuf->ino, name[0] ? name : "<none>");
+		dmabuf->ino, has_name ? name : "<none>");
 	ret = dma_buf_describe_fences(dmabuf, out);
 	fputs("\tAttached Devices:\n", out);
 	list_for_each_entry(attach, &dmabuf->attachments, node) {

@@ -89,6 +89,14 @@ void dma_fence_init(struct dma_fence *fence, const struct dma_fence_ops *ops, ui
 	kref_init(&fence->refcount);
 }
 
+void dma_fence_init64(struct dma_fence *fence, const struct dma_fence_ops *ops, uint64_t context,
+		      uint64_t seqno)
+{
+	dma_fence_init(fence, ops, context, seqno);
+	/* nobody else can see the fence yet: a plain store is enough */
+	fence->flags = 1UL << DMA_FENCE_FLAG_SEQNO64_BIT;
+}
+
 struct dma_fence *dma_fence_get(struct dma_fence *fence)
 {
 	if (fence)
@@ -217,7 +225,10 @@ bool dma_fence_is_later(const struct dma_fence *a, const struct dma_fence *b)
 	/* Seqnos of different timelines are not comparable: the kernel WARNs and says no. */
 	if (a->context != b->context)
 		return false;
-	return a->seqno > b->seqno;
+	if (dma_fence_test_flag(a, DMA_FENCE_FLAG_SEQNO64_BIT))
+		return a->seqno > b->seqno;
+	/* a 32-bit timeline wraps: later means less than half the space ahead */
+	return (int32_t)((uint32_t)a->seqno - (uint32_t)b->seqno) > 0;
 }
 
 void dma_fence_set_error(struct dma_fence *fence, int error)
@@ -458,7 +469,8 @@ struct dma_fence *dma_fence_allocate_private_stub(int64_t timestamp_ns)
 		devmem_err(-ENOMEM, "dma_fence_allocate_private_stub: out of memory");
 		return NULL;
 	}
-	dma_fence_init(fence, &dma_fence_private_stub_ops, dma_fence_context_alloc(1), 0);
+	/* the stub's context and seqno, as the kernel's private stubs */
+	dma_fence_init(fence, &dma_fence_private_stub_ops, 0, 0);
 	__atomic_fetch_or(&fence->flags, 1UL << DMA_FENCE_FLAG_ENABLE_SIGNAL_BIT, __ATOMIC_RELAXED);
 	dma_fence_signal_timestamp(fence, timestamp_ns);
 	return fence;

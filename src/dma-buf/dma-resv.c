@@ -500,13 +500,17 @@ unsigned int dma_resv_num_fences(struct dma_resv *obj)
 	return n;
 }
 
-/* One bufinfo line for @e at @len of @buf; returns the line's length. */
+/*
+ * One bufinfo line for @e at @len of @buf; returns the line's length. The
+ * kernel prints "\t<usage> fence:" and then dma_fence_describe()'s text right
+ * after the colon (v6.18: driver, timeline, seqno, state).
+ */
 static int dma_resv_describe_one(const struct dma_resv_entry *e, char *buf, size_t size, size_t len)
 {
 	struct dma_fence *fence = e->fence;
 
 	return snprintf(len < size ? buf + len : NULL, len < size ? size - len : 0,
-			"\t%s fence: %s %s seq %" PRIu64 " %ssignalled\n",
+			"\t%s fence:%s %s seq %" PRIu64 " %ssignalled\n",
 			dma_resv_usage_names[e->usage], dma_fence_driver_name(fence),
 			dma_fence_timeline_name(fence), fence->seqno,
 			dma_fence_is_signaled(fence) ? "" : "un");
