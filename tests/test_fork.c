@@ -21,8 +21,6 @@
 #include "support/flow-test.h"
 #include "harness.h"
 
-DEVMEM_TEST_SUITE(fork);
-
 #define KiB (1UL << 10)
 #define MiB (1UL << 20)
 #define ACCEPT_MS 10000
