@@ -694,8 +694,8 @@ static void wait_settled(int fd)
 
 Test(swnic, unread_socket_does_not_starve_the_other_sockets_of_its_queue)
 {
-	/* 8 MiB of net_iovs for both: the unread socket alone would take them all */
-	struct flow_rig_opts o = { .buf_size = 8 * MiB, .bind = true };
+	/* 16 MiB of net_iovs for both: the unread socket alone would take them all */
+	struct flow_rig_opts o = { .buf_size = 16 * MiB, .bind = true };
 	struct flow_sender_opts so = { .bytes = 32 * MiB, .thread = true };
 	struct flow_sender sa, sb;
 	struct flow_rig r;
@@ -714,8 +714,12 @@ Test(swnic, unread_socket_does_not_starve_the_other_sockets_of_its_queue)
 		"the socket read got stuck behind the unread one: %s (%llu bytes queued there)",
 		rx.why, (unsigned long long)queued_at_most(a, PAGE_SIZE));
 	cr_assert_eq(flow_sender_wait(&sb, SENDER_MS), 0);
-	/* a fair share: half the buffer while it was alone, a third with two */
-	cr_assert_leq(queued_at_most(a, PAGE_SIZE), o.buf_size / 2 + 64 * PAGE_SIZE);
+	/*
+	 * A fair share: half the buffer while it was alone, a third with two,
+	 * and what its receive took from the kernel socket before it was
+	 * cancelled (the peer's send buffer, 4 MiB at most).
+	 */
+	cr_assert_leq(queued_at_most(a, PAGE_SIZE), o.buf_size / 2 + 4 * MiB);
 	flow_rx_fini(&rx);
 	cr_assert_eq(devmem_close(b), 0);
 	/* and the one left unread resumes when it is read, losing nothing */
