@@ -26,7 +26,6 @@
 #include "support/test-nic.h"
 #include "harness.h"
 
-
 #define MiB (1UL << 20)
 #define KiB (1UL << 10)
 #define ACCEPT_MS 10000
@@ -660,5 +659,110 @@ Test(swnic, rxq_stats_count_sockets_bytes_fragments_and_restarts)
 	cr_assert_eq(devmem_swnic_rxq_stats(r.ifindex, r.queue, &qs), 0);
 	cr_assert(!qs.bound);
 	cr_assert_eq(qs.restarts, q0.restarts + 2, "the unbind restarted it once more");
+	rig_down(&r);
+}
+
+/* ---- receive limits: one socket nobody reads ---- */
+
+/* Bytes waiting unread on @fd, at most: its queued fragments of at most @frag_max bytes. */
+static uint64_t queued_at_most(int fd, uint64_t frag_max)
+{
+	struct devmem_sock_stats ss;
+
+	cr_assert_eq(devmem_sock_stats(fd, &ss), 0);
+	return ss.frags_queued * frag_max;
+}
+
+/* Wait until the socket's queued fragments stop growing (its queue stopped reading it). */
+static void wait_settled(int fd)
+{
+	struct devmem_sock_stats ss;
+	uint64_t last = UINT64_MAX;
+
+	for (int i = 0; i < 100; i++) {
+		cr_assert_eq(devmem_sock_stats(fd, &ss), 0);
+		if (ss.frags_queued && ss.frags_queued == last)
+			return;
+		last = ss.frags_queued;
+		flow_sleep_us(100000);
+	}
+	cr_assert(false, "the unread socket never stopped growing (%llu fragments)",
+		  (unsigned long long)ss.frags_queued);
+}
+
+Test(swnic, unread_socket_does_not_starve_the_other_sockets_of_its_queue)
+{
+	/* 16 MiB of net_iovs for both: the unread socket alone would take them all */
+	struct flow_rig_opts o = { .buf_size = 16 * MiB, .bind = true };
+	struct flow_sender_opts so = { .bytes = 32 * MiB, .thread = true };
+	struct flow_sender sa, sb;
+	struct flow_rig r;
+	struct flow_rx rx;
+	int a, b;
+
+	rig_up(&r, &o);
+	cr_assert_eq(flow_sender_start(&r.l, &so, &sa), 0);
+	a = accept_on(&r, (int)r.queue);
+	wait_settled(a);
+	cr_assert_eq(flow_sender_start(&r.l, &so, &sb), 0);
+	b = accept_on(&r, (int)r.queue);
+	rx_for(&r, &rx, b);
+	cr_assert_eq(
+		flow_rx_run(&rx, so.bytes, 20000), 0,
+		"the socket read got stuck behind the unread one: %s (%llu bytes queued there)",
+		rx.why, (unsigned long long)queued_at_most(a, PAGE_SIZE));
+	cr_assert_eq(flow_sender_wait(&sb, SENDER_MS), 0);
+	/*
+	 * A fair share: half the buffer while it was alone, a third with two,
+	 * and what its receive took from the kernel socket before it was
+	 * cancelled (the peer's send buffer, 4 MiB at most).
+	 */
+	cr_assert_leq(queued_at_most(a, PAGE_SIZE), o.buf_size / 2 + 4 * MiB);
+	flow_rx_fini(&rx);
+	cr_assert_eq(devmem_close(b), 0);
+	/* and the one left unread resumes when it is read, losing nothing */
+	rx_for(&r, &rx, a);
+	cr_assert_eq(flow_rx_run(&rx, so.bytes, RX_MS), 0, "%s", rx.why);
+	cr_assert_eq(flow_sender_wait(&sa, SENDER_MS), 0);
+	flow_rx_fini(&rx);
+	cr_assert_eq(devmem_close(a), 0);
+	rig_down(&r);
+}
+
+Test(swnic, unread_socket_stops_at_its_so_rcvbuf)
+{
+	/* host pages of 4 KiB: no pool share, the socket's SO_RCVBUF alone bounds it */
+	struct flow_rig_opts o = { .host_buf_size = 4096 };
+	struct flow_sender_opts so = { .bytes = 32 * MiB, .thread = true };
+	struct flow_sender s;
+	struct flow_rig r;
+	struct flow_rx rx;
+	int fd, val = 256 * KiB;
+	socklen_t len = sizeof(val);
+
+	rig_up(&r, &o);
+	cr_assert_eq(flow_sender_start(&r.l, &so, &s), 0);
+	fd = flow_accept(&r.l, ACCEPT_MS);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &val, sizeof(val)), 0);
+	/* the kernel doubles what is set, for its overhead, and reports that */
+	cr_assert_eq(getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &val, &len), 0);
+	cr_assert_eq(devmem_sock_attach(fd), (int)r.queue);
+	wait_settled(fd);
+	/*
+	 * What the queue had taken from the kernel socket before its receive
+	 * was cancelled is still delivered: at most what the kernel socket held
+	 * (its own SO_RCVBUF) and the peer's send buffer (tcp_wmem's maximum,
+	 * 4 MiB) over the limit. Without the limit it would be 16 MiB.
+	 */
+	cr_assert_leq(queued_at_most(fd, 4096), 2 * (uint64_t)val + 4 * MiB,
+		      "%llu bytes unread past an SO_RCVBUF of %d",
+		      (unsigned long long)queued_at_most(fd, 4096), val);
+	cr_assert_eq(flow_rx_init(&rx, fd), 0);
+	rx.no_dmabuf = true;
+	cr_assert_eq(flow_rx_run(&rx, so.bytes, RX_MS), 0, "%s", rx.why);
+	cr_assert_eq(flow_sender_wait(&s, SENDER_MS), 0);
+	flow_rx_fini(&rx);
+	cr_assert_eq(devmem_close(fd), 0);
 	rig_down(&r);
 }

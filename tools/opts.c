@@ -11,6 +11,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "opts.h"
 #include "pattern.h"
@@ -317,4 +318,35 @@ const char *sockaddr_str(const struct sockaddr_storage *ss, char *buf, size_t le
 		snprintf(buf, len, "[%s]:%u", host, port);
 	}
 	return buf;
+}
+
+/* ---- populating the --size buffer ---- */
+
+void size_progress_init(struct size_progress *p)
+{
+	p->t_start = now();
+	p->tty = isatty(STDERR_FILENO);
+	p->last_quarter = 0;
+}
+
+void size_progress(size_t done, size_t total, void *arg)
+{
+	struct size_progress *p = arg;
+	unsigned int pct = (unsigned int)((double)done * 100 / (double)total);
+	char size[24];
+
+	if (total < SIZE_PROGRESS_MIN)
+		return;
+	fmt_bytes(total, size, sizeof(size));
+	if (done == total) {
+		fprintf(stderr, "%sdevmem: populated the %s buffer in %.1f s\n", p->tty ? "\r" : "",
+			size, now() - p->t_start);
+		return;
+	}
+	if (p->tty) {
+		fprintf(stderr, "\rdevmem: populating the %s buffer: %u%%", size, pct);
+	} else if (pct / 25 > p->last_quarter) {
+		p->last_quarter = pct / 25;
+		fprintf(stderr, "devmem: populating the %s buffer: %u%%\n", size, pct);
+	}
 }

@@ -67,6 +67,23 @@ void opts_usage(const char *cmd, FILE *out);
 int opts_sockaddr(const char *host, int family, uint16_t port, struct sockaddr_storage *ss,
 		  socklen_t *len);
 
+/*
+ * Progress of populating a --size buffer, on stderr (host_buffer_opts'
+ * progress callback, with a struct size_progress as its argument). Buffers
+ * from SIZE_PROGRESS_MIN up show it: in place on a terminal, else a line
+ * per quarter; then how long it took.
+ */
+#define SIZE_PROGRESS_MIN (1ULL << 30)
+
+struct size_progress {
+	double t_start;
+	bool tty;
+	unsigned int last_quarter;
+};
+
+void size_progress_init(struct size_progress *p);
+void size_progress(size_t done, size_t total, void *arg);
+
 /* "1.2.3.4:80" or "[::1]:80" in @buf. */
 const char *sockaddr_str(const struct sockaddr_storage *ss, char *buf, size_t len);
 

@@ -69,7 +69,13 @@ static int rx_buffer_create(struct rx *rx)
 			return fail(err, "create a %llu-byte vram", (unsigned long long)o->size);
 		err = devmem_vram_buffer_create(rx->vram, o->size, &rx->buf);
 	} else {
-		struct host_buffer_opts hopts = { .sz = sizeof(hopts), .name = "devmem-recv" };
+		struct size_progress progress;
+		struct host_buffer_opts hopts = { .sz = sizeof(hopts),
+						  .name = "devmem-recv",
+						  .progress = size_progress,
+						  .progress_arg = &progress };
+
+		size_progress_init(&progress);
 
 		err = devmem_host_buffer_create(o->size, &hopts, &rx->buf);
 	}

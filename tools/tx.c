@@ -125,7 +125,13 @@ static int tx_buffer_create(struct tx *tx)
 			return fail(err, "create a %llu-byte vram", (unsigned long long)o->size);
 		err = devmem_vram_buffer_create(tx->vram, o->size, &tx->buf);
 	} else {
-		struct host_buffer_opts hopts = { .sz = sizeof(hopts), .name = "devmem-send" };
+		struct size_progress progress;
+		struct host_buffer_opts hopts = { .sz = sizeof(hopts),
+						  .name = "devmem-send",
+						  .progress = size_progress,
+						  .progress_arg = &progress };
+
+		size_progress_init(&progress);
 
 		err = devmem_host_buffer_create(o->size, &hopts, &tx->buf);
 	}

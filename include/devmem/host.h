@@ -40,12 +40,31 @@ struct host_buffer_opts {
 	 * unsigned int). Otherwise 1..UINT_MAX, and it also caps @sg_lengths.
 	 */
 	size_t max_segment;
+	/*
+	 * Called on the creating thread as the buffer's memory is populated:
+	 * after each step of DEVMEM_HOST_POPULATE_STEP bytes and at the end
+	 * (@done == @total), so that a tool can show progress on a buffer that
+	 * takes seconds to set up. Optional; the library itself never prints.
+	 */
+	void (*progress)(size_t done, size_t total, void *arg);
+	void *progress_arg;
 };
+
+/* Bytes populated between two calls of host_buffer_opts.progress. */
+#define DEVMEM_HOST_POPULATE_STEP (256UL << 20)
 
 /*
  * Create a host buffer of @size bytes (a non-zero multiple of the page
  * size). @opts may be NULL. Returns 0 and the buffer (one reference) in @out,
  * -EINVAL for a bad size or options, -ENOMEM, or the memfd's errno.
+ *
+ * The memory is populated (allocated and mapped) before the call returns,
+ * as a dma-heap allocates its pages at allocation time. A size beyond what
+ * the process can be given (MemAvailable, or the headroom under the memory
+ * limit of its cgroup) fails at once with -ENOMEM, and devmem_last_error()
+ * names the size asked and what is available: nothing is faulted in and the
+ * OOM killer is never woken. If populating fails part-way (another process
+ * took the memory meanwhile), the call also fails with -ENOMEM and frees it.
  *
  * Each sg entry of a mapping is its own IOMMU mapping into the importer's
  * device (dma_map_range() for the mapping's direction); a mapping that fails

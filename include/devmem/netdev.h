@@ -17,6 +17,16 @@
  * Every call returns 0 (or a count) or a negative errno, with a one-line
  * reason in devmem_last_error(). Several handles may be used from several
  * threads at once; one handle may be shared between threads.
+ *
+ * fork(): the network state (handles, their bindings, software NICs, devmem
+ * sockets) belongs to the process that first made some of it, as a KVM VM
+ * belongs to the process that created it; it is driven by that process's
+ * threads, which a child does not have. In a child forked after that, every
+ * call here, devmem_ctl_open() included, fails at once with -EIO and a
+ * devmem_last_error() that names both processes; devmem_ctl_close() in the
+ * child frees only the child's copy of the handle: the bindings stay bound,
+ * and the parent's close unbinds them. A child forked before the process
+ * used the network may use it as its own.
  */
 #ifndef DEVMEM_NETDEV_H
 #define DEVMEM_NETDEV_H
@@ -49,7 +59,7 @@ extern "C" {
 
 struct devmem_ctl;
 
-/* Open a control handle: 0 and *@out, -EINVAL, -ENOMEM. */
+/* Open a control handle: 0 and *@out, -EINVAL, -ENOMEM, -EIO (a forked child, above). */
 int devmem_ctl_open(struct devmem_ctl **out);
 
 /*

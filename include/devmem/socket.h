@@ -64,9 +64,18 @@
  * are skipped, and a TCP socket that never received through here frees 0.
  * Any other option is passed to setsockopt().
  *
- * A socket's queue stops reading it while more than 16 MiB wait in it
- * unread, as a kernel socket's receive buffer fills: the data stays in the
- * kernel socket and TCP holds the sender back until the application reads.
+ * A socket's queue stops reading it once the bytes waiting in it unread
+ * reach its receive limit, as the kernel stops taking data into a socket
+ * whose receive buffer is full: the data stays in the kernel socket and TCP
+ * holds the sender back until the application reads it down to half. The
+ * limit is the socket's SO_RCVBUF as getsockopt() reports it (TCP
+ * autotuning grows it; setsockopt() fixes it) and, on a queue bound to a
+ * dma-buf, an equal share of the buffer's net_iovs among the queue's
+ * sockets, one share kept back, so that a socket nobody reads never stalls
+ * the other sockets of its queue. Fragments the user holds (tokens not yet
+ * given back) do not count, as in the kernel. What the queue had already
+ * taken from the kernel socket when the limit was reached is still
+ * delivered, so a fast peer may overshoot it by about one send buffer.
  *
  * Transmit (devmem_sendmsg with MSG_ZEROCOPY and a SOL_SOCKET /
  * SCM_DEVMEM_DMABUF cmsg holding a __u32 tx binding id): each iov_base is an
@@ -90,6 +99,17 @@
  *
  * Threads: calls on different sockets run in parallel; calls on one socket
  * may come from several threads (they serialise on the socket).
+ *
+ * fork(): devmem sockets belong to the process that made them (as the rest
+ * of the network state, devmem/netdev.h). In a child forked after the
+ * process first used a devmem socket, a control handle or a software NIC,
+ * devmem_recvmsg(), devmem_setsockopt() and devmem_sendmsg() fail at once
+ * with errno EIO, and devmem_sock_attach() and devmem_sock_stats() return
+ * -EIO (devmem_last_error() says why); the child never reads the parent's
+ * bytes. devmem_close() in the child is close(): it closes the child's copy
+ * of the fd and leaves the parent's socket, its queue and its tokens as they
+ * are. A child that needs the network should exec, or be forked before the
+ * parent uses any of it.
  */
 #ifndef DEVMEM_SOCKET_H
 #define DEVMEM_SOCKET_H

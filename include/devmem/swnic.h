@@ -22,6 +22,9 @@
  * interface no device shadows yet creates a software NIC for it with the
  * default options, so an application written for a devmem NIC needs no
  * extra step.
+ * A software NIC belongs to the process that created it (its queue threads
+ * do not exist in a forked child): in a child forked after the process first
+ * used the network, the calls below fail with -EIO (devmem/netdev.h).
  */
 #ifndef DEVMEM_SWNIC_H
 #define DEVMEM_SWNIC_H

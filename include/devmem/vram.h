@@ -83,7 +83,9 @@ struct vram_stats {
 /*
  * Create a vram of @capacity bytes (a non-zero page multiple) named @name
  * (at most 31 characters; also its device's name). @opts may be NULL.
- * 0 and the vram in @out; -EINVAL (bad name, capacity or opts), -ENOMEM.
+ * 0 and the vram in @out; -EINVAL (bad name, capacity or opts), -ENOMEM
+ * (also, at once, for a capacity beyond the memory the process can be given:
+ * devmem_last_error() names both).
  */
 int devmem_vram_create(const char *name, size_t capacity, const struct vram_opts *opts,
 		       struct vram **out);

@@ -60,6 +60,7 @@
 #include "lib/list.h"
 #include "net/devmem.h"
 #include "net/netdev.h"
+#include "net/owner.h"
 #include "net/page_pool.h"
 #include "net/sock.h"
 
@@ -107,6 +108,7 @@ struct swnic_qmem {
 	unsigned int nr_free;
 	uint32_t tail; /* positions ever posted */
 	bool bound; /* the pool takes a dma-buf provider */
+	uint64_t pool_bytes; /* bound: the bytes of the binding's net_iovs; 0: host pages */
 };
 
 /* The driver's state for one socket on a queue (thread only, but for sk). */
@@ -116,6 +118,7 @@ struct swnic_sock {
 	bool armed; /* a multishot receive is in flight */
 	bool cancel_sent;
 	bool finished; /* end of stream or an error delivered: never armed again */
+	uint64_t rcvbuf; /* the kernel socket's SO_RCVBUF, as getsockopt() reports it */
 	struct swnic_cmd *detach; /* a detach waiting for the last completion */
 	unsigned int nr_pending;
 	struct devmem_frag pending[SWNIC_DELIVER_BATCH]; /* to deliver at the end of a batch */
@@ -352,9 +355,16 @@ static void swnic_flush(struct swnic_rxq *q, struct swnic_sock *s)
 	full = sk_deliver(s->sk, s->pending, s->nr_pending);
 	s->nr_pending = 0;
 	list_del_init(&s->dirty);
-	/* the socket's receive buffer is full: leave the rest in the kernel socket */
-	if (full)
+	/*
+	 * The socket's receive buffer is full: leave the rest in the kernel
+	 * socket. Submit the cancel now rather than with the next wait: until
+	 * it lands the multishot receive goes on taking buffers for a socket
+	 * that is over its limit.
+	 */
+	if (full && s->armed && !s->cancel_sent) {
 		swnic_cancel(q, s);
+		io_uring_submit(&q->ring);
+	}
 }
 
 static void swnic_queue_frag(struct swnic_rxq *q, struct swnic_sock *s, netmem_ref netmem,
@@ -375,6 +385,45 @@ static void swnic_flush_all(struct swnic_rxq *q)
 		swnic_flush(q, s);
 }
 
+/*
+ * The receive limit of socket @s (sk_set_rx_limit()). The kernel stops
+ * taking data into a socket when what it holds unread reaches sk_rcvbuf;
+ * the kernel socket's own SO_RCVBUF (which TCP autotuning grows, and which
+ * a setsockopt() fixes) is that figure here. On a bound queue there is a
+ * second bound: the queue has only the dma-buf's net_iovs, and a socket that
+ * nobody reads must not take them all and stall every other socket of the
+ * queue, so each socket holds at most an equal share of them, one share
+ * being kept for the ring and the fragments users hold.
+ */
+static void swnic_sock_limit(struct swnic_rxq *q, struct swnic_sock *s)
+{
+	uint64_t limit = s->rcvbuf ? s->rcvbuf : DEVMEM_SOCK_RCVBUF;
+
+	if (q->mem.pool_bytes)
+		limit = min(limit, q->mem.pool_bytes / (q->stats.sockets + 1));
+	sk_set_rx_limit(s->sk, max(limit, (uint64_t)PAGE_SIZE));
+}
+
+/* The queue's sockets or memory changed: every socket's share with them. */
+static void swnic_sock_limits(struct swnic_rxq *q)
+{
+	struct swnic_sock *s;
+
+	list_for_each_entry(s, &q->socks, node)
+		swnic_sock_limit(q, s);
+}
+
+/* Read the kernel socket's SO_RCVBUF again: autotuning may have grown it. */
+static void swnic_sock_rcvbuf(struct swnic_rxq *q, struct swnic_sock *s)
+{
+	int val = 0;
+	socklen_t len = sizeof(val);
+
+	if (!getsockopt(s->sk->fd, SOL_SOCKET, SO_RCVBUF, &val, &len) && val > 0)
+		s->rcvbuf = (uint64_t)val;
+	swnic_sock_limit(q, s);
+}
+
 static void swnic_arm(struct swnic_rxq *q, struct swnic_sock *s)
 {
 	struct io_uring_sqe *sqe;
@@ -384,6 +433,7 @@ static void swnic_arm(struct swnic_rxq *q, struct swnic_sock *s)
 	/* read down to half first (sk_rx_drained()), then rx_resume() kicks us */
 	if (__atomic_load_n(&s->sk->rx_throttled, __ATOMIC_RELAXED))
 		return;
+	swnic_sock_rcvbuf(q, s);
 	if (q->mem.nr_free == q->mem.entries)
 		return; /* no buffer: armed once the ring has some */
 	sqe = io_uring_get_sqe(&q->ring);
@@ -432,6 +482,7 @@ static void swnic_receive_ended(struct swnic_rxq *q, struct swnic_sock *s)
 		WRITE_ONCE(q->stats.sockets, q->stats.sockets - 1);
 		sk_put(s->sk);
 		free(s);
+		swnic_sock_limits(q); /* the others' shares grow */
 		swnic_cmd_done(q, cmd, 0);
 	}
 }
@@ -486,6 +537,7 @@ static int swnic_attach_sock(struct swnic_rxq *q, struct devmem_sock *sk)
 	sk->drv = s;
 	list_add_tail(&s->node, &q->socks);
 	WRITE_ONCE(q->stats.sockets, q->stats.sockets + 1);
+	swnic_sock_limits(q); /* the others' shares shrink */
 	swnic_arm(q, s);
 	return 0;
 }
@@ -525,6 +577,7 @@ static int swnic_start(struct swnic_rxq *q, struct swnic_qmem *mem)
 	q->running = true;
 	WRITE_ONCE(q->stats.restarts, q->stats.restarts + 1);
 	swnic_refill(q);
+	swnic_sock_limits(q); /* bound or not, the memory changed */
 	list_for_each_entry(s, &q->socks, node)
 		swnic_arm(q, s);
 	return 0;
@@ -852,6 +905,11 @@ static int swnic_queue_mem_alloc(struct net_device *dev, void *per_queue_mem, in
 	netdev_assert_locked(dev);
 	netdev_rxq_pp_params(rxq, &p);
 	mem->bound = rxq->mp_params.mp_ops != NULL;
+	if (mem->bound && rxq->mp_params.mp_ops == &dmabuf_devmem_ops) {
+		const struct net_devmem_dmabuf_binding *binding = rxq->mp_params.mp_priv;
+
+		mem->pool_bytes = (uint64_t)binding->nr_niovs << binding->niov_shift;
+	}
 	/* net_iovs are one page each to the pool; host pages may be larger */
 	mem->order = mem->bound ? 0 : nic->host_order;
 	p.order = mem->order;
@@ -1266,6 +1324,7 @@ static int swnic_create(const char *ifname, int ifindex, const struct devmem_swn
 	nic = calloc(1, sizeof(*nic));
 	if (!nic)
 		return -ENOMEM;
+	net_owner_claim(); /* its queue threads will not exist in a forked child */
 	nic->opts = *opts;
 	pthread_mutex_init(&nic->lock, NULL);
 	pthread_mutex_init(&nic->tx_lock, NULL);
@@ -1354,6 +1413,8 @@ int devmem_swnic_create(const char *ifname, const struct devmem_swnic_opts *opts
 	unsigned int idx;
 	int err;
 
+	if (net_owner_in_child())
+		return net_owner_refuse("devmem_swnic_create");
 	if (!ifname || !*ifname || strlen(ifname) >= IFNAMSIZ)
 		return devmem_err(-EINVAL, "swnic: bad interface name");
 	err = swnic_check_opts(opts, &o);
@@ -1380,9 +1441,13 @@ int devmem_swnic_create(const char *ifname, const struct devmem_swnic_opts *opts
 
 int devmem_swnic_destroy(int ifindex)
 {
-	struct net_device *dev = netdev_get_by_index(ifindex);
+	struct net_device *dev;
 	struct swnic *nic;
 
+	/* the queue threads to stop are the parent's */
+	if (net_owner_in_child())
+		return net_owner_refuse("devmem_swnic_destroy");
+	dev = netdev_get_by_index(ifindex);
 	if (!dev || !netdev_is_swnic(dev)) {
 		if (dev)
 			netdev_put(dev);
@@ -1421,10 +1486,13 @@ int devmem_swnic_destroy(int ifindex)
 
 int devmem_swnic_rxq_stats(int ifindex, uint32_t rxq, struct devmem_swnic_rxq_stats *stats)
 {
-	struct net_device *dev = netdev_get_by_index(ifindex);
+	struct net_device *dev;
 	struct swnic_rxq *q;
 	int err = 0;
 
+	if (net_owner_in_child())
+		return net_owner_refuse("devmem_swnic_rxq_stats");
+	dev = netdev_get_by_index(ifindex);
 	if (!stats) {
 		netdev_put(dev);
 		return devmem_err(-EINVAL, "swnic: nowhere to put the stats");

@@ -21,6 +21,7 @@
 #include "exporters/host-import.h"
 #include "lib/debug.h"
 #include "lib/error.h"
+#include "lib/meminfo.h"
 
 #define SZ_2M (2UL << 20)
 #define HOST_SEALS (F_SEAL_SHRINK | F_SEAL_GROW)
@@ -33,6 +34,9 @@ struct host_layout {
 	const size_t *sg_lengths; /* NULL: every entry max_segment long */
 	unsigned int num_sg_lengths;
 	size_t max_segment;
+	/* and how creation reports populating (host_buffer_opts.progress) */
+	void (*progress)(size_t done, size_t total, void *arg);
+	void *progress_arg;
 };
 
 /* dmabuf->priv of a host buffer. Immutable after export. */
@@ -201,7 +205,8 @@ bool devmem_is_host_buffer(const struct dma_buf *dmabuf)
 /*
  * Map the memfd. From 2 MiB up, the mapping starts on a 2 MiB boundary (we
  * reserve more address space than needed and trim it) so that the IOMMU,
- * which aligns IOVAs to the CPU address, can use large blocks.
+ * which aligns IOVAs to the CPU address, can use large blocks. The pages are
+ * not populated here (host_populate() does it, in steps).
  */
 static void *host_map_memfd(int fd, size_t size)
 {
@@ -214,13 +219,7 @@ static void *host_map_memfd(int fd, size_t size)
 	if (base == MAP_FAILED)
 		return MAP_FAILED;
 	addr = (char *)ALIGN((uintptr_t)base, align);
-	/*
-	 * Populated: an exporter's memory exists from the export on (udmabuf
-	 * pins its pages at creation), so a device writing into it never pays
-	 * the first touch on the data path.
-	 */
-	if (mmap(addr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED | MAP_POPULATE, fd,
-		 0) == MAP_FAILED) {
+	if (mmap(addr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) == MAP_FAILED) {
 		err = errno;
 		munmap(base, span);
 		errno = err;
@@ -231,6 +230,47 @@ static void *host_map_memfd(int fd, size_t size)
 	if (addr + size < base + span)
 		munmap(addr + size, base + span - (addr + size));
 	return addr;
+}
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* linux 5.14 */
+#endif
+
+/* Fault in [@p, @p + @len) for writing, by touch where the kernel has no MADV_POPULATE_WRITE. */
+static int host_populate_range(char *p, size_t len)
+{
+	if (!madvise(p, len, MADV_POPULATE_WRITE))
+		return 0;
+	if (errno != EINVAL)
+		return -errno;
+	for (size_t off = 0; off < len; off += PAGE_SIZE)
+		__atomic_fetch_add((unsigned char *)p + off, 0, __ATOMIC_RELAXED);
+	return 0;
+}
+
+/*
+ * Populate the mapping: an exporter's memory exists from the export on
+ * (udmabuf pins its pages at creation, a dma-heap allocates them), so a
+ * device writing into it never pays the first touch on the data path. In
+ * steps, reporting each to @layout's progress callback.
+ */
+static int host_populate(struct host_buffer *hb, const struct host_layout *layout)
+{
+	size_t done = 0, step;
+	int err;
+
+	while (done < hb->size) {
+		step = min(hb->size - done, (size_t)DEVMEM_HOST_POPULATE_STEP);
+		err = host_populate_range((char *)hb->vaddr + done, step);
+		if (err)
+			return devmem_err(err == -EFAULT || err == -EHWPOISON ? -ENOMEM : err,
+					  "host buffer: only %zu of %zu bytes could be populated",
+					  done, hb->size);
+		done += step;
+		if (layout->progress)
+			layout->progress(done, hb->size, layout->progress_arg);
+	}
+	return 0;
 }
 
 static int host_buffer_init(struct host_buffer *hb, size_t size, const struct host_layout *layout)
@@ -278,6 +318,9 @@ static int host_buffer_export(int memfd, size_t size, const struct host_layout *
 				 strerror(errno));
 		goto err_free;
 	}
+	ret = host_populate(hb, layout);
+	if (ret)
+		goto err_unmap;
 	info.priv = hb;
 	ret = dma_buf_export(&info, &dmabuf);
 	if (ret)
@@ -331,6 +374,8 @@ static int host_parse_opts(const struct host_buffer_opts *opts, struct host_layo
 	layout->sg_lengths = HOST_OPT(opts, sg_lengths);
 	layout->num_sg_lengths = HOST_OPT(opts, num_sg_lengths);
 	layout->max_segment = HOST_OPT(opts, max_segment);
+	layout->progress = HOST_OPT(opts, progress);
+	layout->progress_arg = HOST_OPT(opts, progress_arg);
 	if (!layout->max_segment)
 		layout->max_segment = HOST_MAX_SEGMENT;
 	if (*name && strnlen(*name, DMA_BUF_NAME_LEN) >= DMA_BUF_NAME_LEN)
@@ -364,6 +409,26 @@ static int host_create_memfd(size_t size, const char *name)
 	return fd;
 }
 
+/*
+ * Whether the machine can back @size bytes for this process. A dma-heap
+ * fails an allocation it cannot back with -ENOMEM; here the memory would
+ * only run out while populating, after the system had swapped and reclaimed
+ * for as long as it took, and then the OOM killer would end the process.
+ * Refuse up front what is more than the kernel says is available.
+ */
+static int host_check_backing(size_t size)
+{
+	const char *source;
+	uint64_t avail = mem_available(&source);
+	char want[24], have[24];
+
+	if (size <= avail)
+		return 0;
+	return devmem_err(-ENOMEM, "host buffer: %s cannot be backed: %s available (%s)",
+			  mem_fmt(size, want, sizeof(want)), mem_fmt(avail, have, sizeof(have)),
+			  source);
+}
+
 static bool host_size_ok(size_t size)
 {
 	return size && IS_ALIGNED(size, PAGE_SIZE);
@@ -383,6 +448,9 @@ int devmem_host_buffer_create(size_t size, const struct host_buffer_opts *opts,
 				  "host buffer: size %zu is not a non-zero multiple of %lu", size,
 				  PAGE_SIZE);
 	ret = host_parse_opts(opts, &layout, &name);
+	if (ret)
+		return ret;
+	ret = host_check_backing(size);
 	if (ret)
 		return ret;
 	memfd = host_create_memfd(size, name);

@@ -38,6 +38,7 @@
 #include "lib/compiler.h"
 #include "lib/debug.h"
 #include "lib/error.h"
+#include "lib/meminfo.h"
 #include "lib/list.h"
 #include "lib/refcount.h"
 #include "lib/time.h"
@@ -1050,7 +1051,19 @@ static int vram_check_opts(const struct vram_opts *opts, uint64_t *bandwidth)
 static int vram_init_heap(struct vram *vram, size_t capacity)
 {
 	struct vram_range *all;
+	const char *source;
+	uint64_t avail = mem_available(&source);
+	char want[24], have[24];
 
+	/*
+	 * The heap stands for the device's memory, which exists in full: one
+	 * the machine cannot hold would fail only as data lands in it, by the
+	 * OOM killer. Refuse it now, as a driver refuses a heap it has not.
+	 */
+	if (capacity > avail)
+		return devmem_err(-ENOMEM, "vram: a %s heap cannot be backed: %s available (%s)",
+				  mem_fmt(capacity, want, sizeof(want)),
+				  mem_fmt(avail, have, sizeof(have)), source);
 	vram->heap = aligned_alloc(PAGE_SIZE, capacity);
 	if (!vram->heap)
 		return devmem_err(-ENOMEM, "vram: no memory for a %zu byte heap", capacity);

@@ -26,6 +26,7 @@
 #include "lib/list.h"
 #include "net/devmem.h"
 #include "net/netdev.h"
+#include "net/owner.h"
 #include "net/page_pool.h"
 
 struct devmem_ctl {
@@ -40,6 +41,9 @@ struct devmem_ctl {
 
 static int ctl_check(const struct devmem_ctl *ctl)
 {
+	/* before anything is read: the handle may be a copy with its lock held */
+	if (net_owner_in_child())
+		return net_owner_refuse("control handle");
 	if (!ctl)
 		return devmem_err(-EINVAL, "no control handle");
 	return 0;
@@ -50,8 +54,11 @@ int devmem_ctl_open(struct devmem_ctl **out)
 	struct devmem_ctl *ctl;
 	int err;
 
+	if (net_owner_in_child())
+		return net_owner_refuse("devmem_ctl_open");
 	if (!out)
 		return devmem_err(-EINVAL, "devmem_ctl_open: nowhere to return the handle");
+	net_owner_claim();
 	ctl = calloc(1, sizeof(*ctl));
 	if (!ctl)
 		return devmem_err(-ENOMEM, "devmem_ctl_open: out of memory");
@@ -78,12 +85,26 @@ static void ctl_unbind(struct net_devmem_dmabuf_binding *binding)
 	net_devmem_unbind_dmabuf(binding);
 }
 
+/*
+ * In a forked child the handle is a copy: its bindings are the parent's
+ * (the parent's close unbinds them) and its lock may have been copied held.
+ * Free the child's copy of the handle, nothing else.
+ */
+static void ctl_close_in_child(struct devmem_ctl *ctl)
+{
+	free(ctl);
+}
+
 void devmem_ctl_close(struct devmem_ctl *ctl)
 {
 	struct net_devmem_dmabuf_binding *binding, *tmp;
 
 	if (!ctl)
 		return;
+	if (net_owner_in_child()) {
+		ctl_close_in_child(ctl);
+		return;
+	}
 	pthread_mutex_lock(&ctl->lock);
 	list_for_each_entry_safe(binding, tmp, &ctl->bindings, list)
 		ctl_unbind(binding);

@@ -84,8 +84,13 @@ struct devmem_sock {
 	uint32_t rxq_size; /* a power of two (0 before the first fragment) */
 	uint32_t rxq_head, rxq_tail; /* running counts: tail - head queued */
 	uint64_t rxq_bytes; /* bytes queued */
-	/* atomic: over DEVMEM_SOCK_RCVBUF, the queue stopped reading (the driver reads it) */
+	/* atomic: at its receive limit, the queue stopped reading (the driver reads it) */
 	bool rx_throttled;
+	/*
+	 * atomic: bytes queued unread at which the queue stops reading it, set
+	 * by the driver (sk_set_rx_limit()); 0 until it does: DEVMEM_SOCK_RCVBUF
+	 */
+	uint64_t rx_limit;
 	bool rx_eof; /* the peer closed: after the queue, reads return 0 */
 	int rx_err; /* a receive error (positive errno), after the queue */
 	bool detached; /* no driver reads it (none took it, it is closing, or its device went away) */
@@ -153,19 +158,32 @@ void sk_hold(struct devmem_sock *sk);
 void sk_put(struct devmem_sock *sk);
 
 /*
- * Bytes a socket's receive queue holds before its queue stops reading it,
- * as the kernel socket's receive buffer would (tcp_rmem's maximum): the
- * kernel socket then fills and TCP holds the sender back. Reading resumes
- * at half.
+ * The receive limit of a socket whose driver set none (sk_set_rx_limit()):
+ * tcp_rmem's largest default maximum. When a socket's unread bytes reach
+ * its limit its queue stops reading it, as the kernel stops taking data
+ * into a socket whose sk_rmem_alloc reached sk_rcvbuf: the kernel socket
+ * then fills and TCP holds the sender back. Reading resumes at half.
  */
 #define DEVMEM_SOCK_RCVBUF (16UL << 20)
 
 /*
+ * Driver side: the socket's receive limit in bytes (at least 1). The driver
+ * picks it from the kernel socket's SO_RCVBUF and the share of the queue's
+ * memory the socket may hold unread (fragments the user holds do not count,
+ * as in the kernel, where they are no longer charged to the socket). Any
+ * thread.
+ */
+static inline void sk_set_rx_limit(struct devmem_sock *sk, uint64_t limit)
+{
+	__atomic_store_n(&sk->rx_limit, limit ? limit : 1, __ATOMIC_RELAXED);
+}
+
+/*
  * Driver side: append @n fragments (their pool references move to the
  * socket) and wake a reader. A socket that is closing gives them back
- * instead. True when the driver must stop reading the socket (its queue is
- * over DEVMEM_SOCK_RCVBUF: sk->rx_throttled is set, and rx_resume() comes
- * when it is read down). Any thread; takes sk->lock.
+ * instead. True when the driver must stop reading the socket (its unread
+ * bytes reached its receive limit: sk->rx_throttled is set, and rx_resume()
+ * comes when it is read down to half). Any thread; takes sk->lock.
  */
 bool sk_deliver(struct devmem_sock *sk, const struct devmem_frag *frags, unsigned int n);
 

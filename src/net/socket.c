@@ -32,6 +32,7 @@
 #include "lib/debug.h"
 #include "lib/error.h"
 #include "net/devmem.h"
+#include "net/owner.h"
 #include "net/page_pool.h"
 #include "net/sock.h"
 
@@ -265,6 +266,14 @@ static void sk_wake_readers(struct devmem_sock *sk)
 		syscall(SYS_futex, &sk->rx_seq, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
 }
 
+/* Unread bytes at which the queue stops reading @sk (sk_set_rx_limit()). */
+static inline uint64_t sk_rx_limit(const struct devmem_sock *sk)
+{
+	uint64_t limit = __atomic_load_n(&sk->rx_limit, __ATOMIC_RELAXED);
+
+	return limit ? limit : DEVMEM_SOCK_RCVBUF;
+}
+
 static inline uint32_t sk_rxq_len(const struct devmem_sock *sk)
 {
 	return sk->rxq_tail - sk->rxq_head;
@@ -304,7 +313,7 @@ bool sk_deliver(struct devmem_sock *sk, const struct devmem_frag *frags, unsigne
 			sk->rxq[(sk->rxq_tail + i) & (sk->rxq_size - 1)] = frags[i];
 			sk->rxq_bytes += frags[i].len;
 		}
-		full = sk->rxq_bytes > DEVMEM_SOCK_RCVBUF;
+		full = sk->rxq_bytes >= sk_rx_limit(sk);
 		if (full)
 			__atomic_store_n(&sk->rx_throttled, true, __ATOMIC_RELAXED);
 		sk->rxq_tail += n;
@@ -464,6 +473,7 @@ static int sk_create(int fd, const struct stat *st, struct devmem_sock **out)
 	sk = calloc(1, sizeof(*sk));
 	if (!sk)
 		return -ENOMEM;
+	net_owner_claim();
 	sk->fd = fd;
 	sk->rx_fd = -1;
 	sk->ino = st->st_ino;
@@ -770,11 +780,23 @@ static bool sk_has_tx_state(struct devmem_sock *sk)
 	return tx;
 }
 
+/*
+ * A call with a system call's signature made in a forked child (net/owner.h):
+ * -1 and EIO, before the socket table (whose lock may be copied held) is read.
+ */
+static int sk_refuse_in_child(const char *call)
+{
+	errno = -net_owner_refuse(call);
+	return -1;
+}
+
 int devmem_sock_attach(int fd)
 {
 	struct devmem_sock *sk;
 	int err;
 
+	if (net_owner_in_child())
+		return net_owner_refuse("devmem_sock_attach");
 	err = sk_get(fd, &sk);
 	if (err)
 		return err;
@@ -1129,14 +1151,14 @@ static size_t sk_recv_skip(struct devmem_sock *sk, struct sk_cursor *c, size_t l
 static ssize_t sk_recv_errqueue(struct devmem_sock *sk, int fd, struct msghdr *msg);
 
 /*
- * A socket its queue stopped reading (more than DEVMEM_SOCK_RCVBUF bytes
- * waiting) has been read down to half of that (sk->lock held): clear the
- * mark and tell the caller to wake the queue.
+ * A socket its queue stopped reading (its receive limit reached) has been
+ * read down to half of that (sk->lock held): clear the mark and tell the
+ * caller to wake the queue.
  */
 static bool sk_rx_drained(struct devmem_sock *sk)
 {
 	if (!__atomic_load_n(&sk->rx_throttled, __ATOMIC_RELAXED) ||
-	    sk->rxq_bytes > DEVMEM_SOCK_RCVBUF / 2 || !sk->dev)
+	    sk->rxq_bytes > sk_rx_limit(sk) / 2 || !sk->dev)
 		return false;
 	__atomic_store_n(&sk->rx_throttled, false, __ATOMIC_RELAXED);
 	return true;
@@ -1365,6 +1387,8 @@ ssize_t devmem_recvmsg(int fd, struct msghdr *msg, int flags)
 	struct devmem_sock *sk;
 	ssize_t ret;
 
+	if (net_owner_in_child())
+		return sk_refuse_in_child("devmem_recvmsg");
 	if (!msg) {
 		errno = EFAULT;
 		return -1;
@@ -1500,6 +1524,8 @@ int devmem_setsockopt(int fd, int level, int optname, const void *optval, sockle
 {
 	int ret;
 
+	if (net_owner_in_child())
+		return sk_refuse_in_child("devmem_setsockopt");
 	if (level != SOL_SOCKET || optname != SO_DEVMEM_DONTNEED)
 		return setsockopt(fd, level, optname, optval, optlen);
 	ret = sk_setsockopt_dontneed(fd, optval, optlen);
@@ -1514,8 +1540,12 @@ int devmem_setsockopt(int fd, int level, int optname, const void *optval, sockle
 
 int devmem_close(int fd)
 {
-	struct devmem_sock *sk = sk_lookup(fd);
+	struct devmem_sock *sk;
 
+	/* the child's copy of the fd is all that is the child's: the parent reads on */
+	if (net_owner_in_child())
+		return close(fd);
+	sk = sk_lookup(fd);
 	if (sk) {
 		/* the socket goes with its last fd; a dup() of it keeps it, and its tokens */
 		sk_drop_fd(sk, fd);
@@ -1531,6 +1561,8 @@ int devmem_sock_stats(int fd, struct devmem_sock_stats *stats)
 	struct devmem_sock *sk;
 	struct stat st;
 
+	if (net_owner_in_child())
+		return net_owner_refuse("devmem_sock_stats");
 	if (!stats)
 		return -EINVAL;
 	sk = fstat(fd, &st) ? NULL : sk_find(fd, &st);
@@ -1648,6 +1680,8 @@ ssize_t devmem_sendmsg(int fd, const struct msghdr *msg, int flags)
 	ssize_t ret;
 	int err, local_if;
 
+	if (net_owner_in_child())
+		return sk_refuse_in_child("devmem_sendmsg");
 	if (!msg) {
 		errno = EFAULT;
 		return -1;
