@@ -39,7 +39,8 @@ static uint64_t cgroup_read(const char *dir, const char *name)
 	uint64_t ret = UINT64_MAX;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path))
+		return UINT64_MAX; /* a path that long names no cgroup file */
 	f = fopen(path, "re");
 	if (!f)
 		return UINT64_MAX;
