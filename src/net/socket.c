@@ -820,6 +820,38 @@ int devmem_sock_attach(int fd)
  */
 static bool sk_vm_copy_refused; /* atomic */
 
+static void sk_pid_forget(void);
+
+static void sk_pid_register_atfork(void)
+{
+	pthread_atfork(NULL, NULL, sk_pid_forget);
+}
+
+/*
+ * Our pid, for those calls: getpid() is a system call of its own. A forked
+ * child starts without it (and, once the process has net state, never gets
+ * here: net/owner.h).
+ */
+static pid_t sk_pid; /* atomic; 0: not read yet */
+
+static void sk_pid_forget(void)
+{
+	__atomic_store_n(&sk_pid, 0, __ATOMIC_RELAXED);
+}
+
+static pid_t sk_self(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pid_t pid = __atomic_load_n(&sk_pid, __ATOMIC_RELAXED);
+
+	if (likely(pid))
+		return pid;
+	pthread_once(&once, sk_pid_register_atfork);
+	pid = getpid();
+	__atomic_store_n(&sk_pid, pid, __ATOMIC_RELAXED);
+	return pid;
+}
+
 static bool sk_vm_copy_usable(ssize_t ret)
 {
 	if (ret >= 0 || (errno != ENOSYS && errno != EPERM))
@@ -836,7 +868,7 @@ static ssize_t sk_copy_to_user(const struct iovec *local, unsigned long nl,
 	ssize_t ret;
 
 	if (!__atomic_load_n(&sk_vm_copy_refused, __ATOMIC_RELAXED)) {
-		ret = process_vm_writev(getpid(), local, nl, remote, nr, 0);
+		ret = process_vm_writev(sk_self(), local, nl, remote, nr, 0);
 		if (sk_vm_copy_usable(ret))
 			return ret;
 	}
@@ -876,8 +908,8 @@ static bool sk_user_writable(void *p, size_t len)
 		size_t n = len - off < sizeof(stash) ? len - off : sizeof(stash);
 		struct iovec local = { stash, n }, remote = { (char *)p + off, n };
 
-		if (process_vm_readv(getpid(), &local, 1, &remote, 1, 0) != (ssize_t)n ||
-		    process_vm_writev(getpid(), &local, 1, &remote, 1, 0) != (ssize_t)n)
+		if (process_vm_readv(sk_self(), &local, 1, &remote, 1, 0) != (ssize_t)n ||
+		    process_vm_writev(sk_self(), &local, 1, &remote, 1, 0) != (ssize_t)n)
 			return false;
 	}
 	return true;
@@ -890,7 +922,7 @@ static int sk_copy_from_user(void *dst, const void *src, size_t len)
 	ssize_t ret;
 
 	if (!__atomic_load_n(&sk_vm_copy_refused, __ATOMIC_RELAXED)) {
-		ret = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+		ret = process_vm_readv(sk_self(), &local, 1, &remote, 1, 0);
 		if (sk_vm_copy_usable(ret))
 			return ret == (ssize_t)len ? 0 : -EFAULT;
 	}
@@ -1487,7 +1519,7 @@ static int sk_setsockopt_dontneed(int fd, const void *optval, socklen_t optlen)
 	struct dmabuf_token tokens[DEVMEM_DONTNEED_MAX_TOKENS];
 	struct devmem_sock *sk;
 	struct stat st;
-	int val, ret;
+	int val, ret, unreadable;
 
 	if (fstat(fd, &st))
 		return -errno;
@@ -1495,7 +1527,14 @@ static int sk_setsockopt_dontneed(int fd, const void *optval, socklen_t optlen)
 		return -ENOTSOCK;
 	if (optlen < sizeof(int))
 		return devmem_err(-EINVAL, "SO_DEVMEM_DONTNEED: length %u", optlen);
-	if (sk_copy_from_user(&val, optval, sizeof(val)))
+	/*
+	 * One read of everything a valid call can carry. The kernel reads an
+	 * int first (EFAULT), then checks the length (EINVAL), then reads the
+	 * entries (EFAULT): only a failed read needs the int read apart.
+	 */
+	unreadable = sk_copy_from_user(tokens, optval,
+				       optlen < sizeof(tokens) ? optlen : sizeof(tokens));
+	if (unreadable && sk_copy_from_user(&val, optval, sizeof(val)))
 		return devmem_err(-EFAULT, "SO_DEVMEM_DONTNEED: optval cannot be read");
 	sk = sk_find(fd, &st);
 	if (!sk && !sk_fd_is_tcp(fd))
@@ -1507,9 +1546,8 @@ static int sk_setsockopt_dontneed(int fd, const void *optval, socklen_t optlen)
 				 optlen, DEVMEM_DONTNEED_MAX_TOKENS);
 		goto out;
 	}
-	ret = sk_copy_from_user(tokens, optval, optlen);
-	if (ret) {
-		devmem_err(ret, "SO_DEVMEM_DONTNEED: optval cannot be read");
+	if (unreadable) {
+		ret = devmem_err(unreadable, "SO_DEVMEM_DONTNEED: optval cannot be read");
 		goto out;
 	}
 	/* a socket that never received through us holds no token: as the kernel, 0 */
