@@ -1729,6 +1729,33 @@ Test(socket, dmabuf_send_with_a_negative_iovec_length_is_einval)
 	tx_down(&t);
 }
 
+Test(socket, dmabuf_send_whose_lengths_add_up_past_max_rw_count_is_cut_not_wrapped)
+{
+	/* 100 + 4 * 2^62 wraps to 100 in 64 bits: the kernel cuts at MAX_RW_COUNT instead */
+	struct iovec iov[] = { { OFF(0), 100 },
+			       { OFF(0), 1ULL << 62 },
+			       { OFF(0), 1ULL << 62 },
+			       { OFF(0), 1ULL << 62 },
+			       { OFF(0), 1ULL << 62 } };
+	static unsigned char got[TX_BUF_SIZE + 100];
+	struct peer pr = { .buf = got, .want = TX_BUF_SIZE + 100 };
+	struct tx_rig t;
+	pthread_t th;
+
+	tx_up(&t, AF_INET);
+	pr.fd = t.p.server;
+	cr_assert_eq(pthread_create(&th, NULL, peer_read, &pr), 0);
+	/* then the second iovec runs off the end of the buffer: a short write */
+	cr_assert_eq(tx_send(t.p.client, iov, 5, t.id, MSG_ZEROCOPY), TX_BUF_SIZE + 100, "%s",
+		     devmem_last_error());
+	pthread_join(th, NULL);
+	cr_assert_eq(pr.got, TX_BUF_SIZE + 100);
+	cr_assert_eq(memcmp(got, t.va, 100), 0);
+	cr_assert_eq(memcmp(got + 100, t.va, TX_BUF_SIZE), 0);
+	assert_completions(t.p.client, AF_INET, 1);
+	tx_down(&t);
+}
+
 Test(socket, dmabuf_send_of_zero_bytes_sends_and_completes_nothing)
 {
 	struct iovec none[] = { { OFF(0), 0 } };

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
+#include <limits.h>
 #include <time.h>
 #include <linux/errqueue.h>
 #include <net/if.h>
@@ -1204,35 +1205,43 @@ static bool sk_zerocopy_enabled(struct devmem_sock *sk)
 
 /* The kernel's UIO_MAXIOV: the most iovecs one sendmsg takes. */
 #define DEVMEM_UIO_MAXIOV 1024
+/* The kernel's MAX_RW_COUNT: import_iovec() cuts a longer message to this. */
+#define DEVMEM_MAX_RW_COUNT ((size_t)INT_MAX & ~(PAGE_SIZE - 1))
 
 /*
- * Bytes of @msg's iovecs that lie in a @size-byte dma-buf before the first
- * byte beyond it (zerocopy_fill_skb_from_devmem() stops with -EFAULT there),
- * and the total asked for.
+ * The bytes of @msg's iovecs that a send takes: import_iovec()'s length,
+ * cut at DEVMEM_MAX_RW_COUNT (*@cut says so), and of those the ones that lie
+ * in a @size-byte dma-buf before the first byte beyond it (where
+ * zerocopy_fill_skb_from_devmem() stops with -EFAULT) in *@prefix.
  */
-static size_t msg_dmabuf_prefix(const struct msghdr *msg, size_t size, size_t *total)
+static size_t msg_dmabuf_len(const struct msghdr *msg, size_t size, size_t *prefix, bool *cut)
 {
-	size_t prefix = 0, i;
+	size_t total = 0, i;
 	bool faulted = false;
 
-	*total = 0;
+	*prefix = 0;
+	*cut = false;
 	for (i = 0; i < msg->msg_iovlen; i++) {
 		uintptr_t off = (uintptr_t)msg->msg_iov[i].iov_base;
 		size_t len = msg->msg_iov[i].iov_len;
 
-		*total += len;
+		if (len > DEVMEM_MAX_RW_COUNT - total) {
+			len = DEVMEM_MAX_RW_COUNT - total;
+			*cut = true;
+		}
+		total += len;
 		if (faulted || !len)
 			continue;
 		if (off >= size) {
 			faulted = true;
 		} else if (len > size - off) {
-			prefix += size - off;
+			*prefix += size - off;
 			faulted = true;
 		} else {
-			prefix += len;
+			*prefix += len;
 		}
 	}
-	return prefix;
+	return total;
 }
 
 /*
@@ -1270,6 +1279,7 @@ ssize_t devmem_sendmsg(int fd, const struct msghdr *msg, int flags)
 	struct devmem_sock *sk;
 	size_t total, prefix;
 	uint32_t id = 0;
+	bool cut;
 	ssize_t ret;
 	int err, local_if;
 
@@ -1315,8 +1325,7 @@ ssize_t devmem_sendmsg(int fd, const struct msghdr *msg, int flags)
 	 * binding up, only for a send of at least one byte: an empty one sends
 	 * nothing and completes nothing.
 	 */
-	msg_dmabuf_prefix(msg, 0, &total);
-	if (!total) {
+	if (!msg_dmabuf_len(msg, 0, &prefix, &cut)) {
 		sk_put(sk);
 		return 0;
 	}
@@ -1343,13 +1352,13 @@ ssize_t devmem_sendmsg(int fd, const struct msghdr *msg, int flags)
 	 * bytes before it go out (a short write), and only a send that has
 	 * nothing before the fault fails.
 	 */
-	prefix = msg_dmabuf_prefix(msg, binding->dmabuf->size, &total);
+	total = msg_dmabuf_len(msg, binding->dmabuf->size, &prefix, &cut);
 	if (!prefix) {
 		err = devmem_err(-EFAULT, "sendmsg: the first byte is beyond the %zu-byte dma-buf",
 				 binding->dmabuf->size);
 		goto out_put_binding;
 	}
-	if (prefix < total)
+	if (prefix < total || cut)
 		ret = sk_send_dmabuf_prefix(binding, fd, msg, flags, prefix);
 	else
 		ret = binding->dev->sock_ops->send_dmabuf(binding->dev, fd, binding, msg, flags);
