@@ -137,7 +137,9 @@ static void bench_bind(size_t max_segment, const char *label)
 static struct page_pool *pool_new(const struct pp_memory_provider_params *mp)
 {
 	struct page_pool_params p = {
-		.flags = PP_FLAG_DMA_MAP | (mp ? PP_FLAG_ALLOW_UNREADABLE_NETMEM : 0),
+		.flags = PP_FLAG_DMA_MAP | PP_FLAG_DMA_SYNC_DEV |
+			 (mp ? PP_FLAG_ALLOW_UNREADABLE_NETMEM : 0),
+		.max_len = PAGE_SIZE,
 		.pool_size = PP_POOL_SIZE_MAX,
 		.dev = nic_dev,
 		.dma_dir = DMA_FROM_DEVICE,

@@ -268,7 +268,7 @@ Test(ctl, bind_with_bad_queue_list_is_einval)
 
 Test(ctl, bind_with_bad_opts_is_einval)
 {
-	static const uint32_t bad_sizes[] = { 1, 1024, 2048, 3 * 4096, 4096 + 1 };
+	static const uint32_t bad_sizes[] = { 3 * 4096, 4096 + 1, 3 * 65536 };
 	struct {
 		struct devmem_bind_opts opts;
 		uint64_t newer_field;
@@ -288,7 +288,8 @@ Test(ctl, bind_with_bad_opts_is_einval)
 		DEVMEM_OPTS(devmem_bind_opts, opts, .niov_size = bad_sizes[i]);
 
 		cr_assert_eq(devmem_bind_rx(r.ctl, r.ifindex, r.fd, Q0, 1, &opts, &id), -EINVAL,
-			     "niov_size %u", bad_sizes[i]);
+			     "rx_page_size %u", bad_sizes[i]);
+		cr_assert_str_eq(devmem_last_error(), "rx-page-size must be a power of 2");
 	}
 	/* a newer caller's struct: unknown fields must be zero */
 	memset(&newer, 0, sizeof(newer));
@@ -319,7 +320,7 @@ Test(ctl, bind_with_bad_opts_is_einval)
 	rig_down(&r);
 }
 
-Test(ctl, bind_of_a_fd_that_is_not_a_dma_buf_is_ebadf)
+Test(ctl, bind_of_a_fd_that_is_not_a_dma_buf_is_einval_and_of_a_closed_fd_ebadf)
 {
 	struct rig r;
 	uint32_t id = 0;
@@ -328,7 +329,10 @@ Test(ctl, bind_of_a_fd_that_is_not_a_dma_buf_is_ebadf)
 	cr_assert_geq(efd, 0);
 	rig_up(&r);
 	rig_split(&r);
-	cr_assert_eq(devmem_bind_rx(r.ctl, r.ifindex, efd, Q0, 1, NULL, &id), -EBADF);
+	/* dma_buf_get(): an open file of another kind is -EINVAL, no file -EBADF */
+	cr_assert_eq(devmem_bind_rx(r.ctl, r.ifindex, efd, Q0, 1, NULL, &id), -EINVAL);
+	cr_assert_eq(devmem_bind_tx(r.ctl, r.ifindex, efd, NULL, &id), -EOPNOTSUPP,
+		     "the test NIC cannot send from net_iovs: that is checked first");
 	close(efd);
 	cr_assert_eq(devmem_bind_rx(r.ctl, r.ifindex, efd, Q0, 1, NULL, &id), -EBADF);
 	cr_assert_eq(devmem_bind_rx(r.ctl, r.ifindex, -1, Q0, 1, NULL, &id), -EBADF);
@@ -412,7 +416,7 @@ Test(ctl, bind_with_af_xdp_pool_is_ebusy)
 	rig_down(&r);
 }
 
-Test(ctl, bind_of_a_queue_out_of_range_is_erange_naming_the_queue)
+Test(ctl, bind_of_a_queue_out_of_range_is_einval_naming_the_queue)
 {
 	static const struct devmem_queue_id q9[] = { { 9, NETDEV_QUEUE_TYPE_RX } };
 	struct rig r;
@@ -420,7 +424,7 @@ Test(ctl, bind_of_a_queue_out_of_range_is_erange_naming_the_queue)
 
 	rig_up(&r);
 	rig_split(&r);
-	cr_assert_eq(devmem_bind_rx(r.ctl, r.ifindex, r.fd, q9, 1, NULL, &id), -ERANGE);
+	cr_assert_eq(devmem_bind_rx(r.ctl, r.ifindex, r.fd, q9, 1, NULL, &id), -EINVAL);
 	cr_assert_not_null(strstr(devmem_last_error(), "9"), "message: %s", devmem_last_error());
 	cr_assert_eq(net_devmem_nr_bindings(), 0);
 	rig_down(&r);
@@ -428,16 +432,18 @@ Test(ctl, bind_of_a_queue_out_of_range_is_erange_naming_the_queue)
 
 Test(ctl, failed_bind_leaves_every_queue_as_before)
 {
-	static const struct devmem_queue_id q0_q9[] = { { 0, NETDEV_QUEUE_TYPE_RX },
-							{ 9, NETDEV_QUEUE_TYPE_RX } };
+	static const struct devmem_queue_id q0_q1[] = { { 0, NETDEV_QUEUE_TYPE_RX },
+							{ 1, NETDEV_QUEUE_TYPE_RX } };
 	struct rig r;
 	long pools;
 	uint32_t id = 0;
 
 	rig_up(&r);
 	rig_split(&r);
+	/* queue 0 binds, then queue 1 refuses: queue 0 must be put back */
+	cr_assert_eq(devmem_set_xsk_pool(r.ctl, r.ifindex, 1, true), 0);
 	pools = page_pool_nr_live();
-	cr_assert_eq(devmem_bind_rx(r.ctl, r.ifindex, r.fd, q0_q9, 2, NULL, &id), -ERANGE);
+	cr_assert_eq(devmem_bind_rx(r.ctl, r.ifindex, r.fd, q0_q1, 2, NULL, &id), -EBUSY);
 	cr_assert_eq(id, 0);
 	cr_assert_eq(rxq_dmabuf(&r, 0), 0);
 	assert_rx_from(&r, 0, 0);
@@ -455,6 +461,236 @@ Test(ctl, bind_on_a_driver_without_queue_ops_is_eopnotsupp)
 	rig_up_opts(&r, &opts);
 	rig_split(&r);
 	cr_assert_eq(devmem_bind_rx(r.ctl, r.ifindex, r.fd, Q0, 1, NULL, &id), -EOPNOTSUPP);
+	cr_assert_eq(net_devmem_nr_bindings(), 0);
+	rig_down(&r);
+}
+
+/* ---- the order of bind-rx's checks (netdev_nl_bind_rx_doit) ---- */
+
+Test(ctl, bind_policy_errors_are_erange_before_the_device_is_looked_up)
+{
+	static const struct devmem_queue_id type2[] = { { 0, 2 } };
+	DEVMEM_OPTS(devmem_bind_opts, small, .rx_page_size = 2048);
+	struct rig r;
+	uint32_t id = 0;
+
+	rig_up(&r);
+	rig_split(&r);
+	cr_assert_eq(devmem_bind_rx(r.ctl, 0, r.fd, Q0, 1, NULL, &id), -ERANGE);
+	cr_assert_eq(devmem_bind_tx(r.ctl, 0, r.fd, NULL, &id), -ERANGE);
+	/* an unknown device would be -ENODEV: the attribute policy runs first */
+	cr_assert_eq(devmem_bind_rx(r.ctl, 999999, r.fd, type2, 1, NULL, &id), -ERANGE);
+	cr_assert_eq(devmem_bind_rx(r.ctl, 999999, r.fd, Q0, 1, &small, &id), -ERANGE);
+	cr_assert_eq(id, 0);
+	cr_assert_eq(net_devmem_nr_bindings(), 0);
+	rig_down(&r);
+}
+
+Test(ctl, bind_without_queues_is_einval_before_the_device_is_looked_up)
+{
+	struct rig r;
+	uint32_t id = 0;
+
+	rig_up(&r);
+	cr_assert_eq(devmem_bind_rx(r.ctl, 999999, r.fd, Q0, 0, NULL, &id), -EINVAL);
+	cr_assert_eq(id, 0);
+	rig_down(&r);
+}
+
+Test(ctl, bind_on_a_driver_without_queue_ops_is_eopnotsupp_before_the_queues_are_read)
+{
+	static const struct devmem_queue_id q9[] = { { 9, NETDEV_QUEUE_TYPE_RX } };
+	struct test_nic_opts opts = { .no_queue_ops = true };
+	struct rig r;
+	uint32_t id = 0;
+
+	rig_up_opts(&r, &opts);
+	rig_split(&r);
+	cr_assert_eq(devmem_bind_rx(r.ctl, r.ifindex, r.fd, q9, 1, NULL, &id), -EOPNOTSUPP);
+	cr_assert_eq(net_devmem_nr_bindings(), 0);
+	rig_down(&r);
+}
+
+Test(ctl, bind_reads_the_queues_before_the_dma_buf)
+{
+	static const struct devmem_queue_id q9[] = { { 9, NETDEV_QUEUE_TYPE_RX } };
+	static const struct devmem_queue_id txq[] = { { 0, NETDEV_QUEUE_TYPE_TX } };
+	struct rig r;
+	uint32_t id = 0;
+	int efd = eventfd(0, EFD_CLOEXEC);
+
+	cr_assert_geq(efd, 0);
+	rig_up(&r);
+	rig_split(&r);
+	/* a bad queue wins over a fd that is not a dma-buf or not open */
+	cr_assert_eq(devmem_bind_rx(r.ctl, r.ifindex, efd, q9, 1, NULL, &id), -EINVAL);
+	cr_assert_not_null(strstr(devmem_last_error(), "rx queue 9 out of range"), "%s",
+			   devmem_last_error());
+	cr_assert_eq(devmem_bind_rx(r.ctl, r.ifindex, -1, txq, 1, NULL, &id), -EINVAL);
+	cr_assert_not_null(strstr(devmem_last_error(), "not rx"), "%s", devmem_last_error());
+	cr_assert_eq(devmem_bind_rx(r.ctl, r.ifindex, -1, q9, 1, NULL, &id), -EINVAL);
+	close(efd);
+	cr_assert_eq(id, 0);
+	rig_down(&r);
+}
+
+Test(ctl, failed_queue_check_consumes_no_binding_id)
+{
+	static const struct devmem_queue_id q9[] = { { 9, NETDEV_QUEUE_TYPE_RX } };
+	struct rig r;
+	uint32_t first, next, id = 0;
+
+	rig_up(&r);
+	rig_split(&r);
+	first = bind_ok(&r, r.fd, Q0, 1);
+	cr_assert_eq(devmem_unbind(r.ctl, first), 0);
+	cr_assert_eq(devmem_bind_rx(r.ctl, r.ifindex, r.fd, q9, 1, NULL, &id), -EINVAL);
+	next = bind_ok(&r, r.fd, Q0, 1);
+	cr_assert_eq(next, first + 1, "ids are cyclic and the failed bind took none");
+	rig_down(&r);
+}
+
+Test(ctl, queue_listed_twice_is_bound_once_in_ascending_order)
+{
+	static const struct devmem_queue_id q2_q0_q2[] = { { 2, NETDEV_QUEUE_TYPE_RX },
+							   { 0, NETDEV_QUEUE_TYPE_RX },
+							   { 2, NETDEV_QUEUE_TYPE_RX } };
+	struct devmem_binding_info info;
+	struct rig r;
+	uint32_t id;
+
+	rig_up(&r);
+	rig_split(&r);
+	id = bind_ok(&r, r.fd, q2_q0_q2, 3);
+	cr_assert_eq(devmem_binding_get(r.ctl, id, &info), 0);
+	cr_assert_eq(info.nr_queues, 2);
+	cr_assert_eq(info.queues[0], 0);
+	cr_assert_eq(info.queues[1], 2);
+	cr_assert_eq(rxq_dmabuf(&r, 0), id);
+	cr_assert_eq(rxq_dmabuf(&r, 2), id);
+	rig_down(&r);
+}
+
+/* ---- rx-page-size (NETDEV_A_DMABUF_RX_PAGE_SIZE) ---- */
+
+/*
+ * A 2 MiB host buffer: its device addresses are 2 MiB aligned, so every rx
+ * page size up to that lines up with its sg entries.
+ */
+static int big_buf_fd(struct dma_buf **big)
+{
+	int fd;
+
+	cr_assert_eq(devmem_host_buffer_create(2 * BUF_SIZE, NULL, big), 0);
+	fd = dma_buf_fd(*big, O_CLOEXEC);
+	cr_assert_geq(fd, 0);
+	return fd;
+}
+
+Test(ctl, rx_page_size_below_page_size_is_erange)
+{
+	static const uint32_t small[] = { 1, 1024, 2048 };
+	struct rig r;
+	uint32_t id = 0;
+	unsigned int i;
+
+	rig_up(&r);
+	rig_split(&r);
+	for (i = 0; i < ARRAY_SIZE(small); i++) {
+		DEVMEM_OPTS(devmem_bind_opts, opts, .rx_page_size = small[i]);
+
+		cr_assert_eq(devmem_bind_rx(r.ctl, r.ifindex, r.fd, Q0, 1, &opts, &id), -ERANGE,
+			     "rx_page_size %u", small[i]);
+	}
+	cr_assert_eq(id, 0);
+	cr_assert_eq(net_devmem_nr_bindings(), 0);
+	rig_down(&r);
+}
+
+Test(ctl, rx_page_size_is_rx_only)
+{
+	DEVMEM_OPTS(devmem_bind_opts, opts, .rx_page_size = 4 * 4096);
+	struct test_nic_opts nopts = { .netmem_tx = true };
+	struct rig r;
+	uint32_t id = 0;
+
+	rig_up_opts(&r, &nopts);
+	cr_assert_eq(devmem_bind_tx(r.ctl, r.ifindex, r.fd, &opts, &id), -EINVAL);
+	cr_assert_eq(id, 0);
+	cr_assert_eq(net_devmem_nr_bindings(), 0);
+	rig_down(&r);
+}
+
+Test(ctl, rx_page_size_on_a_driver_without_the_capability_is_eopnotsupp)
+{
+	DEVMEM_OPTS(devmem_bind_opts, opts, .rx_page_size = 4 * 4096);
+	struct test_nic_opts nopts = { .no_rx_page_size = true };
+	struct rig r;
+	long pools;
+	uint32_t id = 0;
+
+	struct dma_buf *big;
+	int big_fd;
+
+	rig_up_opts(&r, &nopts);
+	rig_split(&r);
+	big_fd = big_buf_fd(&big);
+	pools = page_pool_nr_live();
+	cr_assert_eq(devmem_bind_rx(r.ctl, r.ifindex, big_fd, Q0, 1, &opts, &id), -EOPNOTSUPP);
+	cr_assert_eq(id, 0);
+	cr_assert_eq(rxq_dmabuf(&r, 0), 0);
+	assert_rx_from(&r, 0, 0);
+	cr_assert_eq(page_pool_nr_live(), pools);
+	cr_assert_eq(net_devmem_nr_bindings(), 0);
+	/* the same driver takes page-sized net_iovs */
+	bind_ok(&r, big_fd, Q0, 1);
+	close(big_fd);
+	dma_buf_put(big);
+	rig_down(&r);
+}
+
+Test(ctl, rx_page_size_sets_the_net_iov_size_and_the_pool_order)
+{
+	DEVMEM_OPTS(devmem_bind_opts, opts, .rx_page_size = 4 * 4096);
+	struct devmem_binding_info info;
+	netmem_ref netmem;
+	struct rig r;
+	uint32_t id = 0;
+
+	struct dma_buf *big;
+	int big_fd;
+
+	rig_up(&r);
+	rig_split(&r);
+	big_fd = big_buf_fd(&big);
+	cr_assert_eq(devmem_bind_rx(r.ctl, r.ifindex, big_fd, Q0, 1, &opts, &id), 0, "%s",
+		     devmem_last_error());
+	cr_assert_eq(devmem_binding_get(r.ctl, id, &info), 0);
+	cr_assert_eq(info.niov_size, 4 * 4096);
+	cr_assert_eq(info.nr_niovs, 2 * BUF_SIZE / (4 * 4096));
+	cr_assert_eq(test_nic_data_pool(r.nic, 0)->p.order, 2, "the driver's buffers are 16 KiB");
+	netmem = test_nic_rx_alloc(r.nic, 0);
+	cr_assert(netmem_is_net_iov(netmem));
+	cr_assert_eq(net_iov_size(netmem_to_net_iov(netmem)), 4 * 4096);
+	test_nic_rx_put(netmem);
+	cr_assert_eq(devmem_unbind(r.ctl, id), 0);
+	cr_assert_eq(test_nic_data_pool(r.nic, 0)->p.order, 0, "back on host pages");
+	close(big_fd);
+	dma_buf_put(big);
+	rig_down(&r);
+}
+
+Test(ctl, rx_page_size_that_does_not_divide_the_buffer_is_einval)
+{
+	DEVMEM_OPTS(devmem_bind_opts, opts, .rx_page_size = 2 * BUF_SIZE);
+	struct rig r;
+	uint32_t id = 0;
+
+	rig_up(&r);
+	rig_split(&r);
+	cr_assert_eq(devmem_bind_rx(r.ctl, r.ifindex, r.fd, Q0, 1, &opts, &id), -EINVAL);
+	cr_assert_not_null(strstr(devmem_last_error(), "not aligned to niov size"), "%s",
+			   devmem_last_error());
 	cr_assert_eq(net_devmem_nr_bindings(), 0);
 	rig_down(&r);
 }

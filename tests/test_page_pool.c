@@ -154,7 +154,9 @@ static struct page_pool_params data_params(struct device *dev, unsigned int pool
 {
 	struct page_pool_params p = host_params(dev, pool_size);
 
-	p.flags |= PP_FLAG_ALLOW_UNREADABLE_NETMEM;
+	/* what a driver that can take a provider sets on its data pools */
+	p.flags |= PP_FLAG_DMA_SYNC_DEV | PP_FLAG_ALLOW_UNREADABLE_NETMEM;
+	p.max_len = PAGE_SIZE;
 	p.mp = mp;
 	return p;
 }
@@ -744,7 +746,7 @@ Test(page_pool, provider_init_failure_fails_create_cleanly)
 	fake_free(mp);
 }
 
-Test(page_pool, unreadable_params_checks_use_kernel_errno)
+Test(page_pool, provider_pool_needs_dma_map_and_device_sync_before_init)
 {
 	struct fake_mp *mp = fake_new();
 	struct pp_memory_provider_params mpp = { .mp_ops = &fake_ops, .mp_priv = mp };
@@ -754,22 +756,26 @@ Test(page_pool, unreadable_params_checks_use_kernel_errno)
 
 	mp->check_unreadable = true;
 
+	/* page_pool_init(): refused before the provider's init runs */
 	p.flags &= ~PP_FLAG_DMA_MAP;
+	p.flags &= ~PP_FLAG_DMA_SYNC_DEV;
 	cr_assert_eq(page_pool_create(&p, &pool), -EOPNOTSUPP, "no DMA mapping");
 	cr_assert_eq(page_pool_check_unreadable_params(&p), -EOPNOTSUPP);
 
 	p = data_params(dev, 16, &mpp);
-	p.flags |= PP_FLAG_DMA_SYNC_DEV;
-	p.max_len = PAGE_SIZE;
-	cr_assert_eq(page_pool_create(&p, &pool), -EOPNOTSUPP, "device sync");
-	cr_assert_str_neq(devmem_last_error(), "");
+	p.flags &= ~PP_FLAG_DMA_SYNC_DEV;
+	cr_assert_eq(page_pool_create(&p, &pool), -EOPNOTSUPP, "no device sync");
+	cr_assert_eq(page_pool_check_unreadable_params(&p), -EOPNOTSUPP);
+	cr_assert_not_null(strstr(devmem_last_error(), "PP_FLAG_DMA_SYNC_DEV"), "%s",
+			   devmem_last_error());
+	cr_assert_eq(mp->init_calls, 0);
 
 	p = data_params(dev, 16, &mpp);
 	p.order = 1;
 	cr_assert_eq(page_pool_create(&p, &pool), -E2BIG, "order > 0");
 
 	cr_assert_null(pool);
-	cr_assert_eq(mp->init_calls, 3);
+	cr_assert_eq(mp->init_calls, 1);
 	cr_assert_eq(mp->destroy_calls, 0);
 
 	p = data_params(dev, 16, &mpp);
@@ -777,6 +783,23 @@ Test(page_pool, unreadable_params_checks_use_kernel_errno)
 	pool = pool_new(&p);
 	page_pool_destroy(pool);
 	cr_assert_eq(mp->destroy_calls, 1);
+	device_put(dev);
+	fake_free(mp);
+}
+
+Test(page_pool, header_pool_needs_no_device_sync)
+{
+	struct fake_mp *mp = fake_new();
+	struct pp_memory_provider_params mpp = { .mp_ops = &fake_ops, .mp_priv = mp };
+	struct device *dev = nic_new();
+	struct page_pool_params p = host_params(dev, 16);
+	struct page_pool *pool;
+
+	/* the queue has a provider, but a pool that cannot take net_iovs gets host pages */
+	p.mp = &mpp;
+	pool = pool_new(&p);
+	cr_assert_eq(mp->init_calls, 0);
+	page_pool_destroy(pool);
 	device_put(dev);
 	fake_free(mp);
 }

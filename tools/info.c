@@ -259,6 +259,12 @@ static void text_bindings(const struct info *in)
 		       (unsigned long long)b->nr_niovs, (unsigned long long)b->niovs_in_use,
 		       (unsigned long long)b->niovs_free,
 		       b->unbound ? "unbound, net_iovs out" : "bound");
+		/* a buffer bound twice: data landed on fragments a user still held */
+		if (b->held_overwritten || b->overwrote_held)
+			printf("       held fragments overwritten: %llu of this binding's, %llu of "
+			       "other bindings' by its data\n",
+			       (unsigned long long)b->held_overwritten,
+			       (unsigned long long)b->overwrote_held);
 	}
 }
 
@@ -372,6 +378,8 @@ static void json_bindings(struct json *j, const struct info *in)
 		json_u64(j, "nr_niovs", b->nr_niovs);
 		json_u64(j, "niovs_in_use", b->niovs_in_use);
 		json_u64(j, "niovs_free", b->niovs_free);
+		json_u64(j, "held_overwritten", b->held_overwritten);
+		json_u64(j, "overwrote_held", b->overwrote_held);
 		json_close(j);
 	}
 	json_close(j);

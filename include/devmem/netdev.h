@@ -80,8 +80,16 @@ struct devmem_queue_id {
 /* Options of a bind; start with sizeof: zero-fill and set sz (DEVMEM_OPTS). */
 struct devmem_bind_opts {
 	size_t sz;
-	/* bytes per net_iov: 0 for PAGE_SIZE, else a power of two >= PAGE_SIZE */
-	uint32_t niov_size;
+	/*
+	 * bind-rx only (NETDEV_A_DMABUF_RX_PAGE_SIZE): bytes per rx buffer,
+	 * which is the size of every net_iov and so of every fragment's
+	 * memory. 0 for PAGE_SIZE, else a power of two >= PAGE_SIZE; the
+	 * driver must support it. niov_size is its former name.
+	 */
+	union {
+		uint32_t rx_page_size;
+		uint32_t niov_size;
+	};
 };
 
 #define DEVMEM_OPTS(type, name, ...) struct type name = { .sz = sizeof(struct type), __VA_ARGS__ }
@@ -93,14 +101,32 @@ struct devmem_bind_opts {
  * and mapped FROM_DEVICE; each queue gets the binding as its memory provider
  * and is restarted so its data page pool hands out the buffer's net_iovs.
  *
- * Errors, the kernel's: -EINVAL (no queues, a queue of another type, an sg
- * entry not PAGE_SIZE aligned, bad @opts, header split off or threshold not
- * 0), -ENODEV (no such device), -EBADF (not a dma-buf), -ERANGE (queue index
- * out of range), -EEXIST (XDP program attached, queue already has a
- * provider), -EBUSY (AF_XDP pool on the queue), -EOPNOTSUPP (the driver has
- * no queue management), -ENODATA (no page pool of the restarted queue took
- * the buffer), -ENOMEM. A failed bind leaves nothing bound, mapped or
- * allocated, and every queue serving as before.
+ * Checked in the kernel's order (netdev_nl_bind_rx_doit()), with its errno:
+ *  1. -ERANGE: @ifindex 0, a queue type above NETDEV_QUEUE_TYPE_TX, an
+ *     rx_page_size below PAGE_SIZE (the attribute policy);
+ *  2. -EINVAL: no queues, an rx_page_size that is not a power of two;
+ *  3. -ENODEV: no such device; -EOPNOTSUPP: its driver has no queue
+ *     management;
+ *  4. -EINVAL: a queue of type TX, a queue index beyond the device's rx
+ *     queues (a queue listed twice is bound once);
+ *  5. the dma-buf: -EBADF (@dmabuf_fd is not open), -EINVAL (it is not a
+ *     dma-buf; its size, or an sg entry's address or length, is not a
+ *     multiple of the rx page size);
+ *  6. each queue, in ascending order: -EINVAL (header split off or
+ *     threshold not 0), -EEXIST (XDP program attached, queue already has a
+ *     provider), -EBUSY (AF_XDP pool on the queue), -EOPNOTSUPP (the
+ *     driver cannot use the rx page size), -ENODATA (no page pool of the
+ *     restarted queue took the buffer).
+ * Also -ENOMEM. A failed bind leaves nothing bound, mapped or allocated, and
+ * every queue serving as before; a failure in step 6 has used up an id (ids
+ * are cyclic, as the kernel's), any earlier one has not.
+ *
+ * Binding a dma-buf twice, or again while users still hold fragments of an
+ * unbound binding of it, is allowed (as in the kernel): both bindings hand
+ * the NIC the same memory, so new data can overwrite a fragment a user
+ * still holds, with no error anywhere. The library counts each such write
+ * in devmem_binding_info (held_overwritten, overwrote_held); hardware
+ * would not tell you.
  */
 int devmem_bind_rx(struct devmem_ctl *ctl, int ifindex, int dmabuf_fd,
 		   const struct devmem_queue_id *queues, unsigned int nr_queues,
@@ -108,9 +134,10 @@ int devmem_bind_rx(struct devmem_ctl *ctl, int ifindex, int dmabuf_fd,
 
 /*
  * Bind @dmabuf_fd for transmit on device @ifindex (mapped TO_DEVICE) and
- * return the id that sendmsg names in its SCM_DEVMEM_DMABUF cmsg.
- * -ENODEV, -EBADF, -EINVAL, -EOPNOTSUPP (the driver cannot send from
- * net_iovs), -ENOMEM.
+ * return the id that sendmsg names in its SCM_DEVMEM_DMABUF cmsg. Its
+ * net_iovs are PAGE_SIZE. -EINVAL (an rx_page_size in @opts, or the fd is not
+ * a dma-buf), -ERANGE (@ifindex 0), -ENODEV, -EOPNOTSUPP (the driver cannot
+ * send from net_iovs), -EBADF (the fd is not open), -ENOMEM.
  */
 int devmem_bind_tx(struct devmem_ctl *ctl, int ifindex, int dmabuf_fd,
 		   const struct devmem_bind_opts *opts, uint32_t *id);
@@ -228,6 +255,14 @@ struct devmem_binding_info {
 	uint64_t niovs_free; /* in the chunk pool */
 	uint64_t niovs_in_use; /* handed to page pools, sockets or the wire */
 	uint64_t metadata_bytes; /* what the binding allocated to describe the buffer */
+	/*
+	 * Fragments overwritten while a user held them, through another rx
+	 * binding of the same dma-buf (see devmem_bind_rx()): net_iovs of this
+	 * binding that another's data landed on, and net_iovs of others that
+	 * this binding's data landed on.
+	 */
+	uint64_t held_overwritten;
+	uint64_t overwrote_held;
 };
 
 /*

@@ -178,6 +178,16 @@ _Static_assert(NETDEV_A_PAGE_POOL_INFLIGHT == 4 && NETDEV_A_PAGE_POOL_DETACH_TIM
 	       "netdev page-pool attributes");
 _Static_assert(NETDEV_QUEUE_TYPE_RX == 0 && NETDEV_QUEUE_TYPE_TX == 1, "netdev queue types");
 
+/*
+ * bind-rx's rx-page-size (mainline, after 6.18): the net_iov size, a power of
+ * two >= PAGE_SIZE. Headers that have it declare it in the enum above; for
+ * older ones, name the number.
+ */
+#ifndef NETDEV_A_DMABUF_RX_PAGE_SIZE
+#define NETDEV_A_DMABUF_RX_PAGE_SIZE 5
+#endif
+_Static_assert(NETDEV_A_DMABUF_RX_PAGE_SIZE == 5, "netdev dmabuf rx-page-size attribute");
+
 /* ---- ethtool: header split (linux/ethtool.h) ---- */
 
 #ifndef ETHTOOL_TCP_DATA_SPLIT_UNKNOWN

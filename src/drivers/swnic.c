@@ -506,8 +506,11 @@ static void swnic_complete(struct swnic_rxq *q, struct swnic_sock *s,
 		while (left) {
 			uint16_t b = mem->pos_bid[(pos + n) & (mem->entries - 1)];
 			uint32_t len = mem->buf_len[b] < left ? mem->buf_len[b] : left;
+			netmem_ref netmem = swnic_take(mem, b);
 
-			swnic_queue_frag(q, s, swnic_take(mem, b), len);
+			/* the bytes landed: say so, in case they landed on a held fragment */
+			net_devmem_rx_written(netmem, len);
+			swnic_queue_frag(q, s, netmem, len);
 			left -= len;
 			n++;
 		}
@@ -895,7 +898,7 @@ static int swnic_queue_mem_alloc(struct net_device *dev, void *per_queue_mem, in
 	struct swnic_qmem *mem = per_queue_mem;
 	struct netdev_rx_queue *rxq = __netif_get_rx_queue(dev, (unsigned int)idx);
 	struct page_pool_params p = {
-		.flags = PP_FLAG_DMA_MAP | PP_FLAG_ALLOW_UNREADABLE_NETMEM,
+		.flags = PP_FLAG_DMA_MAP | PP_FLAG_DMA_SYNC_DEV | PP_FLAG_ALLOW_UNREADABLE_NETMEM,
 		.pool_size = nic->opts.pool_size,
 		.owner = nic->rxqs[idx].thread,
 		.dma_dir = DMA_FROM_DEVICE,
@@ -910,9 +913,15 @@ static int swnic_queue_mem_alloc(struct net_device *dev, void *per_queue_mem, in
 
 		mem->pool_bytes = (uint64_t)binding->nr_niovs << binding->niov_shift;
 	}
-	/* net_iovs are one page each to the pool; host pages may be larger */
-	mem->order = mem->bound ? 0 : nic->host_order;
+	/* a provider's buffers are its net_iov size; host pages may be larger */
+	if (!mem->bound)
+		mem->order = nic->host_order;
+	else if (rxq->mp_params.rx_page_size)
+		mem->order = (unsigned int)__builtin_ctz(rxq->mp_params.rx_page_size) - PAGE_SHIFT;
+	else
+		mem->order = 0;
 	p.order = mem->order;
+	p.max_len = (unsigned int)(PAGE_SIZE << mem->order);
 	err = swnic_qmem_alloc_arrays(mem, nic->opts.ring_entries);
 	if (err)
 		return devmem_err(err, "%s: rx queue %d: out of memory", dev->name, idx);
@@ -960,6 +969,7 @@ static int swnic_queue_stop(struct net_device *dev, void *per_queue_mem, int idx
 
 static const struct netdev_queue_mgmt_ops swnic_queue_mgmt_ops = {
 	.ndo_queue_mem_size = sizeof(struct swnic_qmem),
+	.supported_params = QCFG_RX_PAGE_SIZE,
 	.ndo_queue_mem_alloc = swnic_queue_mem_alloc,
 	.ndo_queue_mem_free = swnic_queue_mem_free,
 	.ndo_queue_start = swnic_queue_start,

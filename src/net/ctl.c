@@ -118,16 +118,15 @@ void devmem_ctl_close(struct devmem_ctl *ctl)
 /*
  * libbpf's rule for options structs: sz covers at least sz itself, and the
  * bytes of a newer caller's struct that we do not know must be zero. A
- * field beyond sz reads as 0.
+ * field beyond sz reads as 0. Gives the requested rx page size (0: none).
  */
-static int bind_opts_shift(const struct devmem_bind_opts *opts, unsigned int *niov_shift)
+static int bind_opts_rx_page_size(const struct devmem_bind_opts *opts, uint32_t *rx_page_size)
 {
-	const size_t niov_size_end =
-		offsetof(struct devmem_bind_opts, niov_size) + sizeof(opts->niov_size);
-	uint32_t niov_size = 0;
+	const size_t end =
+		offsetof(struct devmem_bind_opts, rx_page_size) + sizeof(opts->rx_page_size);
 	size_t i;
 
-	*niov_shift = PAGE_SHIFT;
+	*rx_page_size = 0;
 	if (!opts)
 		return 0;
 	if (opts->sz < sizeof(opts->sz))
@@ -135,16 +134,29 @@ static int bind_opts_shift(const struct devmem_bind_opts *opts, unsigned int *ni
 	for (i = sizeof(*opts); i < opts->sz; i++)
 		if (((const unsigned char *)opts)[i])
 			return devmem_err(-EINVAL, "devmem_bind_opts has unknown fields set");
-	if (opts->sz >= niov_size_end)
-		niov_size = opts->niov_size;
-	if (!niov_size)
-		return 0;
-	if (!is_power_of_2(niov_size) || niov_size < PAGE_SIZE ||
-	    (unsigned int)__builtin_ctz(niov_size) > GEN_POOL_MAX_ORDER)
-		return devmem_err(-EINVAL,
-				  "net_iov size %u is not a power of two from %lu to 2^%d bytes",
-				  niov_size, PAGE_SIZE, GEN_POOL_MAX_ORDER);
-	*niov_shift = (unsigned int)__builtin_ctz(niov_size);
+	if (opts->sz >= end)
+		*rx_page_size = opts->rx_page_size;
+	return 0;
+}
+
+/*
+ * What the netdev family's attribute policy refuses before a request runs:
+ * an ifindex of 0 and values outside an attribute's range are -ERANGE.
+ */
+static int bind_policy_check(int ifindex, const struct devmem_queue_id *queues,
+			     unsigned int nr_queues, uint32_t rx_page_size)
+{
+	unsigned int i;
+
+	if (!ifindex)
+		return devmem_err(-ERANGE, "ifindex: integer out of range");
+	for (i = 0; i < nr_queues; i++)
+		if (queues[i].type > NETDEV_QUEUE_TYPE_TX)
+			return devmem_err(-ERANGE, "queue %u: type: integer out of range",
+					  queues[i].id);
+	if (rx_page_size && rx_page_size < PAGE_SIZE)
+		return devmem_err(-ERANGE, "rx-page-size: integer out of range (from %lu)",
+				  PAGE_SIZE);
 	return 0;
 }
 
@@ -162,18 +174,30 @@ int devmem_bind_rx(struct devmem_ctl *ctl, int ifindex, int dmabuf_fd,
 		   const struct devmem_bind_opts *opts, uint32_t *id)
 {
 	struct net_devmem_dmabuf_binding *binding;
-	unsigned int niov_shift;
+	unsigned int niov_shift = PAGE_SHIFT;
+	uint32_t rx_page_size;
 	struct net_device *dev;
 	int err;
 
+	/* in netdev_nl_bind_rx_doit()'s order: policy, required attributes, rx-page-size */
 	err = ctl_check(ctl);
 	if (err)
 		return err;
 	if (!id || (!queues && nr_queues))
 		return devmem_err(-EINVAL, "bind-rx: no queue list or nowhere to return the id");
-	err = bind_opts_shift(opts, &niov_shift);
+	err = bind_opts_rx_page_size(opts, &rx_page_size);
 	if (err)
 		return err;
+	err = bind_policy_check(ifindex, queues, nr_queues, rx_page_size);
+	if (err)
+		return err;
+	if (!nr_queues)
+		return devmem_err(-EINVAL, "bind-rx needs at least one queue");
+	if (rx_page_size) {
+		if (!is_power_of_2(rx_page_size))
+			return devmem_err(-EINVAL, "rx-page-size must be a power of 2");
+		niov_shift = (unsigned int)__builtin_ctz(rx_page_size);
+	}
 	dev = netdev_get_or_shadow(ifindex);
 	if (!dev)
 		return -ENODEV;
@@ -191,7 +215,7 @@ int devmem_bind_tx(struct devmem_ctl *ctl, int ifindex, int dmabuf_fd,
 		   const struct devmem_bind_opts *opts, uint32_t *id)
 {
 	struct net_devmem_dmabuf_binding *binding;
-	unsigned int niov_shift;
+	uint32_t rx_page_size;
 	struct net_device *dev;
 	int err;
 
@@ -200,15 +224,20 @@ int devmem_bind_tx(struct devmem_ctl *ctl, int ifindex, int dmabuf_fd,
 		return err;
 	if (!id)
 		return devmem_err(-EINVAL, "bind-tx: nowhere to return the id");
-	err = bind_opts_shift(opts, &niov_shift);
+	err = bind_opts_rx_page_size(opts, &rx_page_size);
 	if (err)
 		return err;
+	/* bind-tx has no rx-page-size attribute: the strict policy refuses it */
+	if (rx_page_size)
+		return devmem_err(-EINVAL, "bind-tx: rx-page-size is an rx attribute");
+	if (!ifindex)
+		return devmem_err(-ERANGE, "ifindex: integer out of range");
 	dev = netdev_get_or_shadow(ifindex);
 	if (!dev)
 		return -ENODEV;
 
 	pthread_mutex_lock(&ctl->lock);
-	err = net_devmem_bind_dmabuf(dev, DMA_TO_DEVICE, dmabuf_fd, niov_shift, &binding);
+	err = net_devmem_bind_dmabuf(dev, DMA_TO_DEVICE, dmabuf_fd, PAGE_SHIFT, &binding);
 	if (!err)
 		ctl_adopt(ctl, binding, id);
 	pthread_mutex_unlock(&ctl->lock);
@@ -733,6 +762,8 @@ static void binding_fill(const struct devmem_ctl *ctl, struct net_devmem_dmabuf_
 		.niovs_free = nr_free,
 		.niovs_in_use = binding->nr_niovs > nr_free ? binding->nr_niovs - nr_free : 0,
 		.metadata_bytes = binding->metadata_bytes,
+		.held_overwritten = __atomic_load_n(&binding->held_overwritten, __ATOMIC_RELAXED),
+		.overwrote_held = __atomic_load_n(&binding->overwrote_held, __ATOMIC_RELAXED),
 	};
 	netdev_lock(dev);
 	info->unbound = binding->unbound;

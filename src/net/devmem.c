@@ -62,11 +62,35 @@ static void net_devmem_free_chunk_owner(struct gen_pool *pool, struct gen_pool_c
 	free(owner);
 }
 
+/*
+ * Two rx bindings of one dma-buf alias each other: each hands its NIC the
+ * same memory, so one's new data can land where a user of the other still
+ * holds a fragment (the kernel allows it, and so do we; see
+ * net_devmem_rx_written()). Keep every rx binding's count of its live
+ * aliases as @binding joins (@delta 1) or leaves (-1) the list of bindings
+ * alive (id lock held exclusively).
+ */
+static void net_devmem_count_aliases(struct net_devmem_dmabuf_binding *binding, long delta)
+{
+	struct net_devmem_dmabuf_binding *other;
+
+	if (binding->direction != DMA_FROM_DEVICE)
+		return;
+	list_for_each_entry(other, &net_devmem_all_bindings, all) {
+		if (other == binding || other->dmabuf != binding->dmabuf ||
+		    other->direction != DMA_FROM_DEVICE)
+			continue;
+		__atomic_fetch_add(&other->nr_aliases, delta, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&binding->nr_aliases, delta, __ATOMIC_RELAXED);
+	}
+}
+
 /* The last reference is gone: nothing can reach the binding any more. */
 static void net_devmem_dmabuf_binding_release(struct net_devmem_dmabuf_binding *binding)
 {
 	idr_lock(&net_devmem_dmabuf_bindings);
 	list_del(&binding->all);
+	net_devmem_count_aliases(binding, -1);
 	idr_unlock(&net_devmem_dmabuf_bindings);
 
 	gen_pool_for_each_chunk(binding->chunk_pool, net_devmem_free_chunk_owner, NULL);
@@ -144,11 +168,12 @@ static int net_devmem_add_chunk(struct net_devmem_dmabuf_binding *binding, unsig
 
 	if (!IS_ALIGNED(len, PAGE_SIZE))
 		return devmem_err(-EINVAL, "dma-buf SG length must be PAGE_SIZE aligned");
-	if (!IS_ALIGNED(len, niov_size))
+	/* a net_iov is one device-address range of its size: the entry must start on one too */
+	if (!IS_ALIGNED(dma_addr, niov_size) || !IS_ALIGNED(len, niov_size))
 		return devmem_err(
 			-EINVAL,
-			"dma-buf SG entry %u (%zu bytes) is not a multiple of the net_iov size %zu",
-			idx, len, niov_size);
+			"dma-buf sg entry %u (addr=%#llx, len=%zu) not aligned to niov size %zu",
+			idx, (unsigned long long)dma_addr, len, niov_size);
 
 	owner = calloc(1, sizeof(*owner));
 	if (!owner)
@@ -208,9 +233,8 @@ int net_devmem_bind_dmabuf(struct net_device *dev, enum dma_data_direction direc
 	err = net_devmem_check_bind_args(dev, direction, niov_shift);
 	if (err)
 		return err;
+	/* dma_buf_get()'s own errno: -EBADF for no open fd, -EINVAL for a fd that is not a dma-buf */
 	err = dma_buf_get(dmabuf_fd, &dmabuf);
-	if (err == -EINVAL)
-		return devmem_err(-EBADF, "devmem: fd %d is not a dma-buf", dmabuf_fd);
 	if (err)
 		return err;
 
@@ -235,6 +259,11 @@ int net_devmem_bind_dmabuf(struct net_device *dev, enum dma_data_direction direc
 	err = dma_buf_map_attachment_unlocked(binding->attachment, direction, &binding->sgt);
 	if (err)
 		goto err_detach;
+	if (!IS_ALIGNED(dmabuf->size, net_devmem_niov_size(binding))) {
+		err = devmem_err(-EINVAL, "dmabuf size %zu not aligned to niov size %zu",
+				 dmabuf->size, net_devmem_niov_size(binding));
+		goto err_unmap;
+	}
 	err = gen_pool_create(niov_shift, &binding->chunk_pool);
 	if (err)
 		goto err_unmap;
@@ -269,12 +298,17 @@ int net_devmem_bind_dmabuf(struct net_device *dev, enum dma_data_direction direc
 
 	binding->mp_params.mp_ops = &dmabuf_devmem_ops;
 	binding->mp_params.mp_priv = binding;
+	/* the queue's driver must fill its ring with buffers of the net_iov size */
+	if (niov_shift != PAGE_SHIFT)
+		binding->mp_params.rx_page_size = 1U << niov_shift;
 	binding->ref = 1;
 
 	idr_lock(&net_devmem_dmabuf_bindings);
 	err = idr_alloc_cyclic_locked(&net_devmem_dmabuf_bindings, binding, &binding->id);
-	if (!err)
+	if (!err) {
 		list_add_tail(&binding->all, &net_devmem_all_bindings);
+		net_devmem_count_aliases(binding, 1);
+	}
 	idr_unlock(&net_devmem_dmabuf_bindings);
 	if (err) {
 		devmem_err(err, "devmem: no binding id left");
@@ -356,17 +390,47 @@ int net_devmem_bind_dmabuf_to_queue(struct net_device *dev, unsigned int rxq_idx
 	return 0;
 }
 
-static int net_devmem_check_queues(const struct devmem_queue_id *queues, unsigned int nr_queues)
+/*
+ * Read the queue list of a bind-rx request as netdev_nl_read_rxq_bitmap()
+ * does (dev->lock held), before the dma-buf is touched: every entry must be
+ * an rx queue the device has, and a queue named twice is bound once.
+ */
+static int net_devmem_read_rxq_bitmap(struct net_device *dev, const struct devmem_queue_id *queues,
+				      unsigned int nr_queues, bool *rxq_bitmap)
 {
 	unsigned int i;
 
-	if (!nr_queues || !queues)
-		return devmem_err(-EINVAL, "bind-rx needs at least one queue");
-	for (i = 0; i < nr_queues; i++)
+	netdev_assert_locked(dev);
+	for (i = 0; i < nr_queues; i++) {
 		if (queues[i].type != NETDEV_QUEUE_TYPE_RX)
 			return devmem_err(-EINVAL, "queue %u: type %u is not rx", queues[i].id,
 					  queues[i].type);
+		if (queues[i].id >= dev->real_num_rx_queues)
+			return devmem_err(-EINVAL, "rx queue %u out of range (device has %u)",
+					  queues[i].id, dev->real_num_rx_queues);
+		rxq_bitmap[queues[i].id] = true;
+	}
 	return 0;
+}
+
+/* What bind-rx checks of the device and the queue list (dev->lock held), in the kernel's order. */
+static int net_devmem_check_rx_request(struct net_device *dev, const struct devmem_queue_id *queues,
+				       unsigned int nr_queues, bool **rxq_bitmap,
+				       unsigned int *nr_rxqs)
+{
+	netdev_assert_locked(dev);
+	if (dev->reg_state != NETREG_REGISTERED)
+		return devmem_err(-ENODEV, "ifindex %d: %s is not registered", dev->ifindex,
+				  dev->name);
+	/* the kernel's netdev_need_ops_lock(): only a driver with queue management can rebind */
+	if (!dev->queue_mgmt_ops)
+		return devmem_err(-EOPNOTSUPP, "ifindex %d: %s has no queue management",
+				  dev->ifindex, dev->name);
+	*nr_rxqs = dev->real_num_rx_queues;
+	*rxq_bitmap = calloc(*nr_rxqs, sizeof(**rxq_bitmap));
+	if (!*rxq_bitmap)
+		return devmem_err(-ENOMEM, "bind-rx: out of memory");
+	return net_devmem_read_rxq_bitmap(dev, queues, nr_queues, *rxq_bitmap);
 }
 
 int net_devmem_bind_rx(struct net_device *dev, int dmabuf_fd, const struct devmem_queue_id *queues,
@@ -374,22 +438,29 @@ int net_devmem_bind_rx(struct net_device *dev, int dmabuf_fd, const struct devme
 		       struct net_devmem_dmabuf_binding **out)
 {
 	struct net_devmem_dmabuf_binding *binding;
+	unsigned int nr_rxqs = 0, i;
+	bool *rxq_bitmap = NULL;
 	char reason[256] = "";
-	unsigned int i;
 	int err;
 
-	err = net_devmem_check_queues(queues, nr_queues);
+	if (!nr_queues || !queues)
+		return devmem_err(-EINVAL, "bind-rx needs at least one queue");
+	netdev_lock(dev);
+	err = net_devmem_check_rx_request(dev, queues, nr_queues, &rxq_bitmap, &nr_rxqs);
+	netdev_unlock(dev);
 	if (err)
-		return err;
+		goto out_free;
 	err = net_devmem_bind_dmabuf(dev, DMA_FROM_DEVICE, dmabuf_fd, niov_shift, &binding);
 	if (err)
-		return err;
+		goto out_free;
 
 	netdev_lock(dev);
 	if (dev->reg_state != NETREG_REGISTERED)
 		err = devmem_err(-ENODEV, "%s: device is not registered", dev->name);
-	for (i = 0; !err && i < nr_queues; i++)
-		err = net_devmem_bind_dmabuf_to_queue(dev, queues[i].id, binding);
+	/* ascending queue order, as the kernel walks its bitmap */
+	for (i = 0; !err && i < nr_rxqs; i++)
+		if (rxq_bitmap[i])
+			err = net_devmem_bind_dmabuf_to_queue(dev, i, binding);
 	if (err) {
 		/* the rollback's restarts must not overwrite why the bind failed */
 		snprintf(reason, sizeof(reason), "%s", devmem_last_error());
@@ -399,10 +470,13 @@ int net_devmem_bind_rx(struct net_device *dev, int dmabuf_fd, const struct devme
 
 	if (err) {
 		net_devmem_unbind_dmabuf(binding);
-		return devmem_err(err, "%s", reason);
+		err = devmem_err(err, "%s", reason);
+		goto out_free;
 	}
 	*out = binding;
-	return 0;
+out_free:
+	free(rxq_bitmap);
+	return err;
 }
 
 void net_devmem_unbind_dmabuf(struct net_devmem_dmabuf_binding *binding)
@@ -450,18 +524,87 @@ int net_devmem_for_each_binding(int (*fn)(struct net_devmem_dmabuf_binding *bind
 	return ret;
 }
 
+/* ---- held fragments overwritten through another binding ---- */
+
+struct net_devmem_overwrite_scan {
+	const struct net_devmem_dmabuf_binding *writer;
+	unsigned long start, end; /* the bytes written, as offsets in the dma-buf */
+	uint64_t victims; /* held net_iovs of the binding being scanned that overlap */
+	uint64_t total;
+};
+
+static void net_devmem_scan_chunk(struct gen_pool *pool, struct gen_pool_chunk *chunk, void *data)
+{
+	struct dmabuf_genpool_chunk_owner *owner = chunk->owner;
+	struct net_devmem_overwrite_scan *w = data;
+	struct net_iov_area *area = &owner->area;
+	unsigned long lo = max(w->start, area->base_virtual);
+	unsigned long hi = min(w->end, area->base_virtual + (area->num_niovs << area->niov_shift));
+	size_t i;
+
+	if (lo >= hi)
+		return;
+	for (i = (lo - area->base_virtual) >> area->niov_shift;
+	     i <= (hi - 1 - area->base_virtual) >> area->niov_shift; i++)
+		if (__atomic_load_n(&area->niovs[i].user_refs, __ATOMIC_RELAXED) > 0)
+			w->victims++;
+}
+
+static int net_devmem_scan_binding(struct net_devmem_dmabuf_binding *binding, void *data)
+{
+	struct net_devmem_overwrite_scan *w = data;
+
+	if (binding == w->writer || binding->dmabuf != w->writer->dmabuf ||
+	    binding->direction != DMA_FROM_DEVICE)
+		return 0;
+	w->victims = 0;
+	gen_pool_for_each_chunk(binding->chunk_pool, net_devmem_scan_chunk, w);
+	if (w->victims) {
+		__atomic_fetch_add(&binding->held_overwritten, w->victims, __ATOMIC_RELAXED);
+		w->total += w->victims;
+	}
+	return 0;
+}
+
+void net_devmem_rx_written(netmem_ref netmem, size_t len)
+{
+	struct net_devmem_overwrite_scan w;
+	struct net_devmem_dmabuf_binding *binding;
+	struct net_iov *niov;
+
+	if (!netmem_is_net_iov(netmem) || !len)
+		return;
+	niov = netmem_to_net_iov(netmem);
+	if (niov->type != NET_IOV_DMABUF)
+		return;
+	binding = net_devmem_iov_binding(niov);
+	/* the common case: no other binding shares the buffer */
+	if (!__atomic_load_n(&binding->nr_aliases, __ATOMIC_RELAXED))
+		return;
+	w = (struct net_devmem_overwrite_scan){
+		.writer = binding,
+		.start = net_iov_virtual_addr(niov),
+		.end = net_iov_virtual_addr(niov) + len,
+	};
+	net_devmem_for_each_binding(net_devmem_scan_binding, &w);
+	if (w.total)
+		__atomic_fetch_add(&binding->overwrote_held, w.total, __ATOMIC_RELAXED);
+}
+
 /* ---- the memory provider ---- */
 
 static int mp_dmabuf_devmem_init(struct page_pool *pool)
 {
 	struct net_devmem_dmabuf_binding *binding = pool->mp_priv;
-	int err;
 
 	if (!binding)
 		return devmem_err(-EINVAL, "devmem provider without a binding");
-	err = page_pool_check_unreadable_params(&pool->p);
-	if (err)
-		return err;
+	/* a dma-buf's device addresses are never synced: its exporter keeps it coherent */
+	pool->dma_sync = false;
+	if (pool->p.order != binding->niov_shift - PAGE_SHIFT)
+		return devmem_err(-E2BIG,
+				  "devmem: pool order %u does not match net_iovs of %zu bytes",
+				  pool->p.order, net_devmem_niov_size(binding));
 	net_devmem_dmabuf_binding_get(binding);
 	return 0;
 }

@@ -67,6 +67,15 @@ struct net_devmem_dmabuf_binding {
 
 	long ref; /* atomic */
 	struct list_head all; /* every binding alive, for dumps; protected by the id lock */
+
+	/*
+	 * Other rx bindings alive over the same dma-buf; atomic, changed
+	 * under the id lock. Non-zero: received data may overwrite a
+	 * fragment a user of the other binding still holds (counted below).
+	 */
+	long nr_aliases;
+	uint64_t held_overwritten; /* atomic: this binding's held net_iovs written over */
+	uint64_t overwrote_held; /* atomic: writes over another binding's held net_iovs */
 };
 
 /* The owner of one chunk: one sg entry of the mapped buffer. */
@@ -81,12 +90,12 @@ extern const struct memory_provider_ops dmabuf_devmem_ops;
  * Attach, map and carve @dmabuf_fd for @dev in @direction (FROM_DEVICE: rx,
  * TO_DEVICE: tx), with net_iovs of 1 << @niov_shift bytes (PAGE_SHIFT ..
  * GEN_POOL_MAX_ORDER), allocate its id and return it with the creator's
- * reference. Not bound to any queue yet. -EBADF (not a dma-buf), -EINVAL
- * ("dma-buf SG length must be PAGE_SIZE aligned", a net_iov size that does
- * not divide an sg entry's length, bad shift or
- * direction), -EOPNOTSUPP (tx on a
- * device without netmem_tx), -ENOMEM, or the map's error; nothing is left
- * attached, mapped or allocated on failure.
+ * reference. Not bound to any queue yet. dma_buf_get()'s errno (-EBADF for
+ * no open fd, -EINVAL for a fd that is not a dma-buf), -EINVAL ("dma-buf SG
+ * length must be PAGE_SIZE aligned", a buffer size or an sg entry's address
+ * or length not a multiple of the net_iov size, bad shift or direction),
+ * -EOPNOTSUPP (tx on a device without netmem_tx), -ENOMEM, or the map's
+ * error; nothing is left attached, mapped or allocated on failure.
  */
 int net_devmem_bind_dmabuf(struct net_device *dev, enum dma_data_direction direction, int dmabuf_fd,
 			   unsigned int niov_shift, struct net_devmem_dmabuf_binding **out);
@@ -99,10 +108,13 @@ int net_devmem_bind_dmabuf_to_queue(struct net_device *dev, unsigned int rxq_idx
 				    struct net_devmem_dmabuf_binding *binding);
 
 /*
- * The whole bind-rx request: bind, then each queue in turn; if any step
- * fails, the queues already done are unbound again (restarted on host pages)
- * and the binding released, so nothing is left. -EINVAL for no queues or a
- * queue of type other than RX (checked before anything is done).
+ * The whole bind-rx request, in netdev_nl_bind_rx_doit()'s order: the device
+ * (-ENODEV not registered, -EOPNOTSUPP no queue management), the queue list
+ * (-EINVAL: none, a type other than RX, an index beyond the real rx queues;
+ * a queue named twice counts once), all before the dma-buf is touched; then
+ * the bind, then each queue in ascending order. If a queue fails, the queues
+ * already done are unbound again (restarted on host pages) and the binding
+ * released, so nothing is left (its id was used, as in the kernel).
  */
 int net_devmem_bind_rx(struct net_device *dev, int dmabuf_fd, const struct devmem_queue_id *queues,
 		       unsigned int nr_queues, unsigned int niov_shift,
@@ -172,6 +184,16 @@ static inline uint32_t net_devmem_iov_binding_id(const struct net_iov *niov)
 {
 	return net_devmem_iov_binding(niov)->id;
 }
+
+/*
+ * rx: the NIC wrote @len bytes into @netmem (the driver's receive path, any
+ * thread). If another rx binding of the same dma-buf has net_iovs over those
+ * bytes that a user still holds, the data just overwrote them: the kernel
+ * lets that happen (rebinding a buffer whose fragments are still held, or
+ * binding it twice), and hardware would hide it, so count it on both
+ * bindings. One relaxed load when the buffer has no other binding.
+ */
+void net_devmem_rx_written(netmem_ref netmem, size_t len);
 
 /*
  * tx: the net_iov holding byte @virt_addr of the buffer, with the offset of

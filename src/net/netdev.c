@@ -354,6 +354,10 @@ int netdev_rx_queue_restart(struct net_device *dev, unsigned int rxq_idx)
 				  "rx queue %u: rx queue index out of range (device has %u)",
 				  rxq_idx, dev->real_num_rx_queues);
 	rxq = __netif_get_rx_queue(dev, rxq_idx);
+	if (rxq->mp_params.rx_page_size && !(ops->supported_params & QCFG_RX_PAGE_SIZE))
+		return devmem_err(-EOPNOTSUPP,
+				  "rx queue %u: device %s cannot use rx buffers of %u bytes",
+				  rxq_idx, dev->name, rxq->mp_params.rx_page_size);
 
 	size = max(ops->ndo_queue_mem_size, (size_t)1);
 	new_mem = calloc(1, size);

@@ -70,8 +70,17 @@ struct netdev_queue {
  * ndo_queue_stop       stop queue @idx and move its running memory into
  *                      @per_queue_mem (so it can be freed or restarted).
  */
+/* Queue settings a driver's queue management can apply (the kernel's QCFG_*). */
+#define QCFG_RX_PAGE_SIZE (1U << 0) /* rx buffers larger than PAGE_SIZE */
+
 struct netdev_queue_mgmt_ops {
 	size_t ndo_queue_mem_size;
+	/*
+	 * QCFG_* the driver honours. A queue whose provider asks for a
+	 * setting the driver does not list is refused by the restart
+	 * (-EOPNOTSUPP): the driver would silently ignore it.
+	 */
+	unsigned int supported_params;
 	int (*ndo_queue_mem_alloc)(struct net_device *dev, void *per_queue_mem, int idx);
 	void (*ndo_queue_mem_free)(struct net_device *dev, void *per_queue_mem);
 	int (*ndo_queue_start)(struct net_device *dev, void *per_queue_mem, int idx);

@@ -30,14 +30,28 @@ long page_pool_nr_live(void)
 	return __atomic_load_n(&nr_live_pools, __ATOMIC_ACQUIRE);
 }
 
+/*
+ * A pool that takes its memory from a provider must be one that maps for
+ * DMA and syncs for the device, as the drivers that can take unreadable
+ * memory build their data pools: the provider then switches the syncing off
+ * itself (its memory is never synced), so a pool that could not have synced
+ * is one a driver did not mean for a provider.
+ */
+static int page_pool_check_provider_flags(const struct page_pool_params *p)
+{
+	if (!(p->flags & PP_FLAG_DMA_MAP) || !(p->flags & PP_FLAG_DMA_SYNC_DEV))
+		return devmem_err(
+			-EOPNOTSUPP,
+			"page_pool: a memory provider needs PP_FLAG_DMA_MAP and PP_FLAG_DMA_SYNC_DEV");
+	return 0;
+}
+
 int page_pool_check_unreadable_params(const struct page_pool_params *p)
 {
-	if (!(p->flags & PP_FLAG_DMA_MAP))
-		return devmem_err(-EOPNOTSUPP,
-				  "page_pool: unreadable memory needs PP_FLAG_DMA_MAP");
-	if (p->flags & PP_FLAG_DMA_SYNC_DEV)
-		return devmem_err(-EOPNOTSUPP,
-				  "page_pool: unreadable memory cannot be synced for the device");
+	int err = page_pool_check_provider_flags(p);
+
+	if (err)
+		return err;
 	if (p->order != 0)
 		return devmem_err(-E2BIG, "page_pool: unreadable memory needs order 0 (got %u)",
 				  p->order);
@@ -51,8 +65,6 @@ static int page_pool_check_params(const struct page_pool_params *p)
 	if (p->pool_size == 0 || p->pool_size > PP_POOL_SIZE_MAX)
 		return devmem_err(-EINVAL, "page_pool: pool_size %u outside [1, %u]", p->pool_size,
 				  PP_POOL_SIZE_MAX);
-	if (p->order > PP_MAX_ORDER)
-		return devmem_err(-EINVAL, "page_pool: order %u above %u", p->order, PP_MAX_ORDER);
 	if (p->flags & PP_FLAG_DMA_MAP) {
 		if (!p->dev)
 			return devmem_err(-EINVAL, "page_pool: PP_FLAG_DMA_MAP without a device");
@@ -137,7 +149,13 @@ int page_pool_create(const struct page_pool_params *params, struct page_pool **o
 	if (page_pool_wants_provider(params)) {
 		pool->mp_ops = params->mp->mp_ops;
 		pool->mp_priv = params->mp->mp_priv;
-		err = pool->mp_ops->init ? pool->mp_ops->init(pool) : 0;
+		err = page_pool_check_provider_flags(params);
+		if (!err && pool->mp_ops->init)
+			err = pool->mp_ops->init(pool);
+	} else if (params->order > PP_MAX_ORDER) {
+		/* only host pages come from an allocator with a largest order */
+		err = devmem_err(-EINVAL, "page_pool: order %u above %u", params->order,
+				 PP_MAX_ORDER);
 	} else {
 		err = host_pages_create(pool->dma_map ? params->dev : NULL, params->dma_dir,
 					params->order, &pool->host);

@@ -86,7 +86,11 @@ struct netdev_mp_attrs {
  * init           called by page_pool_create() once params, mp_priv and
  *                mp_ops are set; non-zero fails the create (nothing else
  *                is called then). The devmem provider takes a binding
- *                reference and calls page_pool_check_unreadable_params().
+ *                reference, switches the pool's device syncing off and
+ *                checks that the pool's order is its net_iov size. A pool
+ *                with a provider must have PP_FLAG_DMA_MAP and
+ *                PP_FLAG_DMA_SYNC_DEV: page_pool_create() refuses it with
+ *                -EOPNOTSUPP before init otherwise.
  * destroy        called once, when the pool is freed (nothing in flight).
  * nl_fill        describe the provider for a dump (see netdev_mp_attrs);
  *                @rxq is NULL when dumping a page pool.
@@ -105,6 +109,12 @@ struct memory_provider_ops {
 struct pp_memory_provider_params {
 	const struct memory_provider_ops *mp_ops;
 	void *mp_priv;
+	/*
+	 * Bytes per rx buffer the provider needs (its net_iov size), 0 for
+	 * PAGE_SIZE: the driver sizes its data pool's order from it, and only
+	 * a driver with QCFG_RX_PAGE_SIZE may be given one.
+	 */
+	uint32_t rx_page_size;
 };
 
 struct page_pool_params {
@@ -238,9 +248,11 @@ struct page_pool {
 
 /*
  * Create a pool. 0 and *out; -EINVAL for bad params (pool_size 0 or above
- * PP_POOL_SIZE_MAX, order above PP_MAX_ORDER, unknown flags, DMA_MAP without
- * dev or with a direction other than FROM_DEVICE/BIDIRECTIONAL, DMA_SYNC_DEV
- * without DMA_MAP or max_len); -ENOMEM; or the provider's init() error.
+ * PP_POOL_SIZE_MAX, a host-page pool's order above PP_MAX_ORDER, unknown
+ * flags, DMA_MAP without dev or with a direction other than
+ * FROM_DEVICE/BIDIRECTIONAL, DMA_SYNC_DEV without DMA_MAP or max_len);
+ * -EOPNOTSUPP for a pool that would take a provider without DMA_MAP and
+ * DMA_SYNC_DEV; -ENOMEM; or the provider's init() error.
  */
 int page_pool_create(const struct page_pool_params *params, struct page_pool **out);
 
@@ -299,9 +311,11 @@ int page_pool_dump(int (*fn)(const struct page_pool_info *info, void *data), voi
 bool page_pool_queue_uses_provider(const struct netdev_rx_queue *rxq, const void *mp_priv);
 
 /*
- * The checks every unreadable-memory provider (devmem) makes from its init:
- * -EOPNOTSUPP without PP_FLAG_DMA_MAP or with PP_FLAG_DMA_SYNC_DEV, -E2BIG
- * for order > 0; 0 otherwise.
+ * The checks a provider of single-page unreadable memory can make from its
+ * init: -EOPNOTSUPP without PP_FLAG_DMA_MAP or PP_FLAG_DMA_SYNC_DEV (what
+ * page_pool_create() already refuses for every provider), -E2BIG for
+ * order > 0; 0 otherwise. The devmem provider checks the order against its
+ * net_iov size instead.
  */
 int page_pool_check_unreadable_params(const struct page_pool_params *p);
 

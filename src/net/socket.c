@@ -1710,11 +1710,83 @@ static bool sk_zerocopy_enabled(struct devmem_sock *sk)
 	return true;
 }
 
+/* The kernel's UIO_MAXIOV: the most iovecs one sendmsg takes. */
+#define DEVMEM_UIO_MAXIOV 1024
+/* The kernel's MAX_RW_COUNT: import_iovec() cuts a longer message to this. */
+#define DEVMEM_MAX_RW_COUNT ((size_t)INT_MAX & ~(PAGE_SIZE - 1))
+
+/*
+ * The bytes of @msg's iovecs that a send takes: import_iovec()'s length,
+ * cut at DEVMEM_MAX_RW_COUNT (*@cut says so), and of those the ones that lie
+ * in a @size-byte dma-buf before the first byte beyond it (where
+ * zerocopy_fill_skb_from_devmem() stops with -EFAULT) in *@prefix.
+ */
+static size_t msg_dmabuf_len(const struct msghdr *msg, size_t size, size_t *prefix, bool *cut)
+{
+	size_t total = 0, i;
+	bool faulted = false;
+
+	*prefix = 0;
+	*cut = false;
+	for (i = 0; i < msg->msg_iovlen; i++) {
+		uintptr_t off = (uintptr_t)msg->msg_iov[i].iov_base;
+		size_t len = msg->msg_iov[i].iov_len;
+
+		if (len > DEVMEM_MAX_RW_COUNT - total) {
+			len = DEVMEM_MAX_RW_COUNT - total;
+			*cut = true;
+		}
+		total += len;
+		if (faulted || !len)
+			continue;
+		if (off >= size) {
+			faulted = true;
+		} else if (len > size - off) {
+			*prefix += size - off;
+			faulted = true;
+		} else {
+			*prefix += len;
+		}
+	}
+	return total;
+}
+
+/*
+ * Send the first @len bytes of @msg's iovecs (fewer than it holds): a copy
+ * of the iovecs that end there, made only on this rare path.
+ */
+static ssize_t sk_send_dmabuf_prefix(struct net_devmem_dmabuf_binding *binding, int fd,
+				     const struct msghdr *msg, int flags, size_t len)
+{
+	struct msghdr m = *msg;
+	struct iovec *iov;
+	size_t n = 0;
+	ssize_t ret;
+
+	iov = malloc(msg->msg_iovlen * sizeof(*iov));
+	if (!iov)
+		return devmem_err(-ENOMEM, "sendmsg: out of memory");
+	while (len) {
+		iov[n] = msg->msg_iov[n];
+		if (iov[n].iov_len > len)
+			iov[n].iov_len = len;
+		len -= iov[n].iov_len;
+		n++;
+	}
+	m.msg_iov = iov;
+	m.msg_iovlen = n;
+	ret = binding->dev->sock_ops->send_dmabuf(binding->dev, fd, binding, &m, flags);
+	free(iov);
+	return ret;
+}
+
 ssize_t devmem_sendmsg(int fd, const struct msghdr *msg, int flags)
 {
 	struct net_devmem_dmabuf_binding *binding = NULL;
 	struct devmem_sock *sk;
+	size_t total, prefix;
 	uint32_t id = 0;
+	bool cut;
 	ssize_t ret;
 	int err, local_if;
 
@@ -1727,6 +1799,21 @@ ssize_t devmem_sendmsg(int fd, const struct msghdr *msg, int flags)
 	err = msg_dmabuf_id(msg, &id);
 	if (err == 0)
 		return sendmsg(fd, msg, flags);
+	/* __copy_msghdr() counts the iovecs before the control data is read */
+	if (msg->msg_iovlen > DEVMEM_UIO_MAXIOV) {
+		devmem_err(-EMSGSIZE, "sendmsg: %zu iovecs (at most %d)", (size_t)msg->msg_iovlen,
+			   DEVMEM_UIO_MAXIOV);
+		errno = EMSGSIZE;
+		return -1;
+	}
+	/* import_iovec(): an iovec length that is negative as a ssize_t */
+	for (size_t i = 0; i < msg->msg_iovlen; i++) {
+		if ((ssize_t)msg->msg_iov[i].iov_len < 0) {
+			devmem_err(-EINVAL, "sendmsg: iovec %zu has a negative length", i);
+			errno = EINVAL;
+			return -1;
+		}
+	}
 	if (err < 0) {
 		devmem_err(err, "sendmsg: malformed SCM_DEVMEM_DMABUF cmsg");
 		errno = -err;
@@ -1742,6 +1829,15 @@ ssize_t devmem_sendmsg(int fd, const struct msghdr *msg, int flags)
 				 "sendmsg: a dma-buf send needs MSG_ZEROCOPY and SO_ZEROCOPY");
 		goto out_put_sk;
 	}
+	/*
+	 * tcp_sendmsg_locked() builds a zerocopy notification, and looks the
+	 * binding up, only for a send of at least one byte: an empty one sends
+	 * nothing and completes nothing.
+	 */
+	if (!msg_dmabuf_len(msg, 0, &prefix, &cut)) {
+		sk_put(sk);
+		return 0;
+	}
 	binding = net_devmem_lookup_dmabuf(id);
 	if (!binding || binding->direction != DMA_TO_DEVICE) {
 		err = devmem_err(-EINVAL, "sendmsg: no tx binding with id %u", id);
@@ -1755,24 +1851,26 @@ ssize_t devmem_sendmsg(int fd, const struct msghdr *msg, int flags)
 			binding->dev->ifindex, local_if);
 		goto out_put_binding;
 	}
-	for (size_t i = 0; i < msg->msg_iovlen; i++) {
-		uintptr_t off = (uintptr_t)msg->msg_iov[i].iov_base;
-		size_t len = msg->msg_iov[i].iov_len;
-
-		if (off > binding->dmabuf->size || len > binding->dmabuf->size - off) {
-			err = devmem_err(
-				-EFAULT,
-				"sendmsg: iov %zu [%#lx, +%zu) is beyond the %zu-byte dma-buf", i,
-				(unsigned long)off, len, binding->dmabuf->size);
-			goto out_put_binding;
-		}
-	}
 	if (!binding->dev->sock_ops || !binding->dev->sock_ops->send_dmabuf) {
 		err = devmem_err(-EOPNOTSUPP, "sendmsg: %s cannot send from a dma-buf",
 				 binding->dev->name);
 		goto out_put_binding;
 	}
-	ret = binding->dev->sock_ops->send_dmabuf(binding->dev, fd, binding, msg, flags);
+	/*
+	 * An offset beyond the buffer faults where the send reaches it: the
+	 * bytes before it go out (a short write), and only a send that has
+	 * nothing before the fault fails.
+	 */
+	total = msg_dmabuf_len(msg, binding->dmabuf->size, &prefix, &cut);
+	if (!prefix) {
+		err = devmem_err(-EFAULT, "sendmsg: the first byte is beyond the %zu-byte dma-buf",
+				 binding->dmabuf->size);
+		goto out_put_binding;
+	}
+	if (prefix < total || cut)
+		ret = sk_send_dmabuf_prefix(binding, fd, msg, flags, prefix);
+	else
+		ret = binding->dev->sock_ops->send_dmabuf(binding->dev, fd, binding, msg, flags);
 	if (ret < 0) {
 		err = (int)ret;
 		goto out_put_binding;

@@ -411,7 +411,8 @@ static void round_net_iovs(struct device *dev, double seconds)
 {
 	struct pp_memory_provider_params mp = { .mp_ops = &array_ops, .mp_priv = &amp };
 	struct page_pool_params p = {
-		.flags = PP_FLAG_DMA_MAP | PP_FLAG_ALLOW_UNREADABLE_NETMEM,
+		.flags = PP_FLAG_DMA_MAP | PP_FLAG_DMA_SYNC_DEV | PP_FLAG_ALLOW_UNREADABLE_NETMEM,
+		.max_len = PAGE_SIZE,
 		.pool_size = POOL_SIZE,
 		.dev = dev,
 		.dma_dir = DMA_FROM_DEVICE,
@@ -497,7 +498,8 @@ static void round_destroy_under_fire(struct device *dev, double seconds)
 {
 	struct pp_memory_provider_params mp = { .mp_ops = &array_ops, .mp_priv = &amp };
 	struct page_pool_params p = {
-		.flags = PP_FLAG_DMA_MAP | PP_FLAG_ALLOW_UNREADABLE_NETMEM,
+		.flags = PP_FLAG_DMA_MAP | PP_FLAG_DMA_SYNC_DEV | PP_FLAG_ALLOW_UNREADABLE_NETMEM,
+		.max_len = PAGE_SIZE,
 		.pool_size = FIRE_RING,
 		.dev = dev,
 		.dma_dir = DMA_FROM_DEVICE,

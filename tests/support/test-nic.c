@@ -52,10 +52,12 @@ static struct test_nic *tnic_of(struct net_device *dev)
 }
 
 static int tnic_pool_create(struct netdev_rx_queue *rxq, struct test_nic *nic, unsigned int flags,
-			    unsigned int pool_size, struct page_pool **out)
+			    unsigned int order, unsigned int pool_size, struct page_pool **out)
 {
 	struct page_pool_params p = {
 		.flags = flags,
+		.order = order,
+		.max_len = (unsigned int)(PAGE_SIZE << order),
 		.pool_size = pool_size,
 		.owner = nic->owner,
 		.dma_dir = DMA_FROM_DEVICE,
@@ -70,7 +72,8 @@ static int tnic_queue_mem_alloc(struct net_device *dev, void *per_queue_mem, int
 	struct test_nic *nic = tnic_of(dev);
 	struct tnic_queue_mem *mem = per_queue_mem;
 	struct netdev_rx_queue *rxq = __netif_get_rx_queue(dev, (unsigned int)idx);
-	unsigned int data_flags = PP_FLAG_DMA_MAP;
+	unsigned int data_flags = PP_FLAG_DMA_MAP | PP_FLAG_DMA_SYNC_DEV;
+	unsigned int data_order = 0;
 	int err;
 
 	netdev_assert_locked(dev);
@@ -79,12 +82,15 @@ static int tnic_queue_mem_alloc(struct net_device *dev, void *per_queue_mem, int
 				  "test-nic: rx queue %d: injected mem_alloc failure", idx);
 	if (!nic->faults.no_unreadable)
 		data_flags |= PP_FLAG_ALLOW_UNREADABLE_NETMEM;
+	/* a provider's rx buffers are its net_iov size: the data pool's pages are that big */
+	if (rxq->mp_params.rx_page_size)
+		data_order = (unsigned int)__builtin_ctz(rxq->mp_params.rx_page_size) - PAGE_SHIFT;
 
 	/* headers always land in host memory the stack can read */
-	err = tnic_pool_create(rxq, nic, PP_FLAG_DMA_MAP, TNIC_HEADER_POOL_SIZE, &mem->hdr_pool);
+	err = tnic_pool_create(rxq, nic, PP_FLAG_DMA_MAP, 0, TNIC_HEADER_POOL_SIZE, &mem->hdr_pool);
 	if (err)
 		return err;
-	err = tnic_pool_create(rxq, nic, data_flags, nic->pool_size, &mem->data_pool);
+	err = tnic_pool_create(rxq, nic, data_flags, data_order, nic->pool_size, &mem->data_pool);
 	if (err)
 		goto err_destroy_hdr;
 	return 0;
@@ -142,6 +148,16 @@ static int tnic_queue_stop(struct net_device *dev, void *per_queue_mem, int idx)
 }
 
 static const struct netdev_queue_mgmt_ops tnic_queue_mgmt_ops = {
+	.ndo_queue_mem_size = sizeof(struct tnic_queue_mem),
+	.supported_params = QCFG_RX_PAGE_SIZE,
+	.ndo_queue_mem_alloc = tnic_queue_mem_alloc,
+	.ndo_queue_mem_free = tnic_queue_mem_free,
+	.ndo_queue_start = tnic_queue_start,
+	.ndo_queue_stop = tnic_queue_stop,
+};
+
+/* The same driver without large rx buffers. */
+static const struct netdev_queue_mgmt_ops tnic_queue_mgmt_ops_page_only = {
 	.ndo_queue_mem_size = sizeof(struct tnic_queue_mem),
 	.ndo_queue_mem_alloc = tnic_queue_mem_alloc,
 	.ndo_queue_mem_free = tnic_queue_mem_free,
@@ -219,7 +235,12 @@ int test_nic_create(const struct test_nic_opts *opts, struct test_nic **out)
 	cfg.num_rx_queues = opts->rx_queues ? opts->rx_queues : TNIC_DEFAULT_QUEUES;
 	cfg.num_tx_queues = opts->tx_queues ? opts->tx_queues : TNIC_DEFAULT_QUEUES;
 	cfg.dev = nic->dma_dev;
-	cfg.queue_mgmt_ops = opts->no_queue_ops ? NULL : &tnic_queue_mgmt_ops;
+	if (opts->no_queue_ops)
+		cfg.queue_mgmt_ops = NULL;
+	else if (opts->no_rx_page_size)
+		cfg.queue_mgmt_ops = &tnic_queue_mgmt_ops_page_only;
+	else
+		cfg.queue_mgmt_ops = &tnic_queue_mgmt_ops;
 	cfg.netmem_tx = opts->netmem_tx;
 	cfg.hds_thresh_max = opts->hds_thresh_max ? opts->hds_thresh_max : TNIC_DEFAULT_HDS_MAX;
 	cfg.priv_size = sizeof(nic);

@@ -31,6 +31,7 @@ struct test_nic_opts {
 	int ifindex; /* 0: a fresh one from 1000 up */
 	unsigned int rx_queues, tx_queues; /* 0: 4 each */
 	bool no_queue_ops; /* a driver without queue management */
+	bool no_rx_page_size; /* its queue management lacks QCFG_RX_PAGE_SIZE */
 	bool netmem_tx; /* the driver can send from net_iovs */
 	uint32_t hds_thresh_max; /* 0: 1024 */
 	unsigned int pool_size; /* ring size of the data pools; 0: 256 */
