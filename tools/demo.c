@@ -221,6 +221,7 @@ int cmd_demo(int argc, char **argv)
 	if (err)
 		return err < 0 ? 0 : err;
 	o.expect = o.bytes;
+	o.have_expect = true;
 	o.progress = isatty(STDERR_FILENO) ? PROGRESS_TTY : PROGRESS_LINES;
 	if (pipe(fds))
 		return sys_fail(-errno, "pipe");

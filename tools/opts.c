@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
+#include <net/if.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <string.h>
@@ -122,12 +123,30 @@ void opts_usage(const char *cmd, FILE *out)
 		     "setup error), 2 usage error.\n");
 }
 
+/* @name is the option as the user knows it: "-p", "--repeat". */
+static int parse_num_opt(const char *cmd, const char *name, const char *arg, uint64_t min,
+			 uint64_t max, uint64_t *v)
+{
+	if (parse_uint(arg, min, max, v))
+		return usage_error(cmd, "%s '%s': expected a number from %llu to %llu", name, arg,
+				   (unsigned long long)min, (unsigned long long)max);
+	return 0;
+}
+
 static int parse_u32_opt(const char *cmd, int c, const char *arg, uint64_t min, uint64_t max,
 			 uint64_t *v)
 {
-	if (parse_uint(arg, min, max, v))
-		return usage_error(cmd, "-%c '%s': expected a number from %llu to %llu", c, arg,
-				   (unsigned long long)min, (unsigned long long)max);
+	char name[3] = { '-', (char)c, '\0' };
+
+	return parse_num_opt(cmd, name, arg, min, max, v);
+}
+
+/* A byte count that may be 0 (--expect 0: the peer must send nothing). */
+static int parse_count_opt(const char *cmd, const char *name, const char *arg, uint64_t *v)
+{
+	if (parse_size(arg, v))
+		return usage_error(cmd, "%s '%s': expected a byte count such as 0, 4096, 64K or 1G",
+				   name, arg);
 	return 0;
 }
 
@@ -222,10 +241,12 @@ static int parse_long(struct opts *o, const char *cmd, int c, const char *arg)
 	case OPT_BYTES:
 		err = recv ? usage_error(cmd, "--bytes is for send (recv takes --expect)") :
 			     parse_size_opt(cmd, "--bytes", arg, &o->bytes);
+		o->have_bytes = true;
 		break;
 	case OPT_EXPECT:
 		err = !recv ? usage_error(cmd, "--expect is for recv") :
-			      parse_size_opt(cmd, "--expect", arg, &o->expect);
+			      parse_count_opt(cmd, "--expect", arg, &o->expect);
+		o->have_expect = true;
 		break;
 	case OPT_UNBIND_AFTER:
 		err = !recv ? usage_error(cmd, "--unbind-after is for recv") :
@@ -233,10 +254,40 @@ static int parse_long(struct opts *o, const char *cmd, int c, const char *arg)
 		break;
 	case OPT_REPEAT:
 		err = !recv ? usage_error(cmd, "--repeat is for recv") :
-			      parse_u32_opt(cmd, 'r', arg, 1, 1000000, &o->repeat);
+			      parse_num_opt(cmd, "--repeat", arg, 1, 1000000, &o->repeat);
 		break;
 	}
 	return err;
+}
+
+/*
+ * -q and -t against the most rx queues a software NIC can have, before
+ * anything is set up. Without -t the bound queues are the last ones and RSS
+ * keeps at least one queue below them for other flows.
+ */
+static int opts_check_queues(const struct opts *o, const char *cmd)
+{
+	if (!strcmp(cmd, "send") || o->no_config)
+		return 0;
+	if (o->start_queue >= SWNIC_MAX_QUEUES)
+		return usage_error(
+			cmd, "-t %lld: a software NIC has at most %d rx queues (0 to %d)",
+			(long long)o->start_queue, SWNIC_MAX_QUEUES, SWNIC_MAX_QUEUES - 1);
+	if (o->start_queue >= 0 && o->start_queue + o->num_queues > SWNIC_MAX_QUEUES)
+		return usage_error(cmd,
+				   "-t %lld -q %u: rx queues %lld to %lld, but a software NIC has "
+				   "at most %d (0 to %d)",
+				   (long long)o->start_queue, o->num_queues,
+				   (long long)o->start_queue,
+				   (long long)o->start_queue + o->num_queues - 1, SWNIC_MAX_QUEUES,
+				   SWNIC_MAX_QUEUES - 1);
+	if (o->start_queue < 0 && o->num_queues >= SWNIC_MAX_QUEUES)
+		return usage_error(cmd,
+				   "-q %u: a software NIC has at most %d rx queues and RSS needs "
+				   "one of them; bind at most %d, or all %d with -t 0",
+				   o->num_queues, SWNIC_MAX_QUEUES, SWNIC_MAX_QUEUES - 1,
+				   SWNIC_MAX_QUEUES);
+	return 0;
 }
 
 static int opts_check(struct opts *o, const char *cmd)
@@ -254,7 +305,47 @@ static int opts_check(struct opts *o, const char *cmd)
 	if (o->unbind_after && (o->no_config || o->fail_on_linear))
 		return usage_error(cmd, "--unbind-after needs a binding, and makes data linear: "
 					"not with -n or -L");
-	return 0;
+	/* ncdevmem's -n still binds; ours receives with no dma-buf, where every byte is linear */
+	if (recv && o->no_config && o->fail_on_linear)
+		return usage_error(cmd, "-n receives without a dma-buf, so every byte arrives "
+					"linear and -L would fail at once: not both");
+	if (o->unbind_after && o->have_expect && o->unbind_after > o->expect)
+		return usage_error(cmd,
+				   "--unbind-after %llu is beyond the end of a %llu-byte stream "
+				   "(--expect): the unbind would never happen",
+				   (unsigned long long)o->unbind_after,
+				   (unsigned long long)o->expect);
+	return opts_check_queues(o, cmd);
+}
+
+/* The long option whose code is @val, or NULL. */
+static const char *long_opt_name(int val)
+{
+	const struct option *lo;
+
+	for (lo = long_opts; lo->name; lo++)
+		if (lo->val == val)
+			return lo->name;
+	return NULL;
+}
+
+/*
+ * getopt_long's '?' (unknown option, or a value given to a flag) and ':'
+ * (a value missing): name the option the user typed. optopt holds a short
+ * option's letter, a long option's code (0x100 and up), or 0 for an unknown
+ * long option; @typed is the argument getopt stopped at.
+ */
+static int opts_bad_option(const char *cmd, int c, const char *typed)
+{
+	const char *name = optopt >= 0x100 ? long_opt_name(optopt) : NULL;
+
+	if (name)
+		return c == ':' ? usage_error(cmd, "--%s needs a value", name) :
+				  usage_error(cmd, "--%s takes no value ('%s')", name, typed);
+	if (optopt)
+		return c == ':' ? usage_error(cmd, "-%c needs a value", optopt) :
+				  usage_error(cmd, "unknown option -%c", optopt);
+	return usage_error(cmd, "unknown option '%s'", typed);
 }
 
 int opts_parse(struct opts *o, const char *cmd, int argc, char **argv)
@@ -268,12 +359,8 @@ int opts_parse(struct opts *o, const char *cmd, int argc, char **argv)
 			opts_usage(cmd, stdout);
 			return -1;
 		}
-		if (c == '?')
-			return optopt ? usage_error(cmd, "unknown option -%c", optopt) :
-					usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
-		if (c == ':')
-			return optopt ? usage_error(cmd, "-%c needs a value", optopt) :
-					usage_error(cmd, "'%s' needs a value", argv[optind - 1]);
+		if (c == '?' || c == ':')
+			return opts_bad_option(cmd, c, argv[optind - 1]);
 		err = c < 0x100 ? parse_short(o, cmd, c, optarg) : parse_long(o, cmd, c, optarg);
 		if (err)
 			return err;
@@ -287,9 +374,23 @@ int opts_sockaddr(const char *host, int family, uint16_t port, struct sockaddr_s
 		  socklen_t *len)
 {
 	struct addrinfo hints = { .ai_family = family, .ai_flags = AI_NUMERICSERV | AI_PASSIVE };
+	char service[8], literal[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
 	struct addrinfo *res;
-	char service[8];
+	size_t n;
 
+	/* "[::1]": the brackets only set the address apart, as in a URL; inside, IPv6 only */
+	if (host && host[0] == '[') {
+		n = strlen(host);
+		if (n < 3 || host[n - 1] != ']' || n - 2 >= sizeof(literal))
+			return -EINVAL;
+		memcpy(literal, host + 1, n - 2);
+		literal[n - 2] = '\0';
+		if (family == AF_INET)
+			return -EINVAL;
+		host = literal;
+		hints.ai_family = AF_INET6;
+		hints.ai_flags |= AI_NUMERICHOST;
+	}
 	snprintf(service, sizeof(service), "%u", port);
 	if (getaddrinfo(host, service, &hints, &res))
 		return -EINVAL;
