@@ -67,7 +67,7 @@ void opts_usage(const char *cmd, FILE *out)
 			"usage: devmem recv [-l] -p PORT [-s SERVER] [-c CLIENT] [-f IFNAME] [-v N]\n"
 			"                   [-q QUEUES] [-t FIRST] [-L] [-n] [--memory host|vram]\n"
 			"                   [--size SIZE] [--backend software|auto] [--json]\n"
-			"                   [--expect BYTES] [--repeat N]\n"
+			"                   [--expect BYTES] [--repeat N] [--unbind-after BYTES]\n"
 			"\n"
 			"The server side of ncdevmem: set up the NIC, bind a dma-buf to its rx\n"
 			"queues, accept one connection and receive it into the dma-buf until the\n"
@@ -80,29 +80,48 @@ void opts_usage(const char *cmd, FILE *out)
 			"                   [-n] [--memory host|vram] [--size SIZE]\n"
 			"                   [--backend software|auto] [--bytes BYTES] [--json]\n"
 			"\n"
-			"The client side of ncdevmem: connect and send BYTES from a dma-buf bound\n"
-			"for transmit (MSG_ZEROCOPY, offsets into the buffer), reaping the\n"
-			"completions from the error queue; then report. Any TCP receiver will do.\n"
+			"The client side of ncdevmem: connect and send from a dma-buf bound for\n"
+			"transmit (MSG_ZEROCOPY, offsets into the buffer), reaping the completions\n"
+			"from the error queue; then report. Any TCP receiver will do.\n"
+			"\n"
+			"The data: with neither --bytes nor -v, and stdin not a terminal, stdin as\n"
+			"ncdevmem sends it (each line copied into the dma-buf and sent with one\n"
+			"sendmsg, in iovs of at most -z bytes):\n"
+			"  printf 'hello\\nworld\\n' | devmem send -s 127.0.0.1 -p 5201\n"
+			"Otherwise BYTES of the pattern of -v N (zeros without -v).\n"
 			"\n");
-	fprintf(out, "  -l           listen: this is the server (implied by recv)\n"
-		     "  -s SERVER    the server's address (recv: the address to listen on;\n"
-		     "               default 0.0.0.0)\n"
-		     "  -c CLIENT    the client's address (send: bind to it; recv: match it in\n"
-		     "               the flow rule)\n"
-		     "  -p PORT      the server's TCP port\n"
-		     "  -f IFNAME    the interface (default lo)\n"
-		     "  -v N         validate the data: bytes 1, 2, ..., N-1, '\\n', repeated\n"
-		     "               (N from 1 to 256; 0: no validation)\n");
 	if (recv)
 		fprintf(out,
-			"  -q QUEUES    rx queues to bind (default 1)\n"
+			"  -l           listen: this is the server (implied by recv)\n"
+			"  -s SERVER    the address to listen on (default 0.0.0.0); IPv6 plain\n"
+			"               or bracketed: ::1, [::1]\n"
+			"  -c CLIENT    the client's address, matched by the flow rule\n");
+	else
+		fprintf(out,
+			"  -s SERVER    the server's address; IPv6 plain or bracketed: ::1, [::1]\n"
+			"  -c CLIENT    the address to send from (bind to it)\n");
+	fprintf(out, "  -p PORT      the server's TCP port\n"
+		     "  -f IFNAME    the interface (default lo)\n");
+	if (recv)
+		fprintf(out,
+			"  -v N         validate the data: bytes 1, 2, ..., N-1, '\\n', repeated\n"
+			"               (N from 1 to 256; 0: no validation)\n");
+	else
+		fprintf(out,
+			"  -v N         send the pattern: bytes 1, 2, ..., N-1, '\\n', repeated\n"
+			"               (N from 1 to 256; 0: zeros)\n");
+	if (recv)
+		fprintf(out,
+			"  -q QUEUES    rx queues to bind (default 1; at most 63, or 64 with -t 0)\n"
 			"  -t FIRST     the first of them (default: rx queues - QUEUES); RSS\n"
 			"               spreads other flows over the queues below it\n"
 			"  -L           fail if any data arrives linear (not in the dma-buf)\n"
-			"  -n           do not configure the NIC and do not bind: plain receive\n");
+			"  -n           do not configure the NIC and do not bind: plain receive,\n"
+			"               every byte linear (so not with -L)\n");
 	else
-		fprintf(out, "  -z CHUNK     bytes per sendmsg (default 64K)\n"
-			     "  -n           no dma-buf: plain send() of the pattern\n");
+		fprintf(out, "  -z CHUNK     the pattern: bytes per sendmsg; stdin: bytes per iov\n"
+			     "               (default 64K)\n"
+			     "  -n           no dma-buf: plain send() of the data\n");
 	fprintf(out, "  --memory T   the buffer: host (sealed memfd, default) or vram\n"
 		     "  --size SIZE  the buffer's size (default 64M; K, M, G suffixes)\n"
 		     "  --backend B  the data path: software (the software NIC), or auto\n"
@@ -110,17 +129,24 @@ void opts_usage(const char *cmd, FILE *out)
 		     "  --json       print the report as one JSON object\n");
 	if (recv)
 		fprintf(out,
-			"  --expect BYTES  each connection must carry exactly BYTES (else: a short\n"
-			"               stream, exit status 1)\n"
+			"  --expect BYTES  each connection must carry exactly BYTES, 0 included\n"
+			"               (else: a short or long stream, exit status 1)\n"
 			"  --repeat N   serve N connections one after another (default 1), the\n"
 			"               pattern starting again with each; the report sums them\n"
 			"  --unbind-after BYTES  close the control handle (which unbinds the\n"
 			"               dma-buf) once BYTES have arrived, while holding fragments;\n"
-			"               they must keep their bytes, and later data arrives linear\n");
+			"               they must keep their bytes, and later data arrives linear;\n"
+			"               the run fails if the stream ends first\n");
 	else
-		fprintf(out, "  --bytes BYTES  how much to send (default 1G)\n");
-	fprintf(out, "\nExit status: 0 success, 1 failure (validation error, short stream,\n"
-		     "setup error), 2 usage error.\n");
+		fprintf(out,
+			"  --bytes BYTES  send BYTES of the pattern, not stdin (default 1G)\n");
+	if (recv)
+		fprintf(out,
+			"\nExit status: 0 success, 1 failure (validation error, short or long\n"
+			"stream, flow steering error, setup error), 2 usage error.\n");
+	else
+		fprintf(out, "\nExit status: 0 success, 1 failure (a send or a completion failed,\n"
+			     "setup error), 2 usage error.\n");
 }
 
 /* @name is the option as the user knows it: "-p", "--repeat". */

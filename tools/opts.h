@@ -47,6 +47,7 @@ struct opts {
 	bool json; /* --json */
 	uint64_t bytes; /* --bytes (send, demo) */
 	bool have_bytes; /* --bytes was given: send the pattern, not stdin */
+	bool from_stdin; /* send: the data is stdin (no --bytes, no -v, not a terminal) */
 	uint64_t expect; /* --expect (recv): bytes each connection must carry */
 	bool have_expect; /* --expect was given (0 is a valid expectation) */
 	uint64_t repeat; /* --repeat (recv): connections to serve one after another */
