@@ -90,10 +90,8 @@ static int demo_parse(struct opts *o, int argc, char **argv)
 		case 'h':
 			demo_usage(stdout);
 			return -1;
-		case ':':
-			return usage_error("demo", "'%s' needs a value", argv[optind - 1]);
 		default:
-			return usage_error("demo", "unknown option '%s'", argv[optind - 1]);
+			return getopt_error("demo", c, longopts, argv[optind - 1]);
 		}
 	}
 	if (optind < argc)

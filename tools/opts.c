@@ -344,36 +344,6 @@ static int opts_check(struct opts *o, const char *cmd)
 	return opts_check_queues(o, cmd);
 }
 
-/* The long option whose code is @val, or NULL. */
-static const char *long_opt_name(int val)
-{
-	const struct option *lo;
-
-	for (lo = long_opts; lo->name; lo++)
-		if (lo->val == val)
-			return lo->name;
-	return NULL;
-}
-
-/*
- * getopt_long's '?' (unknown option, or a value given to a flag) and ':'
- * (a value missing): name the option the user typed. optopt holds a short
- * option's letter, a long option's code (0x100 and up), or 0 for an unknown
- * long option; @typed is the argument getopt stopped at.
- */
-static int opts_bad_option(const char *cmd, int c, const char *typed)
-{
-	const char *name = optopt >= 0x100 ? long_opt_name(optopt) : NULL;
-
-	if (name)
-		return c == ':' ? usage_error(cmd, "--%s needs a value", name) :
-				  usage_error(cmd, "--%s takes no value ('%s')", name, typed);
-	if (optopt)
-		return c == ':' ? usage_error(cmd, "-%c needs a value", optopt) :
-				  usage_error(cmd, "unknown option -%c", optopt);
-	return usage_error(cmd, "unknown option '%s'", typed);
-}
-
 int opts_parse(struct opts *o, const char *cmd, int argc, char **argv)
 {
 	int c, err;
@@ -386,7 +356,7 @@ int opts_parse(struct opts *o, const char *cmd, int argc, char **argv)
 			return -1;
 		}
 		if (c == '?' || c == ':')
-			return opts_bad_option(cmd, c, argv[optind - 1]);
+			return getopt_error(cmd, c, long_opts, argv[optind - 1]);
 		err = c < 0x100 ? parse_short(o, cmd, c, optarg) : parse_long(o, cmd, c, optarg);
 		if (err)
 			return err;

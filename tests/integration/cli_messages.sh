@@ -33,6 +33,10 @@ expect_error 2 "send: --bytes needs a value" "$DEVMEM" send -s 127.0.0.1 -p "$P"
 expect_error 2 "-p needs a value" "$DEVMEM" recv -p
 expect_error 2 "--json takes no value" "$DEVMEM" recv -p "$P" --json=yes
 expect_error 2 "--repeat 'x': expected a number" "$DEVMEM" recv -p "$P" --repeat x
+expect_error 2 "demo: --bytes needs a value" "$DEVMEM" demo --bytes
+expect_error 2 "info: --json takes no value" "$DEVMEM" info --json=1
+expect_error 2 "info: -f needs a value" "$DEVMEM" info -f
+expect_error 2 "tour: unknown option '-x'" "$DEVMEM" tour -x
 # refused up front
 expect_error 2 "-n receives without a dma-buf" "$DEVMEM" recv -p "$P" -n -L
 expect_error 2 "-q 64: a software NIC has at most 64 rx queues" "$DEVMEM" recv -p "$P" -q 64
