@@ -17,8 +17,6 @@
 #include "devmem/uapi.h"
 #include "harness.h"
 
-DEVMEM_TEST_SUITE(error);
-
 /* Leave a reason behind: devmem_sock_stats() on an fd that is no devmem socket. */
 static void leave_old_reason(void)
 {
