@@ -243,6 +243,8 @@ static int rx_nic_configure(struct rx *rx)
 	/* with -t 0 every queue is bound: RSS may spread over all of them */
 	if (rx->start_queue) {
 		err = devmem_set_rss_equal(rx->ctl, rx->ifindex, rx->start_queue);
+		if (err && rx->start_queue == 1)
+			return fail(err, "RSS over rx queue 0");
 		if (err)
 			return fail(err, "RSS over rx queues 0..%u", rx->start_queue - 1);
 	}
