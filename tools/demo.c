@@ -90,10 +90,8 @@ static int demo_parse(struct opts *o, int argc, char **argv)
 		case 'h':
 			demo_usage(stdout);
 			return -1;
-		case ':':
-			return usage_error("demo", "'%s' needs a value", argv[optind - 1]);
 		default:
-			return usage_error("demo", "unknown option '%s'", argv[optind - 1]);
+			return getopt_error("demo", c, longopts, argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
@@ -221,6 +219,7 @@ int cmd_demo(int argc, char **argv)
 	if (err)
 		return err < 0 ? 0 : err;
 	o.expect = o.bytes;
+	o.have_expect = true;
 	o.progress = isatty(STDERR_FILENO) ? PROGRESS_TTY : PROGRESS_LINES;
 	if (pipe(fds))
 		return sys_fail(-errno, "pipe");

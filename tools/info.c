@@ -77,10 +77,8 @@ static int info_parse(struct info *in, int argc, char **argv)
 		case 'h':
 			info_usage(stdout);
 			return -1;
-		case ':':
-			return usage_error("info", "'%s' needs a value", argv[optind - 1]);
 		default:
-			return usage_error("info", "unknown option '%s'", argv[optind - 1]);
+			return getopt_error("info", c, longopts, argv[optind - 1]);
 		}
 	}
 	if (optind < argc)

@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
+#include <net/if.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <string.h>
@@ -66,7 +67,7 @@ void opts_usage(const char *cmd, FILE *out)
 			"usage: devmem recv [-l] -p PORT [-s SERVER] [-c CLIENT] [-f IFNAME] [-v N]\n"
 			"                   [-q QUEUES] [-t FIRST] [-L] [-n] [--memory host|vram]\n"
 			"                   [--size SIZE] [--backend software|auto] [--json]\n"
-			"                   [--expect BYTES] [--repeat N]\n"
+			"                   [--expect BYTES] [--repeat N] [--unbind-after BYTES]\n"
 			"\n"
 			"The server side of ncdevmem: set up the NIC, bind a dma-buf to its rx\n"
 			"queues, accept one connection and receive it into the dma-buf until the\n"
@@ -79,29 +80,48 @@ void opts_usage(const char *cmd, FILE *out)
 			"                   [-n] [--memory host|vram] [--size SIZE]\n"
 			"                   [--backend software|auto] [--bytes BYTES] [--json]\n"
 			"\n"
-			"The client side of ncdevmem: connect and send BYTES from a dma-buf bound\n"
-			"for transmit (MSG_ZEROCOPY, offsets into the buffer), reaping the\n"
-			"completions from the error queue; then report. Any TCP receiver will do.\n"
+			"The client side of ncdevmem: connect and send from a dma-buf bound for\n"
+			"transmit (MSG_ZEROCOPY, offsets into the buffer), reaping the completions\n"
+			"from the error queue; then report. Any TCP receiver will do.\n"
+			"\n"
+			"The data: with neither --bytes nor -v, and stdin not a terminal, stdin as\n"
+			"ncdevmem sends it (each line copied into the dma-buf and sent with one\n"
+			"sendmsg, in iovs of at most -z bytes):\n"
+			"  printf 'hello\\nworld\\n' | devmem send -s 127.0.0.1 -p 5201\n"
+			"Otherwise BYTES of the pattern of -v N (zeros without -v).\n"
 			"\n");
-	fprintf(out, "  -l           listen: this is the server (implied by recv)\n"
-		     "  -s SERVER    the server's address (recv: the address to listen on;\n"
-		     "               default 0.0.0.0)\n"
-		     "  -c CLIENT    the client's address (send: bind to it; recv: match it in\n"
-		     "               the flow rule)\n"
-		     "  -p PORT      the server's TCP port\n"
-		     "  -f IFNAME    the interface (default lo)\n"
-		     "  -v N         validate the data: bytes 1, 2, ..., N-1, '\\n', repeated\n"
-		     "               (N from 1 to 256; 0: no validation)\n");
 	if (recv)
 		fprintf(out,
-			"  -q QUEUES    rx queues to bind (default 1)\n"
+			"  -l           listen: this is the server (implied by recv)\n"
+			"  -s SERVER    the address to listen on (default 0.0.0.0); IPv6 plain\n"
+			"               or bracketed: ::1, [::1]\n"
+			"  -c CLIENT    the client's address, matched by the flow rule\n");
+	else
+		fprintf(out,
+			"  -s SERVER    the server's address; IPv6 plain or bracketed: ::1, [::1]\n"
+			"  -c CLIENT    the address to send from (bind to it)\n");
+	fprintf(out, "  -p PORT      the server's TCP port\n"
+		     "  -f IFNAME    the interface (default lo)\n");
+	if (recv)
+		fprintf(out,
+			"  -v N         validate the data: bytes 1, 2, ..., N-1, '\\n', repeated\n"
+			"               (N from 1 to 256; 0: no validation)\n");
+	else
+		fprintf(out,
+			"  -v N         send the pattern: bytes 1, 2, ..., N-1, '\\n', repeated\n"
+			"               (N from 1 to 256; 0: zeros)\n");
+	if (recv)
+		fprintf(out,
+			"  -q QUEUES    rx queues to bind (default 1; at most 63, or 64 with -t 0)\n"
 			"  -t FIRST     the first of them (default: rx queues - QUEUES); RSS\n"
 			"               spreads other flows over the queues below it\n"
 			"  -L           fail if any data arrives linear (not in the dma-buf)\n"
-			"  -n           do not configure the NIC and do not bind: plain receive\n");
+			"  -n           do not configure the NIC and do not bind: plain receive,\n"
+			"               every byte linear (so not with -L)\n");
 	else
-		fprintf(out, "  -z CHUNK     bytes per sendmsg (default 64K)\n"
-			     "  -n           no dma-buf: plain send() of the pattern\n");
+		fprintf(out, "  -z CHUNK     the pattern: bytes per sendmsg; stdin: bytes per iov\n"
+			     "               (default 64K)\n"
+			     "  -n           no dma-buf: plain send() of the data\n");
 	fprintf(out, "  --memory T   the buffer: host (sealed memfd, default) or vram\n"
 		     "  --size SIZE  the buffer's size (default 64M; K, M, G suffixes)\n"
 		     "  --backend B  the data path: software (the software NIC), or auto\n"
@@ -109,25 +129,50 @@ void opts_usage(const char *cmd, FILE *out)
 		     "  --json       print the report as one JSON object\n");
 	if (recv)
 		fprintf(out,
-			"  --expect BYTES  each connection must carry exactly BYTES (else: a short\n"
-			"               stream, exit status 1)\n"
+			"  --expect BYTES  each connection must carry exactly BYTES, 0 included\n"
+			"               (else: a short or long stream, exit status 1)\n"
 			"  --repeat N   serve N connections one after another (default 1), the\n"
 			"               pattern starting again with each; the report sums them\n"
 			"  --unbind-after BYTES  close the control handle (which unbinds the\n"
 			"               dma-buf) once BYTES have arrived, while holding fragments;\n"
-			"               they must keep their bytes, and later data arrives linear\n");
+			"               they must keep their bytes, and later data arrives linear;\n"
+			"               the run fails if the stream ends first\n");
 	else
-		fprintf(out, "  --bytes BYTES  how much to send (default 1G)\n");
-	fprintf(out, "\nExit status: 0 success, 1 failure (validation error, short stream,\n"
-		     "setup error), 2 usage error.\n");
+		fprintf(out,
+			"  --bytes BYTES  send BYTES of the pattern, not stdin (default 1G)\n");
+	if (recv)
+		fprintf(out,
+			"\nExit status: 0 success, 1 failure (validation error, short or long\n"
+			"stream, flow steering error, setup error), 2 usage error.\n");
+	else
+		fprintf(out, "\nExit status: 0 success, 1 failure (a send or a completion failed,\n"
+			     "setup error), 2 usage error.\n");
+}
+
+/* @name is the option as the user knows it: "-p", "--repeat". */
+static int parse_num_opt(const char *cmd, const char *name, const char *arg, uint64_t min,
+			 uint64_t max, uint64_t *v)
+{
+	if (parse_uint(arg, min, max, v))
+		return usage_error(cmd, "%s '%s': expected a number from %llu to %llu", name, arg,
+				   (unsigned long long)min, (unsigned long long)max);
+	return 0;
 }
 
 static int parse_u32_opt(const char *cmd, int c, const char *arg, uint64_t min, uint64_t max,
 			 uint64_t *v)
 {
-	if (parse_uint(arg, min, max, v))
-		return usage_error(cmd, "-%c '%s': expected a number from %llu to %llu", c, arg,
-				   (unsigned long long)min, (unsigned long long)max);
+	char name[3] = { '-', (char)c, '\0' };
+
+	return parse_num_opt(cmd, name, arg, min, max, v);
+}
+
+/* A byte count that may be 0 (--expect 0: the peer must send nothing). */
+static int parse_count_opt(const char *cmd, const char *name, const char *arg, uint64_t *v)
+{
+	if (parse_size(arg, v))
+		return usage_error(cmd, "%s '%s': expected a byte count such as 0, 4096, 64K or 1G",
+				   name, arg);
 	return 0;
 }
 
@@ -222,10 +267,12 @@ static int parse_long(struct opts *o, const char *cmd, int c, const char *arg)
 	case OPT_BYTES:
 		err = recv ? usage_error(cmd, "--bytes is for send (recv takes --expect)") :
 			     parse_size_opt(cmd, "--bytes", arg, &o->bytes);
+		o->have_bytes = true;
 		break;
 	case OPT_EXPECT:
 		err = !recv ? usage_error(cmd, "--expect is for recv") :
-			      parse_size_opt(cmd, "--expect", arg, &o->expect);
+			      parse_count_opt(cmd, "--expect", arg, &o->expect);
+		o->have_expect = true;
 		break;
 	case OPT_UNBIND_AFTER:
 		err = !recv ? usage_error(cmd, "--unbind-after is for recv") :
@@ -233,10 +280,40 @@ static int parse_long(struct opts *o, const char *cmd, int c, const char *arg)
 		break;
 	case OPT_REPEAT:
 		err = !recv ? usage_error(cmd, "--repeat is for recv") :
-			      parse_u32_opt(cmd, 'r', arg, 1, 1000000, &o->repeat);
+			      parse_num_opt(cmd, "--repeat", arg, 1, 1000000, &o->repeat);
 		break;
 	}
 	return err;
+}
+
+/*
+ * -q and -t against the most rx queues a software NIC can have, before
+ * anything is set up. Without -t the bound queues are the last ones and RSS
+ * keeps at least one queue below them for other flows.
+ */
+static int opts_check_queues(const struct opts *o, const char *cmd)
+{
+	if (!strcmp(cmd, "send") || o->no_config)
+		return 0;
+	if (o->start_queue >= SWNIC_MAX_QUEUES)
+		return usage_error(
+			cmd, "-t %lld: a software NIC has at most %d rx queues (0 to %d)",
+			(long long)o->start_queue, SWNIC_MAX_QUEUES, SWNIC_MAX_QUEUES - 1);
+	if (o->start_queue >= 0 && o->start_queue + o->num_queues > SWNIC_MAX_QUEUES)
+		return usage_error(cmd,
+				   "-t %lld -q %u: rx queues %lld to %lld, but a software NIC has "
+				   "at most %d (0 to %d)",
+				   (long long)o->start_queue, o->num_queues,
+				   (long long)o->start_queue,
+				   (long long)o->start_queue + o->num_queues - 1, SWNIC_MAX_QUEUES,
+				   SWNIC_MAX_QUEUES - 1);
+	if (o->start_queue < 0 && o->num_queues >= SWNIC_MAX_QUEUES)
+		return usage_error(cmd,
+				   "-q %u: a software NIC has at most %d rx queues and RSS needs "
+				   "one of them; bind at most %d, or all %d with -t 0",
+				   o->num_queues, SWNIC_MAX_QUEUES, SWNIC_MAX_QUEUES - 1,
+				   SWNIC_MAX_QUEUES);
+	return 0;
 }
 
 static int opts_check(struct opts *o, const char *cmd)
@@ -254,7 +331,17 @@ static int opts_check(struct opts *o, const char *cmd)
 	if (o->unbind_after && (o->no_config || o->fail_on_linear))
 		return usage_error(cmd, "--unbind-after needs a binding, and makes data linear: "
 					"not with -n or -L");
-	return 0;
+	/* ncdevmem's -n still binds; ours receives with no dma-buf, where every byte is linear */
+	if (recv && o->no_config && o->fail_on_linear)
+		return usage_error(cmd, "-n receives without a dma-buf, so every byte arrives "
+					"linear and -L would fail at once: not both");
+	if (o->unbind_after && o->have_expect && o->unbind_after > o->expect)
+		return usage_error(cmd,
+				   "--unbind-after %llu is beyond the end of a %llu-byte stream "
+				   "(--expect): the unbind would never happen",
+				   (unsigned long long)o->unbind_after,
+				   (unsigned long long)o->expect);
+	return opts_check_queues(o, cmd);
 }
 
 int opts_parse(struct opts *o, const char *cmd, int argc, char **argv)
@@ -268,12 +355,8 @@ int opts_parse(struct opts *o, const char *cmd, int argc, char **argv)
 			opts_usage(cmd, stdout);
 			return -1;
 		}
-		if (c == '?')
-			return optopt ? usage_error(cmd, "unknown option -%c", optopt) :
-					usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
-		if (c == ':')
-			return optopt ? usage_error(cmd, "-%c needs a value", optopt) :
-					usage_error(cmd, "'%s' needs a value", argv[optind - 1]);
+		if (c == '?' || c == ':')
+			return getopt_error(cmd, c, long_opts, argv[optind - 1]);
 		err = c < 0x100 ? parse_short(o, cmd, c, optarg) : parse_long(o, cmd, c, optarg);
 		if (err)
 			return err;
@@ -287,9 +370,23 @@ int opts_sockaddr(const char *host, int family, uint16_t port, struct sockaddr_s
 		  socklen_t *len)
 {
 	struct addrinfo hints = { .ai_family = family, .ai_flags = AI_NUMERICSERV | AI_PASSIVE };
+	char service[8], literal[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
 	struct addrinfo *res;
-	char service[8];
+	size_t n;
 
+	/* "[::1]": the brackets only set the address apart, as in a URL; inside, IPv6 only */
+	if (host && host[0] == '[') {
+		n = strlen(host);
+		if (n < 3 || host[n - 1] != ']' || n - 2 >= sizeof(literal))
+			return -EINVAL;
+		memcpy(literal, host + 1, n - 2);
+		literal[n - 2] = '\0';
+		if (family == AF_INET)
+			return -EINVAL;
+		host = literal;
+		hints.ai_family = AF_INET6;
+		hints.ai_flags |= AI_NUMERICHOST;
+	}
 	snprintf(service, sizeof(service), "%u", port);
 	if (getaddrinfo(host, service, &hints, &res))
 		return -EINVAL;

@@ -46,7 +46,10 @@ struct opts {
 	const char *backend; /* --backend */
 	bool json; /* --json */
 	uint64_t bytes; /* --bytes (send, demo) */
-	uint64_t expect; /* --expect (recv): bytes each connection must carry, 0 if unknown */
+	bool have_bytes; /* --bytes was given: send the pattern, not stdin */
+	bool from_stdin; /* send: the data is stdin (no --bytes, no -v, not a terminal) */
+	uint64_t expect; /* --expect (recv): bytes each connection must carry */
+	bool have_expect; /* --expect was given (0 is a valid expectation) */
 	uint64_t repeat; /* --repeat (recv): connections to serve one after another */
 	uint64_t unbind_after; /* --unbind-after (recv): close the control handle mid-stream */
 	enum progress_mode progress;
@@ -63,7 +66,10 @@ int opts_parse(struct opts *o, const char *cmd, int argc, char **argv);
 
 void opts_usage(const char *cmd, FILE *out);
 
-/* The address @host (NULL: the wildcard of @family) and @port. 0 or -EINVAL. */
+/*
+ * The address @host (NULL: the wildcard of @family) and @port. An IPv6
+ * literal may be bracketed, as in URLs: "[::1]". 0 or -EINVAL.
+ */
 int opts_sockaddr(const char *host, int family, uint16_t port, struct sockaddr_storage *ss,
 		  socklen_t *len);
 

@@ -32,6 +32,14 @@ static void recv_verdict(const struct rx *rx)
 	if (rx->mismatches)
 		msg("validation failed at stream offset %llu: expected 0x%02x, got 0x%02x",
 		    (unsigned long long)b->offset, b->expected, b->got);
+	if (rx->o->unbind_after && !rx->unbound && rx->longest_stream < rx->o->unbind_after)
+		msg("--unbind-after %llu: the unbind never happened: the stream ended at %llu bytes",
+		    (unsigned long long)rx->o->unbind_after,
+		    (unsigned long long)rx->longest_stream);
+	else if (rx->o->unbind_after && !rx->unbound)
+		msg("--unbind-after %llu: the unbind never happened: no fragment in the dma-buf "
+		    "was held once that much had arrived",
+		    (unsigned long long)rx->o->unbind_after);
 	if (rx->c.tokens_lost)
 		msg("%llu tokens given back were not freed", (unsigned long long)rx->c.tokens_lost);
 	if (rx->left.bindings || rx->left.pools)

@@ -48,6 +48,17 @@ static void text_validation(const struct rx *rx)
 	       (unsigned long long)rx->first_bad_conn, b->expected, b->got);
 }
 
+static const char *stream_verdict(const struct rx_counters *c)
+{
+	if (c->short_streams && c->long_streams)
+		return "WRONG LENGTH";
+	if (c->short_streams)
+		return "SHORT";
+	if (c->long_streams)
+		return "LONG";
+	return "complete";
+}
+
 static void text_stream(const struct rx *rx)
 {
 	const struct rx_counters *c = &rx->c;
@@ -63,11 +74,17 @@ static void text_stream(const struct rx *rx)
 	else
 		printf("  %-13s 0 (no byte was copied after it landed in the dma-buf)\n",
 		       "copies made");
-	if (rx->o->expect)
-		printf("  %-13s %s: %llu of %llu connections carried %llu bytes each\n", "stream",
-		       c->short_streams ? "SHORT" : "complete",
-		       (unsigned long long)(c->connections - c->short_streams),
-		       (unsigned long long)c->connections, (unsigned long long)rx->o->expect);
+	if (rx->o->have_expect)
+		printf("  %-13s %s: %llu of %llu connections carried %llu bytes each (%llu short, "
+		       "%llu long)\n",
+		       "stream", stream_verdict(c),
+		       (unsigned long long)(c->connections - c->short_streams - c->long_streams),
+		       (unsigned long long)c->connections, (unsigned long long)rx->o->expect,
+		       (unsigned long long)c->short_streams, (unsigned long long)c->long_streams);
+	if (c->misrouted)
+		printf("  %-13s %llu connection(s) on an rx queue that is not bound: flow "
+		       "steering error\n",
+		       "flow", (unsigned long long)c->misrouted);
 	if (c->resets)
 		printf("  %-13s %llu connection(s) reset by the peer\n", "stream",
 		       (unsigned long long)c->resets);
@@ -83,9 +100,14 @@ static void text_unbind(const struct rx *rx)
 {
 	if (!rx->o->unbind_after)
 		return;
-	if (!rx->unbound)
-		printf("  %-13s NEVER: no fragment was held after %llu bytes\n", "unbind",
+	if (!rx->unbound && rx->longest_stream < rx->o->unbind_after)
+		printf("  %-13s NEVER: the stream ended at %llu bytes, before --unbind-after %llu\n",
+		       "unbind", (unsigned long long)rx->longest_stream,
 		       (unsigned long long)rx->o->unbind_after);
+	else if (!rx->unbound)
+		printf("  %-13s NEVER: no fragment in the dma-buf was held once %llu bytes had "
+		       "arrived\n",
+		       "unbind", (unsigned long long)rx->o->unbind_after);
 	else
 		printf("  %-13s control handle closed at stream offset %llu holding %u fragments: "
 		       "%u changed after the unbind\n",
@@ -213,8 +235,13 @@ static void json_counters(struct json *j, const struct rx *rx)
 	json_u64(j, "bytes_dmabuf", c->bytes_dmabuf);
 	json_u64(j, "bytes_linear", c->bytes_linear);
 	json_u64(j, "copies", c->copies);
-	json_u64(j, "expected_bytes", rx->o->expect);
+	if (rx->o->have_expect)
+		json_u64(j, "expected_bytes", rx->o->expect);
+	else
+		json_null(j, "expected_bytes");
 	json_u64(j, "short_streams", c->short_streams);
+	json_u64(j, "long_streams", c->long_streams);
+	json_u64(j, "flow_steering_errors", c->misrouted);
 	json_u64(j, "resets", c->resets);
 	json_object(j, "tokens");
 	json_u64(j, "returned", c->tokens_returned);

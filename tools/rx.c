@@ -243,6 +243,8 @@ static int rx_nic_configure(struct rx *rx)
 	/* with -t 0 every queue is bound: RSS may spread over all of them */
 	if (rx->start_queue) {
 		err = devmem_set_rss_equal(rx->ctl, rx->ifindex, rx->start_queue);
+		if (err && rx->start_queue == 1)
+			return fail(err, "RSS over rx queue 0");
 		if (err)
 			return fail(err, "RSS over rx queues 0..%u", rx->start_queue - 1);
 	}
@@ -252,6 +254,7 @@ static int rx_nic_configure(struct rx *rx)
 static int rx_bind(struct rx *rx)
 {
 	struct devmem_queue_id queues[SWNIC_MAX_QUEUES];
+	char names[48];
 	uint32_t i;
 	int err;
 
@@ -261,8 +264,8 @@ static int rx_bind(struct rx *rx)
 	err = devmem_bind_rx(rx->ctl, rx->ifindex, rx->buf_fd, queues, rx->num_queues, NULL,
 			     &rx->binding_id);
 	if (err)
-		return fail(err, "bind the dma-buf to rx queues %u..%u of %s", rx->start_queue,
-			    rx->start_queue + rx->num_queues - 1, rx->o->ifname);
+		return fail(err, "bind the dma-buf to %s of %s",
+			    rx_queues_str(rx, names, sizeof(names)), rx->o->ifname);
 	/* after the bind: a vmap pins a vram buffer where it is, and the bind may move it */
 	if (rx->o->validate) {
 		err = dma_buf_vmap_unlocked(rx->buf, &rx->vaddr);
@@ -287,15 +290,16 @@ int rx_setup(struct rx *rx, const struct opts *o)
 		msg("no interface '%s'", o->ifname);
 		return EXIT_RUNTIME;
 	}
+	/* the queues first: a bad -q or -t is refused before a buffer or a port is taken */
 	err = rx_alloc(rx);
-	if (!err && !o->no_config)
-		err = rx_buffer_create(rx);
-	if (!err)
-		err = rx_listen(rx);
 	if (!err)
 		err = rx_nic_create(rx);
 	if (!err)
 		err = rx_pick_queues(rx);
+	if (!err && !o->no_config)
+		err = rx_buffer_create(rx);
+	if (!err)
+		err = rx_listen(rx);
 	if (!err && !o->no_config)
 		err = rx_nic_configure(rx);
 	if (!err && !o->no_config)
@@ -602,6 +606,35 @@ static int rx_recv_one(struct rx *rx)
 	return rx_batch(rx, &m, (size_t)ret) ? -1 : 0;
 }
 
+static bool rx_queue_bound(const struct rx *rx, int q)
+{
+	return q >= 0 && (uint32_t)q >= rx->start_queue &&
+	       (uint32_t)q < rx->start_queue + rx->num_queues;
+}
+
+/*
+ * With a binding, a flow served by any other queue lands in host memory: every
+ * byte linear, none in the dma-buf. ncdevmem stops on it ("flow steering
+ * error"); we say so at once, still receive the stream (for the report), and
+ * fail the run.
+ */
+static void rx_check_steering(struct rx *rx)
+{
+	char queues[48], where[48];
+
+	if (!rx->binding_id || rx_queue_bound(rx, rx->rxq))
+		return;
+	if (rx->rxq >= 0)
+		snprintf(where, sizeof(where), "rx queue %d", rx->rxq);
+	else
+		snprintf(where, sizeof(where), "no rx queue of the software NIC");
+	msg("flow steering error: connection %llu is on %s, not on the bound %s: its data "
+	    "arrives linear, not in the dma-buf",
+	    (unsigned long long)rx->c.connections, where,
+	    rx_queues_str(rx, queues, sizeof(queues)));
+	rx->c.misrouted++;
+}
+
 static int rx_accept(struct rx *rx, int timeout_ms)
 {
 	struct pollfd pfd = { .fd = rx->listen_fd, .events = POLLIN };
@@ -637,6 +670,7 @@ static int rx_accept(struct rx *rx, int timeout_ms)
 	} else {
 		rx->rxq = ret;
 	}
+	rx_check_steering(rx);
 	return 0;
 }
 
@@ -672,11 +706,18 @@ static void rx_conn_close(struct rx *rx)
 		fail(-errno, "devmem_close");
 	rx->fd = -1;
 	rx->t_end = now();
-	if (rx->o->expect && rx->stream_off != rx->o->expect) {
-		msg("%s stream: %llu of %llu bytes",
-		    rx->stream_off < rx->o->expect ? "short" : "long",
-		    (unsigned long long)rx->stream_off, (unsigned long long)rx->o->expect);
+	if (rx->stream_off > rx->longest_stream)
+		rx->longest_stream = rx->stream_off;
+	if (rx->o->have_expect && rx->stream_off < rx->o->expect) {
+		msg("short stream: %llu of %llu bytes", (unsigned long long)rx->stream_off,
+		    (unsigned long long)rx->o->expect);
 		rx->c.short_streams++;
+	} else if (rx->o->have_expect && rx->stream_off > rx->o->expect) {
+		msg("long stream: %llu bytes, %llu more than the %llu expected",
+		    (unsigned long long)rx->stream_off,
+		    (unsigned long long)(rx->stream_off - rx->o->expect),
+		    (unsigned long long)rx->o->expect);
+		rx->c.long_streams++;
 	}
 }
 
@@ -761,7 +802,7 @@ static void rx_progress(struct rx *rx, bool final)
 	if (final ? rx->o->progress != PROGRESS_TTY : t < rx->next_progress)
 		return;
 	n = snprintf(line, sizeof(line), "%s", fmt_bytes(rx->c.bytes, done, sizeof(done)));
-	if (rx->o->expect)
+	if (rx->o->have_expect)
 		n += snprintf(line + n, sizeof(line) - n, " of %s",
 			      fmt_bytes(rx->o->expect * rx->o->repeat, total, sizeof(total)));
 	n += snprintf(line + n, sizeof(line) - n, "  %.2f GB/s  %llu frags  %llu tokens held",
@@ -888,8 +929,9 @@ void rx_teardown(struct rx *rx)
 
 bool rx_ok(const struct rx *rx)
 {
-	return !rx->failed && !rx->mismatches && !rx->c.short_streams && !rx->c.resets &&
-	       !rx->c.tokens_lost && !rx->protocol_error && rx->c.connections == rx->o->repeat &&
+	return !rx->failed && !rx->mismatches && !rx->c.short_streams && !rx->c.long_streams &&
+	       !rx->c.misrouted && !rx->c.resets && !rx->c.tokens_lost && !rx->protocol_error &&
+	       rx->c.connections == rx->o->repeat &&
 	       (!rx->o->unbind_after || (rx->unbound && !rx->unbind_held_bad)) &&
 	       (!rx->left.checked || (!rx->left.bindings && !rx->left.pools));
 }

@@ -48,6 +48,8 @@ struct rx_counters {
 	uint64_t tokens_held; /* now */
 	uint64_t tokens_held_peak;
 	uint64_t short_streams; /* connections that ended before --expect */
+	uint64_t long_streams; /* connections that carried more than --expect */
+	uint64_t misrouted; /* bound, but the flow was on another rx queue: flow steering error */
 	uint64_t resets; /* connections reset by the peer */
 };
 
@@ -100,6 +102,7 @@ struct rx {
 	int fd;
 	int rxq; /* the flow's rx queue, -1 if none */
 	uint64_t stream_off; /* bytes of this connection so far */
+	uint64_t longest_stream; /* the most bytes one connection carried */
 	uint8_t *iov_buf; /* linear bytes land here */
 	size_t iov_len;
 	uint8_t *ctrl_buf;

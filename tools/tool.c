@@ -73,6 +73,36 @@ int usage_error(const char *cmd, const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
+/* The long option of @longopts whose code is @val, or NULL. */
+static const char *long_opt_name(const struct option *longopts, int val)
+{
+	const struct option *lo;
+
+	for (lo = longopts; lo->name; lo++)
+		if (lo->val == val)
+			return lo->name;
+	return NULL;
+}
+
+/*
+ * optopt holds the code of the option getopt stopped at: a short option's
+ * letter, a long option's code (which may be a letter too), or 0 for an
+ * unknown long option. What the user typed says which of them it was.
+ */
+int getopt_error(const char *cmd, int c, const struct option *longopts, const char *typed)
+{
+	bool is_long = typed && !strncmp(typed, "--", 2);
+	const char *name = is_long ? long_opt_name(longopts, optopt) : NULL;
+
+	if (name)
+		return c == ':' ? usage_error(cmd, "--%s needs a value", name) :
+				  usage_error(cmd, "--%s takes no value ('%s')", name, typed);
+	if (!is_long && optopt)
+		return c == ':' ? usage_error(cmd, "-%c needs a value", optopt) :
+				  usage_error(cmd, "unknown option -%c", optopt);
+	return usage_error(cmd, "unknown option '%s'", typed);
+}
+
 int parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
 	unsigned long long v;

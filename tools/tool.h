@@ -9,6 +9,7 @@
 #ifndef DEVMEM_TOOL_H
 #define DEVMEM_TOOL_H
 
+#include <getopt.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -39,6 +40,13 @@ void error_seen(void);
 
 /* "devmem: <cmd>: <message> (try 'devmem <cmd> --help')". Returns EXIT_USAGE. */
 int usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * getopt_long() returned @c, '?' (an unknown option, or a value given to a
+ * flag) or ':' (a value missing): say so, naming the option as the user
+ * typed it (@typed: argv[optind - 1]). Returns EXIT_USAGE.
+ */
+int getopt_error(const char *cmd, int c, const struct option *longopts, const char *typed);
 
 /*
  * A byte count: digits with an optional K, M, G or T suffix (powers of 1024,

@@ -303,6 +303,8 @@ out_vram:
 int cmd_tour(int argc, char **argv)
 {
 	if (argc > 1) {
+		if (argv[1][0] == '-' && strcmp(argv[1], "-h") && strcmp(argv[1], "--help"))
+			return usage_error("tour", "unknown option '%s'", argv[1]);
 		if (strcmp(argv[1], "-h") && strcmp(argv[1], "--help"))
 			return usage_error("tour", "unexpected argument '%s'", argv[1]);
 		printf("usage: devmem tour\n\n"

@@ -35,12 +35,14 @@
 #define TX_MAX_INFLIGHT 256 /* sends not yet completed */
 #define TX_DRAIN_TIMEOUT 10.0 /* seconds to wait for the last completions */
 #define PLAIN_SPAN (1u << 20) /* -n: bytes of pattern in ordinary memory, about */
+#define TX_MAX_IOV 1024 /* iovs in one sendmsg: the kernel's UIO_MAXIOV */
 
 struct tx {
 	const struct opts *o;
 	struct vram *vram;
 	struct dma_buf *buf;
 	int buf_fd;
+	void *vaddr; /* stdin: the CPU mapping each line is copied through */
 	uint64_t span; /* bytes of the buffer in use: a multiple of the period */
 	int ifindex;
 	bool nic_created;
@@ -50,6 +52,8 @@ struct tx {
 	struct sockaddr_storage peer;
 
 	uint64_t bytes;
+	uint64_t in_bytes; /* stdin: bytes read */
+	uint64_t lines; /* stdin: lines read */
 	uint64_t sends; /* zerocopy sendmsg calls: their completion numbers */
 	uint64_t completions;
 	uint64_t notifications; /* error-queue messages */
@@ -148,6 +152,11 @@ static int tx_buffer_create(struct tx *tx)
 		if (err)
 			return err;
 	}
+	if (o->from_stdin) {
+		err = dma_buf_vmap_unlocked(tx->buf, &tx->vaddr);
+		if (err)
+			return fail(err, "CPU mapping of the dma-buf");
+	}
 	tx->buf_fd = dma_buf_fd(tx->buf, O_CLOEXEC);
 	if (tx->buf_fd < 0)
 		return fail(tx->buf_fd, "dma-buf fd");
@@ -229,15 +238,28 @@ static int tx_setup(struct tx *tx, const struct opts *o)
 
 /* ---- zerocopy sends and their completions ---- */
 
+/*
+ * One sendmsg of [@off, @off + @len) of the dma-buf, cut into iovs of at most
+ * -z bytes (ncdevmem's client cuts a line so), as many as one call takes.
+ */
 static ssize_t tx_sendmsg(struct tx *tx, uint64_t off, size_t len)
 {
 	char ctrl[CMSG_SPACE(sizeof(uint32_t))] = { 0 };
-	struct iovec iov = { .iov_base = (void *)(uintptr_t)off, .iov_len = len };
-	struct msghdr m = { .msg_iov = &iov,
-			    .msg_iovlen = 1,
-			    .msg_control = ctrl,
-			    .msg_controllen = sizeof(ctrl) };
+	struct iovec iov[TX_MAX_IOV];
+	struct msghdr m = {
+		.msg_iov = iov, .msg_iovlen = 0, .msg_control = ctrl, .msg_controllen = sizeof(ctrl)
+	};
 	struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+	uint64_t chunk = tx->o->tx_chunk;
+
+	while (len && m.msg_iovlen < TX_MAX_IOV) {
+		size_t n = len < chunk ? len : (size_t)chunk;
+
+		iov[m.msg_iovlen++] =
+			(struct iovec){ .iov_base = (void *)(uintptr_t)off, .iov_len = n };
+		off += n;
+		len -= n;
+	}
 
 	cm->cmsg_level = SOL_SOCKET;
 	cm->cmsg_type = SCM_DEVMEM_DMABUF;
@@ -363,12 +385,118 @@ static int tx_run_zerocopy(struct tx *tx)
 	return tx_drain(tx);
 }
 
+/* @len bytes from @p into the dma-buf at @off, under CPU access. */
+static int tx_copy_in(struct tx *tx, uint64_t off, const void *p, size_t len)
+{
+	int err;
+
+	err = dma_buf_begin_cpu_access(tx->buf, DMA_TO_DEVICE);
+	if (err)
+		return fail(err, "CPU access to the dma-buf");
+	memcpy((uint8_t *)tx->vaddr + off, p, len);
+	err = dma_buf_end_cpu_access(tx->buf, DMA_TO_DEVICE);
+	return err ? fail(err, "CPU access to the dma-buf") : 0;
+}
+
+/* [@off, @off + @len) of the dma-buf, in as many sendmsg calls as it takes. */
+static int tx_send_range(struct tx *tx, uint64_t off, uint64_t len)
+{
+	uint64_t done;
+	int err;
+
+	while (len) {
+		done = 0;
+		err = tx_zerocopy_one(tx, off, len, &done);
+		if (err)
+			return err;
+		tx->bytes += done;
+		off += done;
+		len -= done;
+	}
+	return 0;
+}
+
+/*
+ * stdin, as ncdevmem's client sends it: line by line, each line copied into
+ * the dma-buf and sent with one sendmsg in iovs of at most -z bytes. Lines
+ * follow each other through the buffer; before it wraps, every send must
+ * have completed, since a zerocopy send reads the buffer until then. A line
+ * longer than the buffer goes in buffer-sized pieces.
+ */
+static int tx_run_stdin_zerocopy(struct tx *tx)
+{
+	uint64_t off = 0, done, piece;
+	size_t cap = 0;
+	char *line = NULL;
+	ssize_t n;
+	int err = 0;
+
+	while (!err && (n = getline(&line, &cap, stdin)) > 0) {
+		tx->in_bytes += (uint64_t)n;
+		tx->lines++;
+		for (done = 0; !err && done < (uint64_t)n; done += piece) {
+			piece = (uint64_t)n - done < tx->span ? (uint64_t)n - done : tx->span;
+			if (off + piece > tx->span) {
+				err = tx_drain(tx);
+				off = 0;
+			}
+			if (!err)
+				err = tx_copy_in(tx, off, line + done, piece);
+			if (!err)
+				err = tx_send_range(tx, off, piece);
+			off += piece;
+		}
+	}
+	if (!err && ferror(stdin))
+		err = sys_fail(-errno, "read stdin after %llu bytes",
+			       (unsigned long long)tx->in_bytes);
+	free(line);
+	return err ? err : tx_drain(tx);
+}
+
+/* -n with stdin: plain send() of what read() gives. */
+static int tx_run_stdin_plain(struct tx *tx)
+{
+	size_t len = tx->o->tx_chunk < PLAIN_SPAN ? tx->o->tx_chunk : PLAIN_SPAN;
+	uint8_t *buf = malloc(len);
+	ssize_t n, off, ret;
+	int err = 0;
+
+	if (!buf)
+		return sys_fail(-ENOMEM, "stdin buffer");
+	while (!err) {
+		n = read(STDIN_FILENO, buf, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			err = sys_fail(-errno, "read stdin after %llu bytes",
+				       (unsigned long long)tx->in_bytes);
+		if (n <= 0)
+			break;
+		tx->in_bytes += (uint64_t)n;
+		for (off = 0; !err && off < n; off += ret) {
+			ret = send(tx->fd, buf + off, (size_t)(n - off), MSG_NOSIGNAL);
+			if (ret < 0 && errno == EINTR)
+				ret = 0;
+			else if (ret < 0)
+				err = sys_fail(-errno, "send after %llu bytes",
+					       (unsigned long long)tx->bytes);
+			else
+				tx->bytes += (uint64_t)ret;
+		}
+	}
+	free(buf);
+	return err;
+}
+
 static int tx_run(struct tx *tx)
 {
 	int err;
 
 	tx->t_start = now();
-	if (tx->o->no_config) {
+	if (tx->o->from_stdin) {
+		err = tx->o->no_config ? tx_run_stdin_plain(tx) : tx_run_stdin_zerocopy(tx);
+	} else if (tx->o->no_config) {
 		err = send_plain(tx->fd, tx->o->validate, tx->o->bytes, tx->o->tx_chunk,
 				 &tx->bytes);
 		if (err)
@@ -393,6 +521,8 @@ static void tx_teardown(struct tx *tx)
 	devmem_ctl_close(tx->ctl);
 	if (tx->nic_created && devmem_swnic_destroy(tx->ifindex))
 		error_seen();
+	if (tx->vaddr)
+		dma_buf_vunmap_unlocked(tx->buf, tx->vaddr);
 	if (tx->buf_fd >= 0)
 		close(tx->buf_fd);
 	if (tx->buf)
@@ -405,7 +535,9 @@ static void tx_teardown(struct tx *tx)
 
 static bool tx_ok(const struct tx *tx)
 {
-	return tx->bytes == tx->o->bytes && tx->completions == tx->sends;
+	uint64_t want = tx->o->from_stdin ? tx->in_bytes : tx->o->bytes;
+
+	return tx->bytes == want && tx->completions == tx->sends;
 }
 
 static double tx_rate(const struct tx *tx)
@@ -433,6 +565,11 @@ static void tx_report_json(const struct tx *tx)
 	json_u64(&j, "notifications", tx->notifications);
 	json_u64(&j, "copied", tx->copied);
 	json_u64(&j, "pattern_period", tx->o->validate);
+	json_str(&j, "data", tx->o->from_stdin ? "stdin" : "pattern");
+	if (tx->o->from_stdin) {
+		json_u64(&j, "stdin_bytes", tx->in_bytes);
+		json_u64(&j, "stdin_lines", tx->lines);
+	}
 	if (tx->have_sock) {
 		json_object(&j, "socket");
 		json_u64(&j, "tx_sends", tx->sock.tx_sends);
@@ -452,6 +589,17 @@ static void tx_report_text(const struct tx *tx)
 	       tx_rate(tx) / 1e9, tx_rate(tx) * 8 / 1e9, tx_ok(tx) ? "ok" : "FAILED");
 	if (tx->o->no_config) {
 		printf("  %-13s plain send() from ordinary memory (-n)\n", "data");
+	} else if (tx->o->from_stdin) {
+		printf("  %-13s %s %s dma-buf bound for transmit on %s (binding %u)\n", "buffer",
+		       fmt_bytes(tx->o->size, size, sizeof(size)),
+		       tx->o->memory == MEM_VRAM ? "vram" : "host", tx->o->ifname, tx->binding_id);
+		printf("  %-13s %llu MSG_ZEROCOPY sendmsg calls for %llu lines, in iovs of up to "
+		       "%llu bytes\n",
+		       "sends", (unsigned long long)tx->sends, (unsigned long long)tx->lines,
+		       (unsigned long long)tx->o->tx_chunk);
+		printf("  %-13s %llu in %llu error-queue notifications (%llu copied)\n",
+		       "completions", (unsigned long long)tx->completions,
+		       (unsigned long long)tx->notifications, (unsigned long long)tx->copied);
 	} else {
 		printf("  %-13s %s %s dma-buf bound for transmit on %s (binding %u)\n", "buffer",
 		       fmt_bytes(tx->o->size, size, sizeof(size)),
@@ -462,7 +610,13 @@ static void tx_report_text(const struct tx *tx)
 		       "completions", (unsigned long long)tx->completions,
 		       (unsigned long long)tx->notifications, (unsigned long long)tx->copied);
 	}
-	if (tx->o->validate)
+	if (tx->o->from_stdin && tx->o->no_config)
+		printf("  %-13s stdin: %llu bytes read\n", "payload",
+		       (unsigned long long)tx->in_bytes);
+	else if (tx->o->from_stdin)
+		printf("  %-13s stdin: %llu bytes read, %llu lines\n", "payload",
+		       (unsigned long long)tx->in_bytes, (unsigned long long)tx->lines);
+	else if (tx->o->validate)
 		printf("  %-13s the pattern, period %u\n", "payload", tx->o->validate);
 	else
 		printf("  %-13s zeros\n", "payload");
@@ -479,6 +633,8 @@ int cmd_send(int argc, char **argv)
 	err = opts_parse(&o, "send", argc, argv);
 	if (err)
 		return err < 0 ? 0 : err;
+	/* as ncdevmem's client: what comes through a pipe or a file is the data */
+	o.from_stdin = !o.have_bytes && !o.validate && !isatty(STDIN_FILENO);
 	signal(SIGPIPE, SIG_IGN);
 	err = tx_setup(&tx, &o);
 	if (!err)

@@ -795,6 +795,7 @@ int devmem_sock_attach(int fd)
 	struct devmem_sock *sk;
 	int err;
 
+	devmem_clear_error(); /* a reason read after this call is this call's */
 	if (net_owner_in_child())
 		return net_owner_refuse("devmem_sock_attach");
 	err = sk_get(fd, &sk);
@@ -1419,6 +1420,7 @@ ssize_t devmem_recvmsg(int fd, struct msghdr *msg, int flags)
 	struct devmem_sock *sk;
 	ssize_t ret;
 
+	devmem_clear_error(); /* a reason read after this call is this call's */
 	if (net_owner_in_child())
 		return sk_refuse_in_child("devmem_recvmsg");
 	if (!msg) {
@@ -1562,6 +1564,7 @@ int devmem_setsockopt(int fd, int level, int optname, const void *optval, sockle
 {
 	int ret;
 
+	devmem_clear_error(); /* a reason read after this call is this call's */
 	if (net_owner_in_child())
 		return sk_refuse_in_child("devmem_setsockopt");
 	if (level != SOL_SOCKET || optname != SO_DEVMEM_DONTNEED)
@@ -1580,6 +1583,7 @@ int devmem_close(int fd)
 {
 	struct devmem_sock *sk;
 
+	devmem_clear_error(); /* a reason read after this call is this call's */
 	/* the child's copy of the fd is all that is the child's: the parent reads on */
 	if (net_owner_in_child())
 		return close(fd);
@@ -1599,6 +1603,7 @@ int devmem_sock_stats(int fd, struct devmem_sock_stats *stats)
 	struct devmem_sock *sk;
 	struct stat st;
 
+	devmem_clear_error(); /* a reason read after this call is this call's */
 	if (net_owner_in_child())
 		return net_owner_refuse("devmem_sock_stats");
 	if (!stats)
@@ -1790,6 +1795,7 @@ ssize_t devmem_sendmsg(int fd, const struct msghdr *msg, int flags)
 	ssize_t ret;
 	int err, local_if;
 
+	devmem_clear_error(); /* a reason read after this call is this call's */
 	if (net_owner_in_child())
 		return sk_refuse_in_child("devmem_sendmsg");
 	if (!msg) {

@@ -34,8 +34,8 @@ expect_error 2 "--bytes is for send" "$DEVMEM" recv -p "$PORT" --bytes 1M
 expect_error 2 "unknown command 'frobnicate'" "$DEVMEM" frobnicate
 expect_error 1 "no interface 'nosuchif0'" "$DEVMEM" recv -p "$PORT" -f nosuchif0
 expect_error 1 "no interface 'nosuchif0'" "$DEVMEM" info -f nosuchif0
-expect_error 1 "rx queue 70 out of range" "$DEVMEM" recv -p "$PORT" -t 70
-expect_error 1 "rx queue 64 out of range" "$DEVMEM" recv -p "$PORT" -q 64
+expect_error 2 "-t 70: a software NIC has at most 64 rx queues" "$DEVMEM" recv -p "$PORT" -t 70
+expect_error 2 "-q 64: a software NIC has at most 64 rx queues" "$DEVMEM" recv -p "$PORT" -q 64
 expect_error 1 "cannot connect to 127.0.0.1:$FREE: Connection refused" \
 	"$DEVMEM" send -s 127.0.0.1 -p "$FREE" --bytes 1M
 
