@@ -693,7 +693,7 @@ static const char *devmem_rx_setup(struct devmem_rx *d, const struct rx_cfg *cfg
 	DEVMEM_OPTS(devmem_swnic_opts, nic, .num_rx_queues = 2, .ring_entries = cfg->entries,
 		    .rx_mode = cfg->bundle ? DEVMEM_SWNIC_RX_BUNDLE : DEVMEM_SWNIC_RX_SINGLE,
 		    .host_buf_size = cfg->buf_size);
-	DEVMEM_OPTS(devmem_bind_opts, bind, .niov_size = cfg->buf_size);
+	DEVMEM_OPTS(devmem_bind_opts, bind, .rx_page_size = cfg->buf_size);
 	struct devmem_queue_id queue = { .id = 1, .type = NETDEV_QUEUE_TYPE_RX };
 	struct devmem_flow_rule rule = {
 		.flow_type = TCP_V4_FLOW,

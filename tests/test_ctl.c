@@ -285,7 +285,7 @@ Test(ctl, bind_with_bad_opts_is_einval)
 	rig_split(&r);
 	cr_assert_eq(devmem_bind_rx(r.ctl, r.ifindex, r.fd, Q0, 1, &zero_sz, &id), -EINVAL);
 	for (i = 0; i < ARRAY_SIZE(bad_sizes); i++) {
-		DEVMEM_OPTS(devmem_bind_opts, opts, .niov_size = bad_sizes[i]);
+		DEVMEM_OPTS(devmem_bind_opts, opts, .rx_page_size = bad_sizes[i]);
 
 		cr_assert_eq(devmem_bind_rx(r.ctl, r.ifindex, r.fd, Q0, 1, &opts, &id), -EINVAL,
 			     "rx_page_size %u", bad_sizes[i]);
@@ -307,7 +307,7 @@ Test(ctl, bind_with_bad_opts_is_einval)
 	cr_assert_eq(devmem_host_buffer_create(2 * BUF_SIZE, NULL, &big), 0);
 	big_fd = dma_buf_fd(big, O_CLOEXEC);
 	newer.newer_field = 0;
-	newer.opts.niov_size = 2 * 4096;
+	newer.opts.rx_page_size = 2 * 4096;
 	cr_assert_eq(devmem_bind_rx(r.ctl, r.ifindex, big_fd, Q0, 1, &newer.opts, &id), 0, "%s",
 		     devmem_last_error());
 	cr_assert_eq(devmem_binding_get(r.ctl, id, &info), 0);

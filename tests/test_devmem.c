@@ -885,14 +885,14 @@ Test(devmem, niov_size_option_is_a_power_of_two_from_page_size)
 
 	cr_assert_eq(devmem_ctl_open(&ctl), 0);
 	for (unsigned int i = 0; i < ARRAY_SIZE(bad); i++) {
-		DEVMEM_OPTS(devmem_bind_opts, opts, .niov_size = bad[i]);
+		DEVMEM_OPTS(devmem_bind_opts, opts, .rx_page_size = bad[i]);
 
 		cr_assert_eq(devmem_bind_rx(ctl, test_nic_ifindex(nic), fd, &queue, 1, &opts, &id),
 			     -EINVAL, "net_iov size %u", bad[i]);
 		assert_nothing_left(nic, buf, &before, true);
 	}
 	{
-		DEVMEM_OPTS(devmem_bind_opts, opts, .niov_size = 0);
+		DEVMEM_OPTS(devmem_bind_opts, opts, .rx_page_size = 0);
 
 		cr_assert_eq(devmem_bind_rx(ctl, test_nic_ifindex(nic), fd, &queue, 1, &opts, &id),
 			     0, "%s", devmem_last_error());
@@ -903,7 +903,7 @@ Test(devmem, niov_size_option_is_a_power_of_two_from_page_size)
 		cr_assert_eq(devmem_unbind(ctl, id), 0);
 	}
 	{
-		DEVMEM_OPTS(devmem_bind_opts, opts, .niov_size = 16 * 1024);
+		DEVMEM_OPTS(devmem_bind_opts, opts, .rx_page_size = 16 * 1024);
 
 		cr_assert_eq(devmem_bind_rx(ctl, test_nic_ifindex(nic), fd, &queue, 1, &opts, &id),
 			     0, "%s", devmem_last_error());

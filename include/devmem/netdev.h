@@ -84,12 +84,9 @@ struct devmem_bind_opts {
 	 * bind-rx only (NETDEV_A_DMABUF_RX_PAGE_SIZE): bytes per rx buffer,
 	 * which is the size of every net_iov and so of every fragment's
 	 * memory. 0 for PAGE_SIZE, else a power of two >= PAGE_SIZE; the
-	 * driver must support it. niov_size is its former name.
+	 * driver must support it.
 	 */
-	union {
-		uint32_t rx_page_size;
-		uint32_t niov_size;
-	};
+	uint32_t rx_page_size;
 };
 
 #define DEVMEM_OPTS(type, name, ...) struct type name = { .sz = sizeof(struct type), __VA_ARGS__ }

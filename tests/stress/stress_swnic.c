@@ -116,7 +116,7 @@ static void *binder(void *arg)
 	while (!__atomic_load_n(&stop, __ATOMIC_RELAXED)) {
 		unsigned int i = next++ % BUFS;
 		DEVMEM_OPTS(devmem_bind_opts, bo,
-			    .niov_size = stress_rand(&rnd) % 2 ? 4096 : 16384);
+			    .rx_page_size = stress_rand(&rnd) % 2 ? 4096 : 16384);
 		struct devmem_binding_info bi;
 		struct devmem_ctl *ctl = NULL;
 		uint32_t id = 0;
@@ -137,7 +137,7 @@ static void *binder(void *arg)
 			devmem_ctl_close(ctl);
 			break;
 		}
-		__atomic_store_n(&id_niov[id], bo.niov_size, __ATOMIC_RELAXED);
+		__atomic_store_n(&id_niov[id], bo.rx_page_size, __ATOMIC_RELAXED);
 		__atomic_store_n(&id_buf[id], (int)i + 1, __ATOMIC_RELEASE);
 		last[i] = id;
 		flow_sleep_us(500 + (unsigned int)(stress_rand(&rnd) % 40000));

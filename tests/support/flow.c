@@ -802,7 +802,7 @@ int flow_rig_up(struct flow_rig *r, const struct flow_rig_opts *o)
 	DEVMEM_OPTS(devmem_swnic_opts, so, .num_rx_queues = o->num_rx_queues,
 		    .ring_entries = o->ring_entries, .rx_mode = o->rx_mode,
 		    .host_buf_size = o->host_buf_size);
-	DEVMEM_OPTS(devmem_bind_opts, bo, .niov_size = o->niov_size);
+	DEVMEM_OPTS(devmem_bind_opts, bo, .rx_page_size = o->niov_size);
 	int family = o->family ? o->family : AF_INET;
 	int ret;
 
