@@ -82,11 +82,16 @@
  * offset into the tx binding's dma-buf. EINVAL for an unknown binding id (or
  * an rx binding's, or without MSG_ZEROCOPY and SO_ZEROCOPY), ENODEV for a
  * binding of another device than the one the socket sends through, EFAULT
- * for a range beyond the buffer; nothing is sent then. Completions come back with
- * devmem_recvmsg(fd, msg, MSG_ERRQUEUE) as the kernel's zerocopy
- * notifications (struct sock_extended_err, SO_EE_ORIGIN_ZEROCOPY, ee_info ..
- * ee_data the first .. last send number). Without the cmsg the call is
- * sendmsg().
+ * for a range that starts beyond the buffer (one that starts inside it and
+ * runs past its end sends the bytes before the end: a short write). On the
+ * software path the bytes go out through the kernel socket's own
+ * MSG_ZEROCOPY send, so blocking, MSG_DONTWAIT (EAGAIN, short sends) and the
+ * completions are the kernel's: they come back on the socket's error queue
+ * (poll() reports POLLERR; read them with devmem_recvmsg(fd, msg,
+ * MSG_ERRQUEUE) or recvmsg()) as zerocopy notifications (struct
+ * sock_extended_err, SO_EE_ORIGIN_ZEROCOPY, ee_info .. ee_data the first ..
+ * last send number; on loopback ee_code is SO_EE_CODE_ZEROCOPY_COPIED, since
+ * the kernel copies at delivery). Without the cmsg the call is sendmsg().
  *
  * devmem_close() closes the fd; with the socket's last fd it also releases
  * every fragment the socket still holds and detaches it from its queue. A

@@ -69,7 +69,6 @@
 #define SWNIC_SQ_ENTRIES 256
 #define SWNIC_CQ_ENTRIES 8192
 #define SWNIC_DELIVER_BATCH 64 /* fragments handed to a socket at once */
-#define SWNIC_TX_ZC_MIN (64 * 1024) /* zero-copy send from this many bytes on */
 #define SWNIC_COALESCE_CQES 64 /* completions a wakeup of a streaming queue waits for ... */
 #define SWNIC_COALESCE_USECS 100 /* ... or this long after the first (rx-usecs) */
 
@@ -170,11 +169,6 @@ struct swnic {
 	bool bundle; /* immutable: receives take bundles */
 	unsigned int host_order; /* immutable */
 	struct swnic_rxq *rxqs; /* num_rx_queues */
-
-	/* tx: one ring for the device, sends serialised on it */
-	pthread_mutex_t tx_lock;
-	struct io_uring tx_ring;
-	bool tx_ring_ok;
 
 	pthread_mutex_t lock; /* protects dead */
 	bool dead; /* devmem_swnic_destroy() ran: no thread, no command */
@@ -1109,44 +1103,6 @@ static int swnic_tx_ranges(struct swnic *nic, struct net_devmem_dmabuf_binding *
 	return 0;
 }
 
-/* One send on the device's tx ring (tx_lock held): bytes sent or a negative errno. */
-static ssize_t swnic_tx_submit(struct swnic *nic, int fd, struct msghdr *m, int flags, bool zc)
-{
-	struct io_uring *ring = &nic->tx_ring;
-	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
-	struct io_uring_cqe *cqe;
-	ssize_t sent = 0;
-	bool want_res = true, want_notif = false;
-	int err;
-
-	if (!sqe)
-		return -EBUSY;
-	if (zc)
-		io_uring_prep_sendmsg_zc(sqe, fd, m, (unsigned int)flags);
-	else
-		io_uring_prep_sendmsg(sqe, fd, m, (unsigned int)flags);
-	err = io_uring_submit(ring);
-	if (err < 0)
-		return err;
-	/* zero-copy: the result, then (if it says so) the notification that the memory is free */
-	while (want_res || want_notif) {
-		err = io_uring_wait_cqe(ring, &cqe);
-		if (err == -EINTR)
-			continue;
-		if (err)
-			return err;
-		if (cqe->flags & IORING_CQE_F_NOTIF) {
-			want_notif = false;
-		} else {
-			sent = cqe->res;
-			want_res = false;
-			want_notif = zc && (cqe->flags & IORING_CQE_F_MORE);
-		}
-		io_uring_cqe_seen(ring, cqe);
-	}
-	return sent;
-}
-
 static ssize_t swnic_send_dmabuf(struct net_device *dev, int fd,
 				 struct net_devmem_dmabuf_binding *binding,
 				 const struct msghdr *msg, int flags)
@@ -1155,6 +1111,7 @@ static ssize_t swnic_send_dmabuf(struct net_device *dev, int fd,
 	struct swnic_tx_iov t;
 	size_t total = 0;
 	struct msghdr m = { 0 };
+	bool dead;
 	ssize_t ret;
 	int err = 0;
 
@@ -1172,17 +1129,23 @@ static ssize_t swnic_send_dmabuf(struct net_device *dev, int fd,
 	m.msg_namelen = msg->msg_namelen;
 	m.msg_iov = t.v;
 	m.msg_iovlen = t.nr;
-	pthread_mutex_lock(&nic->tx_lock);
-	if (!nic->tx_ring_ok) {
+	pthread_mutex_lock(&nic->lock);
+	dead = nic->dead;
+	pthread_mutex_unlock(&nic->lock);
+	if (dead) {
 		ret = devmem_err(-ENODEV, "%s: the software NIC is gone", dev->name);
 	} else {
-		int f = (flags & ~(MSG_ZEROCOPY | MSG_SOCK_DEVMEM)) | MSG_NOSIGNAL;
-
-		if (!(f & MSG_DONTWAIT))
-			f |= MSG_WAITALL;
-		ret = swnic_tx_submit(nic, fd, &m, f, total >= SWNIC_TX_ZC_MIN);
+		/*
+		 * The kernel's own zerocopy send from the translated addresses:
+		 * it blocks, or not, and cuts the send short exactly as a TCP
+		 * send does, and its completions arrive on the socket's error
+		 * queue (with poll()'s POLLERR) as on a devmem NIC. The caller
+		 * checked MSG_ZEROCOPY and SO_ZEROCOPY.
+		 */
+		ret = sendmsg(fd, &m, flags);
+		if (ret < 0)
+			ret = devmem_err(-errno, "sendmsg: %s", strerror(errno));
 	}
-	pthread_mutex_unlock(&nic->tx_lock);
 	swnic_tx_iov_free(&t);
 	return ret;
 }
@@ -1213,9 +1176,6 @@ static void swnic_destructor(struct net_device *dev)
 		pthread_cond_destroy(&q->cmd_cond);
 	}
 	free(nic->rxqs);
-	if (nic->tx_ring_ok)
-		io_uring_queue_exit(&nic->tx_ring);
-	pthread_mutex_destroy(&nic->tx_lock);
 	pthread_mutex_destroy(&nic->lock);
 	device_put(nic->dma_dev);
 	free(nic);
@@ -1337,7 +1297,6 @@ static int swnic_create(const char *ifname, int ifindex, const struct devmem_swn
 	net_owner_claim(); /* its queue threads will not exist in a forked child */
 	nic->opts = *opts;
 	pthread_mutex_init(&nic->lock, NULL);
-	pthread_mutex_init(&nic->tx_lock, NULL);
 	nic->host_order = (unsigned int)__builtin_ctz(opts->host_buf_size / PAGE_SIZE);
 	if (opts->rx_mode == DEVMEM_SWNIC_RX_BUNDLE) {
 		if (!swnic_kernel_has_bundles()) {
@@ -1349,14 +1308,6 @@ static int swnic_create(const char *ifname, int ifindex, const struct devmem_swn
 	} else if (opts->rx_mode == DEVMEM_SWNIC_RX_AUTO) {
 		nic->bundle = swnic_kernel_has_bundles();
 	}
-	err = io_uring_queue_init(64, &nic->tx_ring, 0);
-	if (err) {
-		err = devmem_err(err == -ENOSYS || err == -EPERM ? -EOPNOTSUPP : err,
-				 "swnic: io_uring is not available: %s", strerror(-err));
-		goto err_free;
-	}
-	nic->tx_ring_ok = true;
-
 	snprintf(dma_name, sizeof(dma_name), "swnic-%s", ifname);
 	err = device_create(dma_name, NULL, &nic->dma_dev);
 	if (err)
@@ -1402,10 +1353,7 @@ err_put_netdev:
 	netdev_put(nic->netdev);
 	return err;
 err_free:
-	if (nic->tx_ring_ok)
-		io_uring_queue_exit(&nic->tx_ring);
 	device_put(nic->dma_dev);
-	pthread_mutex_destroy(&nic->tx_lock);
 	pthread_mutex_destroy(&nic->lock);
 	free(nic);
 	return err;
@@ -1484,11 +1432,6 @@ int devmem_swnic_destroy(int ifindex)
 		q->efd = -1;
 		pthread_mutex_unlock(&q->kick_lock);
 	}
-	pthread_mutex_lock(&nic->tx_lock);
-	if (nic->tx_ring_ok)
-		io_uring_queue_exit(&nic->tx_ring);
-	nic->tx_ring_ok = false;
-	pthread_mutex_unlock(&nic->tx_lock);
 	netdev_put(dev); /* the lookup's */
 	netdev_put(dev); /* the creator's */
 	return 0;

@@ -44,14 +44,6 @@ struct devmem_frag {
 	uint32_t len;
 };
 
-/* A zerocopy completion range waiting on the error queue. */
-struct devmem_zc_range {
-	uint32_t lo, hi;
-	bool copied;
-};
-
-#define DEVMEM_SOCK_ERRQ_MAX 64 /* ranges queued at most (they merge when consecutive) */
-
 struct devmem_sock {
 	int fd; /* the fd it was first used through; immutable */
 	/*
@@ -109,10 +101,6 @@ struct devmem_sock {
 	uint32_t nr_tokens; /* capacity, a multiple of 64 */
 	uint32_t token_hint; /* no free token below it */
 
-	/* the error queue of zerocopy completions */
-	struct devmem_zc_range errq[DEVMEM_SOCK_ERRQ_MAX];
-	unsigned int errq_len;
-	uint32_t zc_next; /* the next send's completion number */
 	bool zerocopy_ok; /* SO_ZEROCOPY was seen enabled */
 
 	struct devmem_sock_stats_internal {

@@ -14,7 +14,6 @@
 #include <ifaddrs.h>
 #include <limits.h>
 #include <time.h>
-#include <linux/errqueue.h>
 #include <linux/futex.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -775,7 +774,7 @@ static bool sk_has_tx_state(struct devmem_sock *sk)
 	bool tx;
 
 	pthread_mutex_lock(&sk->lock);
-	tx = sk->zc_next || sk->errq_len;
+	tx = sk->stats.tx_sends != 0;
 	pthread_mutex_unlock(&sk->lock);
 	return tx;
 }
@@ -1181,7 +1180,6 @@ static size_t sk_recv_skip(struct devmem_sock *sk, struct sk_cursor *c, size_t l
 	return done;
 }
 
-static ssize_t sk_recv_errqueue(struct devmem_sock *sk, int fd, struct msghdr *msg);
 
 /*
  * A socket its queue stopped reading (its receive limit reached) has been
@@ -1433,13 +1431,12 @@ ssize_t devmem_recvmsg(int fd, struct msghdr *msg, int flags)
 	 */
 	if (sk_get(fd, &sk))
 		return recvmsg(fd, msg, flags);
-	if (flags & MSG_ERRQUEUE) {
-		ret = sk_recv_errqueue(sk, fd, msg);
-		sk_put(sk);
-		return ret;
-	}
-	if (flags & MSG_OOB) {
-		/* urgent data never reaches the queue: the kernel socket keeps it (tcp_recv_urg()) */
+	/*
+	 * Zerocopy completions are the kernel socket's own (devmem_sendmsg()
+	 * sends with the kernel's MSG_ZEROCOPY), and urgent data never reaches
+	 * the queue (tcp_recv_urg()): both are the kernel socket's to answer.
+	 */
+	if (flags & (MSG_ERRQUEUE | MSG_OOB)) {
 		sk_put(sk);
 		return recvmsg(fd, msg, flags);
 	}
@@ -1633,57 +1630,10 @@ int devmem_sock_stats(int fd, struct devmem_sock_stats *stats)
 
 /* ---- transmit ---- */
 
-/* Queue completion @id (sk->lock held), merged into the last range when it follows it. */
-static void sk_zc_complete(struct devmem_sock *sk, uint32_t id, bool copied)
-{
-	struct devmem_zc_range *last = sk->errq_len ? &sk->errq[sk->errq_len - 1] : NULL;
-
-	if (last && last->hi + 1 == id && last->copied == copied) {
-		last->hi = id;
-		return;
-	}
-	if (sk->errq_len == DEVMEM_SOCK_ERRQ_MAX) {
-		/* full: widen the last range rather than lose a completion */
-		last->hi = id;
-		return;
-	}
-	sk->errq[sk->errq_len++] = (struct devmem_zc_range){ .lo = id, .hi = id, .copied = copied };
-}
-
-static ssize_t sk_recv_errqueue(struct devmem_sock *sk, int fd, struct msghdr *msg)
-{
-	struct cmsg_writer w = { .msg = msg };
-	struct sock_extended_err ee = { 0 };
-	struct devmem_zc_range r;
-
-	pthread_mutex_lock(&sk->lock);
-	if (!sk->errq_len) {
-		pthread_mutex_unlock(&sk->lock);
-		/* anything else the kernel has for this socket */
-		return recvmsg(fd, msg, MSG_ERRQUEUE);
-	}
-	r = sk->errq[0];
-	memmove(&sk->errq[0], &sk->errq[1], (sk->errq_len - 1) * sizeof(sk->errq[0]));
-	sk->errq_len--;
-	pthread_mutex_unlock(&sk->lock);
-
-	ee.ee_errno = 0;
-	ee.ee_origin = SO_EE_ORIGIN_ZEROCOPY;
-	ee.ee_code = r.copied ? SO_EE_CODE_ZEROCOPY_COPIED : 0;
-	ee.ee_info = r.lo;
-	ee.ee_data = r.hi;
-	msg->msg_flags = MSG_ERRQUEUE;
-	if (sk->family == AF_INET6) {
-		if (!cmsg_put(&w, SOL_IPV6, IPV6_RECVERR, &ee, sizeof(ee)))
-			msg->msg_flags |= MSG_CTRUNC;
-	} else if (!cmsg_put(&w, SOL_IP, IP_RECVERR, &ee, sizeof(ee))) {
-		msg->msg_flags |= MSG_CTRUNC;
-	}
-	msg->msg_controllen = w.used;
-	return 0;
-}
-
-/* The tx binding id of an SCM_DEVMEM_DMABUF cmsg: 1 and *@id, 0 if none, -EINVAL if malformed. */
+/*
+ * The tx binding id of an SCM_DEVMEM_DMABUF cmsg: 1 and *@id, 0 if none,
+ * -EINVAL if malformed. @msg's control data is our own copy.
+ */
 static int msg_dmabuf_id(const struct msghdr *msg, uint32_t *id)
 {
 	struct cmsghdr *cm;
@@ -1785,9 +1735,19 @@ static ssize_t sk_send_dmabuf_prefix(struct net_devmem_dmabuf_binding *binding, 
 	return ret;
 }
 
-ssize_t devmem_sendmsg(int fd, const struct msghdr *msg, int flags)
+/* Control data up to this size is looked at here; a larger one goes to the kernel as it is. */
+#define DEVMEM_SEND_CTL_MAX 1024
+
+ssize_t devmem_sendmsg(int fd, const struct msghdr *umsg, int flags)
 {
 	struct net_devmem_dmabuf_binding *binding = NULL;
+	struct iovec iov[DEVMEM_UIO_MAXIOV];
+	union {
+		char buf[DEVMEM_SEND_CTL_MAX];
+		struct cmsghdr align;
+	} ctl;
+	const struct msghdr *msg;
+	struct msghdr m;
 	struct devmem_sock *sk;
 	size_t total, prefix;
 	uint32_t id = 0;
@@ -1798,13 +1758,24 @@ ssize_t devmem_sendmsg(int fd, const struct msghdr *msg, int flags)
 	devmem_clear_error(); /* a reason read after this call is this call's */
 	if (net_owner_in_child())
 		return sk_refuse_in_child("devmem_sendmsg");
-	if (!msg) {
+	/*
+	 * Everything of the caller's is read through copies, as the kernel's
+	 * copy_msghdr_from_user() does: a bad pointer is EFAULT, never a
+	 * crash. Whatever this call does not handle itself (no devmem cmsg,
+	 * control data it cannot read) is the system call's to answer.
+	 */
+	if (sk_copy_from_user(&m, umsg, sizeof(m))) {
 		errno = EFAULT;
 		return -1;
 	}
-	err = msg_dmabuf_id(msg, &id);
+	if (!m.msg_control || !m.msg_controllen || m.msg_controllen > sizeof(ctl) ||
+	    sk_copy_from_user(ctl.buf, m.msg_control, m.msg_controllen))
+		return sendmsg(fd, umsg, flags);
+	m.msg_control = ctl.buf;
+	err = msg_dmabuf_id(&m, &id);
 	if (err == 0)
-		return sendmsg(fd, msg, flags);
+		return sendmsg(fd, umsg, flags);
+	msg = &m;
 	/* __copy_msghdr() counts the iovecs before the control data is read */
 	if (msg->msg_iovlen > DEVMEM_UIO_MAXIOV) {
 		devmem_err(-EMSGSIZE, "sendmsg: %zu iovecs (at most %d)", (size_t)msg->msg_iovlen,
@@ -1812,6 +1783,12 @@ ssize_t devmem_sendmsg(int fd, const struct msghdr *msg, int flags)
 		errno = EMSGSIZE;
 		return -1;
 	}
+	if (sk_copy_from_user(iov, m.msg_iov, m.msg_iovlen * sizeof(*iov))) {
+		devmem_err(-EFAULT, "sendmsg: the iovec array cannot be read");
+		errno = EFAULT;
+		return -1;
+	}
+	m.msg_iov = iov;
 	/* import_iovec(): an iovec length that is negative as a ssize_t */
 	for (size_t i = 0; i < msg->msg_iovlen; i++) {
 		if ((ssize_t)msg->msg_iov[i].iov_len < 0) {
@@ -1882,7 +1859,6 @@ ssize_t devmem_sendmsg(int fd, const struct msghdr *msg, int flags)
 		goto out_put_binding;
 	}
 	pthread_mutex_lock(&sk->lock);
-	sk_zc_complete(sk, sk->zc_next++, false);
 	sk->stats.tx_sends++;
 	sk->stats.tx_bytes += (uint64_t)ret;
 	pthread_mutex_unlock(&sk->lock);

@@ -106,7 +106,7 @@ static void *bad_pointer(void)
 
 static void fuzz_dontneed(int fd)
 {
-	static const int allowed[] = {EINVAL, EFAULT, ENOMEM, 0};
+	static const int allowed[] = { EINVAL, EFAULT, ENOMEM, 0 };
 	struct dmabuf_token toks[300];
 	unsigned int n = (unsigned int)rnd_below(300);
 	socklen_t len = (socklen_t)(n * sizeof(toks[0]));
@@ -118,7 +118,8 @@ static void fuzz_dontneed(int fd)
 		/* near the tokens given out, sometimes anywhere */
 		uint32_t base = nr_held ? held[rnd_below(nr_held)] : 1;
 
-		toks[i].token_start = rnd_below(4) ? base + (uint32_t)rnd_below(8) - 4 : (uint32_t)rnd();
+		toks[i].token_start =
+			rnd_below(4) ? base + (uint32_t)rnd_below(8) - 4 : (uint32_t)rnd();
 		toks[i].token_count = rnd_below(4) ? (uint32_t)rnd_below(4) : (uint32_t)rnd();
 	}
 	switch (rnd_below(8)) {
@@ -148,15 +149,16 @@ static void fuzz_dontneed(int fd)
 
 static void fuzz_recvmsg(int fd)
 {
-	static const int allowed[] = {EINVAL, EFAULT, EAGAIN, ETOOSMALL_, ENOMEM, 0};
-	static const int flag_bits[] = {MSG_SOCK_DEVMEM, MSG_PEEK, MSG_TRUNC, MSG_WAITALL,
-					MSG_OOB, MSG_ERRQUEUE, MSG_CMSG_CLOEXEC};
+	static const int allowed[] = { EINVAL, EFAULT, EAGAIN, ETOOSMALL_, ENOMEM, 0 };
+	static const int flag_bits[] = { MSG_SOCK_DEVMEM, MSG_PEEK, MSG_TRUNC,
+					 MSG_WAITALL,	  MSG_OOB,  MSG_ERRQUEUE,
+					 MSG_CMSG_CLOEXEC };
 	union {
 		char buf[2048];
 		struct cmsghdr align;
 	} ctrl;
 	struct iovec iov[4];
-	struct msghdr msg = {.msg_iov = iov, .msg_iovlen = rnd_below(5)};
+	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = rnd_below(5) };
 	int flags = MSG_DONTWAIT;
 	ssize_t ret;
 
@@ -182,14 +184,14 @@ static void fuzz_recvmsg(int fd)
 
 static void fuzz_sendmsg(int fd, uint32_t tx_id, size_t buf_size)
 {
-	static const int allowed[] = {EINVAL, EFAULT, EAGAIN, EMSGSIZE, ENODEV, ENOBUFS,
-				      ENOMEM, EOPNOTSUPP, 0};
+	static const int allowed[] = { EINVAL,	EFAULT, EAGAIN,	    EMSGSIZE, ENODEV,
+				       ENOBUFS, ENOMEM, EOPNOTSUPP, 0 };
 	union {
 		char buf[256];
 		struct cmsghdr align;
 	} ctrl;
 	static struct iovec iov[1100];
-	struct msghdr msg = {.msg_iov = iov};
+	struct msghdr msg = { .msg_iov = iov };
 	struct cmsghdr *c;
 	int flags = MSG_DONTWAIT | (rnd_below(4) ? MSG_ZEROCOPY : 0);
 	ssize_t ret;
@@ -231,8 +233,8 @@ static void fuzz_sendmsg(int fd, uint32_t tx_id, size_t buf_size)
 static void drain(int sink, int tx)
 {
 	char ctrl[512];
-	struct iovec iov = {scratch, sizeof(scratch)};
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+	struct iovec iov = { scratch, sizeof(scratch) };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
 
 	while (recv(sink, scratch, sizeof(scratch), MSG_DONTWAIT) > 0)
 		;
@@ -249,9 +251,9 @@ int main(int argc, char **argv)
 	unsigned long iterations = argc > 1 ? strtoul(argv[1], NULL, 0) : 20000;
 	uint64_t seed = argc > 2 ? strtoull(argv[2], NULL, 0) : 0x5eed;
 	double seconds = argc > 3 ? strtod(argv[3], NULL) : 60;
-	struct flow_rig_opts o = {.buf_size = 4 << 20, .bind = true};
-	struct flow_sender_opts so = {.thread = true, .seconds = seconds + 5, .chunk = 16384};
-	struct devmem_sock_stats st;
+	struct flow_rig_opts o = { .buf_size = 4 << 20, .bind = true };
+	struct flow_sender_opts so = { .thread = true, .seconds = seconds + 5, .chunk = 16384 };
+	struct devmem_sock_stats st, tx_st;
 	struct flow_sender s;
 	struct flow_rig r;
 	struct dma_buf *txbuf;
@@ -316,19 +318,20 @@ int main(int argc, char **argv)
 		if (freed < 0)
 			die("giving a held token back", errno);
 	}
-	if (devmem_sock_stats(rx, &st))
+	if (devmem_sock_stats(rx, &st) || devmem_sock_stats(tx, &tx_st))
 		die("stats", EBADF);
 	printf("fuzz_socket: %lu iterations, seed %#" PRIx64 ": %" PRIu64 " fragments, %" PRIu64
-	       " tokens freed, %" PRIu64 " unknown, %" PRIu64 " sends; %" PRIu64 " still held\n",
-	       iteration, seed, st.frags, st.tokens_freed, st.tokens_unknown, st.tx_sends,
-	       st.tokens_held);
+	       " tokens freed, %" PRIu64 " unknown, %" PRIu64 " held (by MSG_PEEK); %" PRIu64
+	       " dma-buf sends\n",
+	       iteration, seed, st.frags, st.tokens_freed, st.tokens_unknown, st.tokens_held,
+	       tx_st.tx_sends);
 
 	__atomic_store_n(&s.stop, 1, __ATOMIC_RELAXED);
 	if (devmem_close(rx))
 		die("devmem_close", errno);
 	flow_sender_wait(&s, 10000);
 	drain(sink, tx);
-	close(tx);
+	devmem_close(tx);
 	close(sink);
 	devmem_unbind(r.ctl, tx_id);
 	close(txfd);
