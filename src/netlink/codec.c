@@ -57,6 +57,18 @@ static int nlc_bad(struct nlc_extack *ext, const void *msg, const struct nlattr 
 	return err;
 }
 
+/* NL_SET_ERR_MSG_ATTR_POL: also the policy entry the attribute broke. */
+static int nlc_bad_pol(struct nlc_extack *ext, const void *msg, const struct nlattr *nla,
+		       const struct nlc_policy *pt, int err, const char *text)
+{
+	nlc_bad(ext, msg, nla, err, text);
+	if (ext && msg) {
+		ext->policy = pt;
+		ext->has_policy = true;
+	}
+	return err;
+}
+
 /* NL_SET_ERR_ATTR_MISS: a required attribute is missing (in @nest, if any). */
 static int nlc_missing(struct nlc_extack *ext, const void *msg, const struct nlattr *nest,
 		       unsigned int type)
@@ -177,19 +189,19 @@ static int nlc_validate_value(const struct nlattr *nla, const struct nlc_policy 
 	switch (pt->check) {
 	case NLC_CHECK_MASK:
 		if (v & ~pt->max)
-			return nlc_bad(ext, msg, nla, -EINVAL, "reserved bit set");
+			return nlc_bad_pol(ext, msg, nla, pt, -EINVAL, "reserved bit set");
 		return 0;
 	case NLC_CHECK_MIN:
 		if (pt->type == NLC_S32 ? (int64_t)v < (int64_t)pt->min : v < pt->min)
-			return nlc_bad(ext, msg, nla, -ERANGE, "integer out of range");
+			return nlc_bad_pol(ext, msg, nla, pt, -ERANGE, "integer out of range");
 		return 0;
 	case NLC_CHECK_MAX:
 		if (pt->type == NLC_S32 ? (int64_t)v > (int64_t)pt->max : v > pt->max)
-			return nlc_bad(ext, msg, nla, -ERANGE, "integer out of range");
+			return nlc_bad_pol(ext, msg, nla, pt, -ERANGE, "integer out of range");
 		return 0;
 	case NLC_CHECK_RANGE:
 		if (v < pt->min || v > pt->max)
-			return nlc_bad(ext, msg, nla, -ERANGE, "integer out of range");
+			return nlc_bad_pol(ext, msg, nla, pt, -ERANGE, "integer out of range");
 		return 0;
 	default:
 		return 0;
@@ -206,14 +218,14 @@ static int nlc_validate_one(const struct nlattr *nla, const struct nlc_policy *p
 
 	if (pt->type < sizeof(nlc_fixed_len) && nlc_fixed_len[pt->type] &&
 	    alen != nlc_fixed_len[pt->type] && (validate & NLC_VALIDATE_STRICT_ATTRS))
-		return nlc_bad(ext, msg, nla, -EINVAL, "invalid attribute length");
+		return nlc_bad_pol(ext, msg, nla, pt, -EINVAL, "invalid attribute length");
 
 	if (validate & NLC_VALIDATE_NESTED) {
 		if (pt->type == NLC_NESTED && !(nla->nla_type & NLA_F_NESTED))
-			return nlc_bad(ext, msg, nla, -EINVAL, "NLA_F_NESTED is missing");
+			return nlc_bad_pol(ext, msg, nla, pt, -EINVAL, "NLA_F_NESTED is missing");
 		if (pt->type != NLC_NESTED && pt->type != NLC_UNSPEC &&
 		    (nla->nla_type & NLA_F_NESTED))
-			return nlc_bad(ext, msg, nla, -EINVAL, "NLA_F_NESTED not expected");
+			return nlc_bad_pol(ext, msg, nla, pt, -EINVAL, "NLA_F_NESTED not expected");
 	}
 
 	switch (pt->type) {
@@ -261,7 +273,7 @@ static int nlc_validate_one(const struct nlattr *nla, const struct nlc_policy *p
 		break;
 	case NLC_UINT:
 		if (alen != 4 && alen != 8)
-			return nlc_bad(ext, msg, nla, -EINVAL, "invalid attribute length");
+			return nlc_bad_pol(ext, msg, nla, pt, -EINVAL, "invalid attribute length");
 		break;
 	default:
 		if (pt->type < sizeof(nlc_fixed_len) && alen < nlc_fixed_len[pt->type])
@@ -271,7 +283,7 @@ static int nlc_validate_one(const struct nlattr *nla, const struct nlc_policy *p
 	return nlc_validate_value(nla, pt, msg, ext);
 
 out_err:
-	return nlc_bad(ext, msg, nla, err, "Attribute failed policy validation");
+	return nlc_bad_pol(ext, msg, nla, pt, err, "Attribute failed policy validation");
 }
 
 /* A stream of attributes (the kernel's __nla_validate_parse()). */
@@ -1112,7 +1124,26 @@ int nlc_netdev_reply(void *buf, size_t cap, uint16_t family, uint32_t seq, uint3
 	if (nlc_genl_start(&m, buf, cap, family, multi ? NLM_F_MULTI : 0, seq, portid, cmd,
 			   NETDEV_FAMILY_VERSION))
 		return -EMSGSIZE;
-	nlc_put_obj(&m, o, policy, maxtype);
+	if (cmd == NETDEV_CMD_QUEUE_GET) {
+		/* netdev_nl_queue_fill_one()'s order: id, type, ifindex, then the optional ones */
+		static const uint8_t order[] = { NETDEV_A_QUEUE_ID,	 NETDEV_A_QUEUE_TYPE,
+						 NETDEV_A_QUEUE_IFINDEX, NETDEV_A_QUEUE_NAPI_ID,
+						 NETDEV_A_QUEUE_DMABUF,	 NETDEV_A_QUEUE_IO_URING,
+						 NETDEV_A_QUEUE_XSK };
+		struct nlc_obj one;
+
+		for (size_t i = 0; i < sizeof(order); i++) {
+			if (!nlc_has(o, order[i]))
+				continue;
+			memset(&one, 0, sizeof(one));
+			one.present = 1ull << order[i];
+			one.v[order[i]] = o->v[order[i]];
+			one.tb[order[i]] = o->tb[order[i]];
+			nlc_put_obj(&m, &one, policy, maxtype);
+		}
+	} else {
+		nlc_put_obj(&m, o, policy, maxtype);
+	}
 	return nlc_msg_end(&m);
 }
 
@@ -1468,6 +1499,8 @@ static int nlc_parse_ext_tlvs(const void *data, size_t len, struct nlc_extack *e
 		ext->off = (uint32_t)o.v[NLMSGERR_ATTR_OFFS];
 		ext->has_off = true;
 	}
+	/* the rule itself stays with the kernel: that there was one is what a client can use */
+	ext->has_policy = nlc_has(&o, NLMSGERR_ATTR_POLICY);
 	if (nlc_has(&o, NLMSGERR_ATTR_MISS_TYPE)) {
 		ext->miss_type = (uint32_t)o.v[NLMSGERR_ATTR_MISS_TYPE];
 		ext->has_miss_type = true;
@@ -1525,6 +1558,91 @@ int nlc_parse_status(const void *msg, size_t len, int *err, struct nlc_extack *e
 	return nlc_parse_ext_tlvs(payload + hlen, plen - hlen, ext);
 }
 
+/* netlink policy dump attribute numbers the 6.1 headers lack */
+#define NLC_ATTR_TYPE_UINT 17
+#define NLC_POLICY_TYPE_ATTR_MASK 12
+
+static uint64_t nlc_type_max(uint8_t type)
+{
+	switch (type) {
+	case NLC_U8:
+		return UINT8_MAX;
+	case NLC_U16:
+		return UINT16_MAX;
+	case NLC_U32:
+		return UINT32_MAX;
+	default:
+		return UINT64_MAX;
+	}
+}
+
+/*
+ * NLMSGERR_ATTR_POLICY: the broken rule, as __netlink_policy_dump_write_attr()
+ * writes it for an error (integer bounds or mask, length limits, the type last).
+ */
+static void nlc_put_policy(struct nlc_msg *m, const struct nlc_policy *pt)
+{
+	static const uint32_t nl_type[] = {
+		[NLC_U8] = NL_ATTR_TYPE_U8,
+		[NLC_U16] = NL_ATTR_TYPE_U16,
+		[NLC_U32] = NL_ATTR_TYPE_U32,
+		[NLC_U64] = NL_ATTR_TYPE_U64,
+		[NLC_UINT] = NLC_ATTR_TYPE_UINT,
+		[NLC_S32] = NL_ATTR_TYPE_S32,
+		[NLC_FLAG] = NL_ATTR_TYPE_FLAG,
+		[NLC_STRING] = NL_ATTR_TYPE_STRING,
+		[NLC_NUL_STRING] = NL_ATTR_TYPE_NUL_STRING,
+		[NLC_BINARY] = NL_ATTR_TYPE_BINARY,
+		[NLC_NESTED] = NL_ATTR_TYPE_NESTED,
+	};
+	struct nlattr *nest;
+	uint64_t min = 0, max;
+
+	if (pt->type == NLC_UNSPEC || pt->type >= sizeof(nl_type) / sizeof(nl_type[0]))
+		return;
+	nest = nlc_nest_start(m, NLMSGERR_ATTR_POLICY);
+	switch (pt->type) {
+	case NLC_U8:
+	case NLC_U16:
+	case NLC_U32:
+	case NLC_U64:
+	case NLC_UINT:
+		if (pt->check == NLC_CHECK_MASK) {
+			nlc_put_u64(m, NLC_POLICY_TYPE_ATTR_MASK, pt->max);
+			break;
+		}
+		max = nlc_type_max(pt->type);
+		if (pt->check == NLC_CHECK_MIN || pt->check == NLC_CHECK_RANGE)
+			min = pt->min;
+		if (pt->check == NLC_CHECK_MAX || pt->check == NLC_CHECK_RANGE)
+			max = pt->max;
+		nlc_put_u64(m, NL_POLICY_TYPE_ATTR_MIN_VALUE_U, min);
+		nlc_put_u64(m, NL_POLICY_TYPE_ATTR_MAX_VALUE_U, max);
+		break;
+	case NLC_S32: {
+		int64_t smin = INT32_MIN, smax = INT32_MAX;
+
+		if (pt->check == NLC_CHECK_MIN || pt->check == NLC_CHECK_RANGE)
+			smin = (int64_t)pt->min;
+		if (pt->check == NLC_CHECK_MAX || pt->check == NLC_CHECK_RANGE)
+			smax = (int64_t)pt->max;
+		nlc_put_u64(m, NL_POLICY_TYPE_ATTR_MIN_VALUE_S, (uint64_t)smin);
+		nlc_put_u64(m, NL_POLICY_TYPE_ATTR_MAX_VALUE_S, (uint64_t)smax);
+		break;
+	}
+	case NLC_STRING:
+	case NLC_NUL_STRING:
+	case NLC_BINARY:
+		if (pt->len)
+			nlc_put_u32(m, NL_POLICY_TYPE_ATTR_MAX_LENGTH, pt->len);
+		break;
+	default:
+		break;
+	}
+	nlc_put_u32(m, NL_POLICY_TYPE_ATTR_TYPE, nl_type[pt->type]);
+	nlc_nest_end(m, nest);
+}
+
 static void nlc_put_ext(struct nlc_msg *m, const struct nlc_extack *ext, bool with_attrs)
 {
 	if (!ext)
@@ -1535,6 +1653,8 @@ static void nlc_put_ext(struct nlc_msg *m, const struct nlc_extack *ext, bool wi
 		return;
 	if (ext->has_off)
 		nlc_put_u32(m, NLMSGERR_ATTR_OFFS, ext->off);
+	if (ext->policy)
+		nlc_put_policy(m, ext->policy);
 	if (ext->has_miss_type)
 		nlc_put_u32(m, NLMSGERR_ATTR_MISS_TYPE, ext->miss_type);
 	if (ext->has_miss_nest)
@@ -1594,10 +1714,10 @@ int nlc_done_reply(void *buf, size_t cap, uint32_t seq, uint32_t portid, int err
 	m.nlh->nlmsg_pid = portid;
 	e = mnl_nlmsg_put_extra_header(m.nlh, sizeof(*e));
 	*e = err;
-	/* netlink_dump_done(): only the message travels with the dump's end */
-	if (nlc_ext_any(ext, false)) {
+	/* netlink_dump_done(): the end of a dump carries the same TLVs as an ack (netlink_ack_tlv_fill()) */
+	if (nlc_ext_any(ext, err != 0)) {
 		m.nlh->nlmsg_flags |= NLM_F_ACK_TLVS;
-		nlc_put_ext(&m, ext, false);
+		nlc_put_ext(&m, ext, err != 0);
 	}
 	return nlc_msg_end(&m);
 }

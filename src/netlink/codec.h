@@ -82,7 +82,9 @@ struct nlc_extack {
 	uint32_t off; /* NLMSGERR_ATTR_OFFS */
 	uint32_t miss_type; /* NLMSGERR_ATTR_MISS_TYPE */
 	uint32_t miss_nest; /* NLMSGERR_ATTR_MISS_NEST */
-	bool has_msg, has_off, has_miss_type, has_miss_nest;
+	/* NLMSGERR_ATTR_POLICY: the rule the bad attribute broke (only a server knows which) */
+	const struct nlc_policy *policy;
+	bool has_msg, has_off, has_miss_type, has_miss_nest, has_policy;
 };
 
 void nlc_extack_clear(struct nlc_extack *ext);

@@ -28,6 +28,7 @@ struct nl_sock {
 	uint16_t netdev_family; /* 0 until resolved */
 	uint16_t ethtool_family;
 	struct nlc_extack ext; /* of the last failed request */
+	uint16_t last_end; /* NLMSG_ERROR or NLMSG_DONE */
 	unsigned int nr_bindings;
 	uint32_t bindings[NL_MAX_BINDINGS];
 	/* requests, and replies: a dump part is at most 32 KiB (libmnl's MNL_SOCKET_DUMP_SIZE) */
@@ -106,6 +107,11 @@ const struct nlc_extack *nl_sock_last_extack(const struct nl_sock *sk)
 	return &sk->ext;
 }
 
+uint16_t nl_sock_last_end(const struct nl_sock *sk)
+{
+	return sk->last_end;
+}
+
 unsigned int nl_sock_bindings(const struct nl_sock *sk, uint32_t *ids, unsigned int max)
 {
 	for (unsigned int i = 0; i < sk->nr_bindings && i < max; i++)
@@ -143,6 +149,7 @@ static int nl_exchange(struct nl_sock *sk, size_t len, const char *what, nl_msg_
 	int cb_err = 0, err;
 
 	nlc_extack_clear(&sk->ext);
+	sk->last_end = 0;
 	if (mnl_socket_sendto(sk->mnl, sk->tx, len) < 0)
 		return nl_fail(sk, what, -errno);
 	for (;;) {
@@ -165,6 +172,7 @@ static int nl_exchange(struct nl_sock *sk, size_t len, const char *what, nl_msg_
 			if (nlh->nlmsg_type == NLMSG_OVERRUN)
 				return nl_fail(sk, what, -ENOBUFS);
 			if (nlh->nlmsg_type == NLMSG_ERROR || nlh->nlmsg_type == NLMSG_DONE) {
+				sk->last_end = nlh->nlmsg_type;
 				if (nlc_parse_status(nlh, nlh->nlmsg_len, &err, &sk->ext))
 					return nl_fail(sk, what, -EBADMSG);
 				if (err)
@@ -187,7 +195,16 @@ static uint32_t nl_next_seq(struct nl_sock *sk)
 	return ++sk->seq;
 }
 
-int nl_resolve_family(struct nl_sock *sk, const char *name, struct nlc_family *fam);
+int nl_request_raw(struct nl_sock *sk, const void *req, size_t len)
+{
+	struct nlmsghdr *nlh = (struct nlmsghdr *)sk->tx;
+
+	if (len < NLMSG_HDRLEN || len > sizeof(sk->tx))
+		return devmem_err(-EMSGSIZE, "netlink: a request of %zu bytes", len);
+	memcpy(sk->tx, req, len);
+	nlh->nlmsg_seq = nl_next_seq(sk);
+	return nl_exchange(sk, len, "netlink", NULL, NULL);
+}
 
 struct nl_family_ctx {
 	struct nlc_family *fam;

@@ -30,6 +30,8 @@ void nl_sock_close(struct nl_sock *sk);
 int nl_sock_fd(const struct nl_sock *sk);
 /* The extended ack of the socket's last failed request, as the kernel sent it. */
 const struct nlc_extack *nl_sock_last_extack(const struct nl_sock *sk);
+/* What ended the socket's last exchange: NLMSG_ERROR (an ack or an error) or NLMSG_DONE. */
+uint16_t nl_sock_last_end(const struct nl_sock *sk);
 /* The ids of the bindings this socket made (up to @max); returns how many. */
 unsigned int nl_sock_bindings(const struct nl_sock *sk, uint32_t *ids, unsigned int max);
 
@@ -42,6 +44,13 @@ int nl_resolve_family(struct nl_sock *sk, const char *name, struct nlc_family *f
  * still read off the socket) and is returned.
  */
 typedef int (*nl_obj_cb)(const struct nlc_obj *o, void *arg);
+
+/*
+ * Send @len bytes of a request built elsewhere (its sequence number is
+ * replaced) and read the kernel's answer to its end. Returns the kernel's
+ * errno; its extack is in nl_sock_last_extack().
+ */
+int nl_request_raw(struct nl_sock *sk, const void *req, size_t len);
 
 /* netdev do (dev, page-pool, page-pool-stats, queue, napi): one object into @out. */
 int nl_netdev_get(struct nl_sock *sk, uint8_t cmd, const struct nlc_obj *filter,
