@@ -189,7 +189,7 @@ static int nlc_validate_value(const struct nlattr *nla, const struct nlc_policy 
 	switch (pt->check) {
 	case NLC_CHECK_MASK:
 		if (v & ~pt->max)
-			return nlc_bad_pol(ext, msg, nla, pt, -EINVAL, "reserved bit set");
+			return nlc_bad(ext, msg, nla, -EINVAL, "reserved bit set");
 		return 0;
 	case NLC_CHECK_MIN:
 		if (pt->type == NLC_S32 ? (int64_t)v < (int64_t)pt->min : v < pt->min)
@@ -229,6 +229,11 @@ static int nlc_validate_one(const struct nlattr *nla, const struct nlc_policy *p
 	}
 
 	switch (pt->type) {
+	case NLC_UNSPEC:
+		/* an attribute of the set the operation does not take */
+		if (validate & NLC_VALIDATE_UNSPEC)
+			return nlc_bad(ext, msg, nla, -EINVAL, "Unsupported attribute");
+		break;
 	case NLC_FLAG:
 		if (alen > 0)
 			goto out_err;

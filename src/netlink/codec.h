@@ -68,10 +68,11 @@ struct nlc_policy {
 #define NLC_VALIDATE_TRAILING (1u << 1) /* bytes after the last attribute are an error */
 #define NLC_VALIDATE_STRICT_ATTRS (1u << 2) /* fixed-size types must have their exact size */
 #define NLC_VALIDATE_NESTED (1u << 3) /* NLA_F_NESTED set on nests and only on nests */
+#define NLC_VALIDATE_UNSPEC (1u << 4) /* a known type without a policy entry is an error */
 #define NLC_VALIDATE_LIBERAL 0u
 #define NLC_VALIDATE_STRICT                                                         \
 	(NLC_VALIDATE_MAXTYPE | NLC_VALIDATE_TRAILING | NLC_VALIDATE_STRICT_ATTRS | \
-	 NLC_VALIDATE_NESTED)
+	 NLC_VALIDATE_NESTED | NLC_VALIDATE_UNSPEC)
 
 /*
  * The extended ack: what the kernel reports with NLMSGERR_ATTR_* beside the
@@ -231,7 +232,10 @@ int nlc_netdev_parse_req(const void *msg, size_t len, uint16_t family, struct nl
 /* The policy of the attributes of a netdev reply to @cmd, and its maxtype. */
 const struct nlc_policy *nlc_netdev_reply_policy(uint8_t cmd, unsigned int *maxtype);
 
-/* Build a reply of the netdev family for @cmd carrying @o (NLM_F_MULTI when @multi). */
+/*
+ * Build a reply of the netdev family for @cmd carrying @o (NLM_F_MULTI when
+ * @multi; v6.18 puts its dump parts without it, through genlmsg_iput()).
+ */
 int nlc_netdev_reply(void *buf, size_t cap, uint16_t family, uint32_t seq, uint32_t portid,
 		     uint8_t cmd, bool multi, const struct nlc_obj *o);
 /* Parse one reply message of the netdev family to @cmd into @o (liberal: newer attributes pass). */
