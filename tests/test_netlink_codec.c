@@ -349,7 +349,8 @@ static size_t raw_req(uint8_t cmd, uint16_t flags, const uint8_t *attrs, size_t 
 	nlmsghdr(buf, (uint32_t)(20 + alen), FAM, flags, 1);
 	buf[16] = cmd;
 	buf[17] = 1;
-	memcpy(buf + 20, attrs, alen);
+	if (alen)
+		memcpy(buf + 20, attrs, alen);
 	return 20 + alen;
 }
 
