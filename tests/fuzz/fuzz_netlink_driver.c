@@ -7,6 +7,7 @@
  * AddressSanitizer).
  *
  *   fuzz_netlink [ITERATIONS [SEED [SECONDS]]]
+ *   fuzz_netlink --corpus DIR      write the seeds as files, a libFuzzer corpus
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -134,6 +135,26 @@ static size_t mutate(uint8_t *data, size_t len, size_t cap)
 	return len;
 }
 
+static int write_corpus(const char *dir)
+{
+	char path[4096];
+
+	for (unsigned int i = 0; i < nr_seeds; i++) {
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s/seed-%02u", dir, i);
+		f = fopen(path, "wb");
+		if (!f || fwrite(seeds[i], 1, seed_len[i], f) != seed_len[i]) {
+			perror(path);
+			if (f)
+				fclose(f);
+			return 1;
+		}
+		fclose(f);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	unsigned long iterations = argc > 1 ? strtoul(argv[1], NULL, 0) : 100000;
@@ -143,8 +164,10 @@ int main(int argc, char **argv)
 	struct timespec start, now;
 	unsigned long i;
 
-	rnd_state = seed ? seed : 1;
 	make_seeds();
+	if (argc > 2 && !strcmp(argv[1], "--corpus"))
+		return write_corpus(argv[2]);
+	rnd_state = seed ? seed : 1;
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	for (i = 0; i < iterations; i++) {
 		size_t len;
