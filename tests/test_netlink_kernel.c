@@ -423,7 +423,8 @@ struct bad_request {
 	size_t alen;
 };
 
-static void expect_same_verdict(struct nl_sock *sk, uint16_t family, const struct bad_request *b)
+static void expect_same_verdict(struct nl_sock *sk, uint16_t family, const struct bad_request *b,
+				bool ethtool)
 {
 	static uint8_t msg[256];
 	static struct nlc_request req;
@@ -440,7 +441,10 @@ static void expect_same_verdict(struct nl_sock *sk, uint16_t family, const struc
 	memcpy(msg + NLMSG_HDRLEN + GENL_HDRLEN, b->attrs, b->alen);
 	err_kernel = nl_request_raw(sk, msg, nlh->nlmsg_len);
 	kernel = *nl_sock_last_extack(sk);
-	err_mine = nlc_netdev_parse_req(msg, nlh->nlmsg_len, family, &req, &mine);
+	if (ethtool)
+		err_mine = nlc_ethtool_parse_req(msg, nlh->nlmsg_len, family, &req, &mine);
+	else
+		err_mine = nlc_netdev_parse_req(msg, nlh->nlmsg_len, family, &req, &mine);
 	cr_expect_eq(err_mine, err_kernel, "%s: errno", b->what);
 	cr_expect_str_eq(mine.msg, kernel.msg, "%s: message", b->what);
 	cr_expect_eq(mine.has_off, kernel.has_off, "%s: offset given", b->what);
@@ -509,7 +513,62 @@ Test(kernel, codec_refuses_bad_requests_as_the_kernel_does)
 	sk = open_sock();
 	cr_assert_eq(nl_resolve_family(sk, NETDEV_FAMILY_NAME, &fam), 0);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		expect_same_verdict(sk, fam.id, &bad[i]);
+		expect_same_verdict(sk, fam.id, &bad[i], false);
+	nl_sock_close(sk);
+}
+
+/* An ethtool header nest naming device 1 (lo), then @more. */
+#define ETH_HDR(len) (len), 0, 1, 0x80, A32(1, 1)
+
+Test(kernel, codec_refuses_bad_ethtool_requests_as_the_kernel_does)
+{
+	static const struct bad_request bad[] = {
+		{ "rings-get without header", ETHTOOL_MSG_RINGS_GET, REQ, { 0 }, 0 },
+		{ "rings-get empty header", ETHTOOL_MSG_RINGS_GET, REQ, { 4, 0, 1, 0x80 }, 4 },
+		{ "rings-get header flags reserved",
+		  ETHTOOL_MSG_RINGS_GET,
+		  REQ,
+		  { ETH_HDR(20), A32(3, 8) },
+		  20 },
+		{ "rings-set tcp-data-split 3",
+		  ETHTOOL_MSG_RINGS_SET,
+		  REQ,
+		  { ETH_HDR(12), 5, 0, ETHTOOL_A_RINGS_TCP_DATA_SPLIT, 0, 3, 0, 0, 0 },
+		  20 },
+		{ "rings-set rx-max (not settable)",
+		  ETHTOOL_MSG_RINGS_SET,
+		  REQ,
+		  { ETH_HDR(12), A32(ETHTOOL_A_RINGS_RX_MAX, 1) },
+		  20 },
+		{ "rss-set hfunc 0",
+		  ETHTOOL_MSG_RSS_SET,
+		  REQ,
+		  { ETH_HDR(12), A32(ETHTOOL_A_RSS_HFUNC, 0) },
+		  20 },
+		{ "rss-set empty key",
+		  ETHTOOL_MSG_RSS_SET,
+		  REQ,
+		  { ETH_HDR(12), 4, 0, ETHTOOL_A_RSS_HKEY, 0 },
+		  16 },
+		{ "rss-set input-xfrm 3",
+		  ETHTOOL_MSG_RSS_SET,
+		  REQ,
+		  { ETH_HDR(12), A32(ETHTOOL_A_RSS_INPUT_XFRM, 3) },
+		  20 },
+		{ "channels-set unknown attribute",
+		  ETHTOOL_MSG_CHANNELS_SET,
+		  REQ,
+		  { ETH_HDR(12), A32(10, 1) },
+		  20 },
+	};
+	struct nl_sock *sk;
+	struct nlc_family fam;
+
+	need_root();
+	sk = open_sock();
+	cr_assert_eq(nl_resolve_family(sk, ETHTOOL_GENL_NAME, &fam), 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		expect_same_verdict(sk, fam.id, &bad[i], true);
 	nl_sock_close(sk);
 }
 
@@ -572,6 +631,7 @@ Test(kernel, ethtool_on_a_missing_device_is_enodev)
 struct veth_result {
 	int setup, queues, sys_rx, sys_tx, q_rx, q_tx;
 	int chan, chan_rx, gro_set, gro_get, pools, pool_dump, napis, napi_dump;
+	int chan_set, rings_set, rss_get, ntuple;
 	bool gro_on, bad;
 };
 
@@ -626,6 +686,17 @@ static void veth_probe(const char *ns, struct veth_result *r)
 	r->bad = s.bad;
 	r->chan = nl_ethtool_get(sk, ETHTOOL_MSG_CHANNELS_GET, ifindex, &o);
 	r->chan_rx = (int)o.v[ETHTOOL_A_CHANNELS_RX_COUNT];
+	/* setting what is already set is a change of nothing, and succeeds */
+	f = (struct nlc_obj){ 0 };
+	f.present = 1u << ETHTOOL_A_CHANNELS_RX_COUNT;
+	f.v[ETHTOOL_A_CHANNELS_RX_COUNT] = (uint64_t)r->chan_rx;
+	r->chan_set = nl_ethtool_set(sk, ETHTOOL_MSG_CHANNELS_SET, ifindex, &f);
+	f = (struct nlc_obj){ 0 };
+	f.present = 1u << ETHTOOL_A_RINGS_TCP_DATA_SPLIT;
+	f.v[ETHTOOL_A_RINGS_TCP_DATA_SPLIT] = ETHTOOL_TCP_DATA_SPLIT_ENABLED;
+	r->rings_set = nl_ethtool_set(sk, ETHTOOL_MSG_RINGS_SET, ifindex, &f);
+	r->rss_get = nl_ethtool_rss_get_indir(sk, ifindex, (uint32_t[64]){ 0 }, 64);
+	r->ntuple = nl_ntuple_count(ifindex, NULL);
 	/* veth runs NAPI, and so page pools, when GRO is on: turn it on with our own features-set */
 	r->gro_set = nl_ethtool_feature_set(sk, ifindex, "rx-gro", true);
 	r->gro_get = nl_ethtool_feature_get(sk, ifindex, "rx-gro", &r->gro_on, NULL);
@@ -665,6 +736,11 @@ Test(kernel, veth_in_a_namespace_shows_its_queues_and_napi_with_gro_on)
 	cr_assert_eq(r.q_tx, r.sys_tx);
 	cr_assert_eq(r.chan, 0, "veth answers channels-get");
 	cr_assert_eq(r.chan_rx, r.sys_rx);
+	cr_assert_eq(r.chan_set, 0, "channels-set of the current count");
+	/* veth has no ring parameters, no RSS table and no flow steering */
+	cr_assert_eq(r.rings_set, -EOPNOTSUPP);
+	cr_assert_eq(r.rss_get, -EOPNOTSUPP);
+	cr_assert_eq(r.ntuple, -EOPNOTSUPP);
 	cr_assert_eq(r.gro_set, 0);
 	cr_assert_eq(r.gro_get, 0);
 	cr_assert(r.gro_on);

@@ -177,31 +177,38 @@ static int nlc_validate_stream(struct nlc_obj *o, const void *data, size_t len,
 			       unsigned int validate, unsigned int depth, const void *msg,
 			       struct nlc_extack *ext);
 
-/* The integer checks of a policy (nla_validate_int_range(), nla_validate_mask()). */
+/*
+ * The value checks of a policy (nla_validate_int_range(), nla_validate_mask());
+ * a binary's bounds are on its length.
+ */
 static int nlc_validate_value(const struct nlattr *nla, const struct nlc_policy *pt,
 			      const void *msg, struct nlc_extack *ext)
 {
+	bool binary = pt->type == NLC_BINARY;
+	const char *range_msg =
+		binary ? "binary attribute size out of range" : "integer out of range";
+	bool sign = pt->type == NLC_S32;
 	uint64_t v;
 
 	if (pt->check == NLC_CHECK_NONE)
 		return 0;
-	v = nlc_value(nla, pt->type);
+	v = binary ? nlc_attr_len(nla) : nlc_value(nla, pt->type);
 	switch (pt->check) {
 	case NLC_CHECK_MASK:
 		if (v & ~pt->max)
 			return nlc_bad(ext, msg, nla, -EINVAL, "reserved bit set");
 		return 0;
 	case NLC_CHECK_MIN:
-		if (pt->type == NLC_S32 ? (int64_t)v < (int64_t)pt->min : v < pt->min)
-			return nlc_bad_pol(ext, msg, nla, pt, -ERANGE, "integer out of range");
+		if (sign ? (int64_t)v < (int64_t)pt->min : v < pt->min)
+			return nlc_bad_pol(ext, msg, nla, pt, -ERANGE, range_msg);
 		return 0;
 	case NLC_CHECK_MAX:
-		if (pt->type == NLC_S32 ? (int64_t)v > (int64_t)pt->max : v > pt->max)
-			return nlc_bad_pol(ext, msg, nla, pt, -ERANGE, "integer out of range");
+		if (sign ? (int64_t)v > (int64_t)pt->max : v > pt->max)
+			return nlc_bad_pol(ext, msg, nla, pt, -ERANGE, range_msg);
 		return 0;
 	case NLC_CHECK_RANGE:
 		if (v < pt->min || v > pt->max)
-			return nlc_bad_pol(ext, msg, nla, pt, -ERANGE, "integer out of range");
+			return nlc_bad_pol(ext, msg, nla, pt, -ERANGE, range_msg);
 		return 0;
 	default:
 		return 0;
@@ -1232,7 +1239,22 @@ static const struct nlc_policy ethnl_rss_get_policy[NL_ETHTOOL_A_RSS_MAX + 1] = 
 	[ETHTOOL_A_RSS_START_CONTEXT] = { .type = NLC_U32 },
 };
 
+/* RXH_XFRM_SYM_OR_XOR (linux/ethtool.h, 6.13) */
+#define NLC_RXH_XFRM_SYM_OR_XOR (1u << 1)
+
+static const struct nlc_policy ethnl_rss_set_policy[NL_ETHTOOL_A_RSS_MAX + 1] = {
+	[ETHTOOL_A_RSS_HEADER] = ETHNL_HEADER,
+	[ETHTOOL_A_RSS_CONTEXT] = { .type = NLC_U32 },
+	[ETHTOOL_A_RSS_HFUNC] = U32_MIN(1),
+	[ETHTOOL_A_RSS_INDIR] = { .type = NLC_BINARY },
+	[ETHTOOL_A_RSS_HKEY] = { .type = NLC_BINARY, .check = NLC_CHECK_MIN, .min = 1 },
+	[ETHTOOL_A_RSS_INPUT_XFRM] = U32_MAX_(NLC_RXH_XFRM_SYM_OR_XOR),
+	/* the per-flow hash fields: a nest whose own policy is left to the server */
+	[ETHTOOL_A_RSS_FLOW_HASH] = { .type = NLC_NESTED },
+};
+
 static const struct nlc_op ethtool_ops[] = {
+	{ ETHTOOL_MSG_RSS_SET, ethnl_rss_set_policy, NL_ETHTOOL_A_RSS_MAX, NULL, 0, true, false },
 	{ ETHTOOL_MSG_FEATURES_GET, ethnl_get_policy, 1, ethnl_get_policy, 1, true, true },
 	{ ETHTOOL_MSG_FEATURES_SET, ethnl_features_set_policy, ETHTOOL_A_FEATURES_WANTED, NULL, 0,
 	  true, false },
@@ -1336,6 +1358,22 @@ int nlc_ethtool_features_set_req(void *buf, size_t cap, uint16_t family, uint32_
 	return nlc_msg_end(&m);
 }
 
+int nlc_ethtool_rss_set_req(void *buf, size_t cap, uint16_t family, uint32_t seq, uint32_t ifindex,
+			    uint32_t context, const uint32_t *indir, unsigned int n)
+{
+	struct nlc_msg m;
+
+	if (nlc_ethtool_start(&m, buf, cap, family, seq, ETHTOOL_MSG_RSS_SET, ifindex, 0))
+		return -EMSGSIZE;
+	if (context)
+		nlc_put_u32(&m, ETHTOOL_A_RSS_CONTEXT, context);
+	/* the table as the kernel reads it: n host-order u32 queue indices */
+	if ((size_t)n * sizeof(uint32_t) > UINT16_MAX)
+		return -EMSGSIZE;
+	nlc_put_bin(&m, ETHTOOL_A_RSS_INDIR, indir, (size_t)n * sizeof(uint32_t));
+	return nlc_msg_end(&m);
+}
+
 /*
  * ethnl_parse_header_dev_get(): a request names its device by index or by
  * name; the lookup itself is the server's.
@@ -1348,8 +1386,8 @@ static int nlc_ethtool_header(struct nlc_request *req, const void *msg, struct n
 	if (!nlc_has(&req->attrs, 1)) {
 		if (req->dump)
 			return 0;
-		nlc_set_msg(ext, "request header missing");
-		return -EINVAL;
+		/* v6.18 names the missing header attribute, with no message */
+		return nlc_missing(ext, msg, NULL, 1);
 	}
 	nlc_parse_nested(&req->header, hdr, ethnl_header_policy, NL_ETHTOOL_A_HEADER_MAX);
 	if (!req->dump && !nlc_has(&req->header, ETHTOOL_A_HEADER_DEV_INDEX) &&
@@ -1635,9 +1673,12 @@ static void nlc_put_policy(struct nlc_msg *m, const struct nlc_policy *pt)
 		nlc_put_u64(m, NL_POLICY_TYPE_ATTR_MAX_VALUE_S, (uint64_t)smax);
 		break;
 	}
+	case NLC_BINARY:
+		if (pt->check == NLC_CHECK_MIN || pt->check == NLC_CHECK_RANGE)
+			nlc_put_u32(m, NL_POLICY_TYPE_ATTR_MIN_LENGTH, (uint32_t)pt->min);
+		/* fall through */
 	case NLC_STRING:
 	case NLC_NUL_STRING:
-	case NLC_BINARY:
 		if (pt->len)
 			nlc_put_u32(m, NL_POLICY_TYPE_ATTR_MAX_LENGTH, pt->len);
 		break;

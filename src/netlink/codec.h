@@ -250,6 +250,9 @@ int nlc_ethtool_start(struct nlc_msg *m, void *buf, size_t cap, uint16_t family,
 /* features-set: ask for @name (e.g. "ntuple-filters", "rx-gro") on or off. */
 int nlc_ethtool_features_set_req(void *buf, size_t cap, uint16_t family, uint32_t seq,
 				 uint32_t ifindex, const char *name, bool on);
+/* rss-set: the indirection table of @context (@n 0: an empty table, the driver's default). */
+int nlc_ethtool_rss_set_req(void *buf, size_t cap, uint16_t family, uint32_t seq, uint32_t ifindex,
+			    uint32_t context, const uint32_t *indir, unsigned int n);
 int nlc_ethtool_parse_req(const void *msg, size_t len, uint16_t family, struct nlc_request *req,
 			  struct nlc_extack *ext);
 const struct nlc_policy *nlc_ethtool_reply_policy(uint8_t cmd, unsigned int *maxtype);

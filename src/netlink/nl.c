@@ -507,6 +507,65 @@ int nl_ethtool_feature_set(struct nl_sock *sk, uint32_t ifindex, const char *nam
 	return nl_exchange(sk, (size_t)len, "ethtool", NULL, NULL);
 }
 
+struct nl_indir_ctx {
+	uint32_t *indir;
+	unsigned int max;
+	int size;
+};
+
+static int nl_indir_cb(const struct nlc_obj *o, void *arg)
+{
+	struct nl_indir_ctx *ctx = arg;
+	const struct nlattr *nla = o->tb[ETHTOOL_A_RSS_INDIR];
+	size_t n;
+
+	if (!nla)
+		return 0;
+	if (nlc_attr_len(nla) % sizeof(uint32_t))
+		return devmem_err(-EBADMSG, "ethtool: an indirection table of %zu bytes",
+				  nlc_attr_len(nla));
+	n = nlc_attr_len(nla) / sizeof(uint32_t);
+	memcpy(ctx->indir, nlc_attr_data(nla), (n < ctx->max ? n : ctx->max) * sizeof(uint32_t));
+	ctx->size = (int)n;
+	return 0;
+}
+
+int nl_ethtool_rss_get_indir(struct nl_sock *sk, uint32_t ifindex, uint32_t *indir,
+			     unsigned int max)
+{
+	struct nl_indir_ctx ind = { .indir = indir, .max = max };
+	struct nl_obj_ctx ctx = {
+		.cmd = ETHTOOL_MSG_RSS_GET_REPLY, .ethtool = true, .cb = nl_indir_cb, .arg = &ind
+	};
+	struct nlc_msg m;
+	int err;
+
+	err = nl_family(sk, ETHTOOL_GENL_NAME, &sk->ethtool_family);
+	if (err)
+		return err;
+	if (nlc_ethtool_start(&m, sk->tx, sizeof(sk->tx), sk->ethtool_family, nl_next_seq(sk),
+			      ETHTOOL_MSG_RSS_GET, ifindex, 0))
+		return devmem_err(-EMSGSIZE, "ethtool: cannot build the request");
+	err = nl_exchange(sk, m.nlh->nlmsg_len, "ethtool", nl_obj_msg, &ctx);
+	return err ? err : ind.size;
+}
+
+int nl_ethtool_rss_set_indir(struct nl_sock *sk, uint32_t ifindex, const uint32_t *indir,
+			     unsigned int n)
+{
+	int len, err;
+
+	err = nl_family(sk, ETHTOOL_GENL_NAME, &sk->ethtool_family);
+	if (err)
+		return err;
+	len = nlc_ethtool_rss_set_req(sk->tx, sizeof(sk->tx), sk->ethtool_family, nl_next_seq(sk),
+				      ifindex, 0, indir, n);
+	if (len < 0)
+		return devmem_err(len, "ethtool: an indirection table of %u entries is too long",
+				  n);
+	return nl_exchange(sk, (size_t)len, "ethtool", NULL, NULL);
+}
+
 /* ---- ntuple rules: SIOCETHTOOL (net/ethtool/ioctl.c) ---- */
 
 static int nl_ethtool_ioctl(uint32_t ifindex, void *data, const char *what)

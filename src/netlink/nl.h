@@ -76,6 +76,13 @@ int nl_ethtool_feature_get(struct nl_sock *sk, uint32_t ifindex, const char *nam
 			   bool *changeable);
 int nl_ethtool_feature_set(struct nl_sock *sk, uint32_t ifindex, const char *name, bool on);
 
+/* rss-get: the indirection table of context 0 into @indir (up to @max); returns its size. */
+int nl_ethtool_rss_get_indir(struct nl_sock *sk, uint32_t ifindex, uint32_t *indir,
+			     unsigned int max);
+/* rss-set: the indirection table of context 0 (@n 0: back to the driver's default). */
+int nl_ethtool_rss_set_indir(struct nl_sock *sk, uint32_t ifindex, const uint32_t *indir,
+			     unsigned int n);
+
 /*
  * ntuple rules through SIOCETHTOOL (the kernel has no netlink for them).
  * Add: @fs->location may be RX_CLS_LOC_ANY; the location used is returned.
