@@ -767,6 +767,21 @@ Test(codec, rss_set_empty_key_is_a_binary_size_out_of_range)
 	cr_assert(ext.has_policy);
 }
 
+Test(codec, bind_reply_carries_the_id)
+{
+	struct nlc_obj o = { 0 }, got;
+	int len;
+
+	o.present = 1u << NETDEV_A_DMABUF_ID;
+	o.v[NETDEV_A_DMABUF_ID] = 42;
+	len = nlc_netdev_reply(out, sizeof(out), FAM, 3, 4, NETDEV_CMD_BIND_RX, false, &o);
+	cr_assert_eq(len, NLMSG_HDRLEN + GENL_HDRLEN + 8);
+	cr_assert_eq(nlc_netdev_parse_reply(out, (size_t)len, FAM, NETDEV_CMD_BIND_RX, &got, NULL),
+		     0);
+	cr_assert_eq(got.v[NETDEV_A_DMABUF_ID], 42);
+	cr_assert_eq(got.present, 1u << NETDEV_A_DMABUF_ID);
+}
+
 Test(codec, reply_of_another_command_is_einval)
 {
 	cr_assert_eq(nlc_netdev_parse_reply(rec_queue_get_lo, 0x2c, FAM, NETDEV_CMD_DEV_GET,

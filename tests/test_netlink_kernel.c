@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
+#include <arpa/inet.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
@@ -613,6 +614,42 @@ Test(kernel, ethtool_on_lo_answers_as_the_kernel_does)
 	cr_assert_not(active);
 	cr_assert_not(changeable);
 	cr_assert_eq(ntuple, -EOPNOTSUPP);
+}
+
+Test(kernel, ntuple_rules_on_lo_are_refused_by_its_driver)
+{
+	struct ethtool_rx_flow_spec fs = {
+		.flow_type = TCP_V4_FLOW,
+		.ring_cookie = 1,
+		.location = RX_CLS_LOC_ANY,
+	};
+	uint32_t locs[4];
+
+	fs.h_u.tcp_ip4_spec.pdst = htons(5201);
+	fs.m_u.tcp_ip4_spec.pdst = 0xffff;
+	cr_assert_eq(nl_ntuple_add(lo_ifindex(), &fs), -EOPNOTSUPP);
+	cr_assert_eq(nl_ntuple_del(lo_ifindex(), 0), -EOPNOTSUPP);
+	cr_assert_eq(nl_ntuple_get(lo_ifindex(), 0, &fs), -EOPNOTSUPP);
+	cr_assert_eq(nl_ntuple_list(lo_ifindex(), locs, 4), -EOPNOTSUPP);
+	cr_assert_eq(nl_ntuple_add(0x7ffffff0, &fs), -ENODEV);
+}
+
+Test(kernel, queue_get_of_lo_answers_one_queue)
+{
+	struct nl_sock *sk = open_sock();
+	struct nlc_obj f = { 0 }, o;
+	int err;
+
+	f.present =
+		1u << NETDEV_A_QUEUE_IFINDEX | 1u << NETDEV_A_QUEUE_ID | 1u << NETDEV_A_QUEUE_TYPE;
+	f.v[NETDEV_A_QUEUE_IFINDEX] = lo_ifindex();
+	f.v[NETDEV_A_QUEUE_TYPE] = NETDEV_QUEUE_TYPE_TX;
+	err = nl_netdev_get(sk, NETDEV_CMD_QUEUE_GET, &f, &o);
+	nl_sock_close(sk);
+	cr_assert_eq(err, 0, "%s", devmem_last_error());
+	cr_assert_eq(o.v[NETDEV_A_QUEUE_IFINDEX], lo_ifindex());
+	cr_assert_eq(o.v[NETDEV_A_QUEUE_ID], 0);
+	cr_assert_eq(o.v[NETDEV_A_QUEUE_TYPE], NETDEV_QUEUE_TYPE_TX);
 }
 
 Test(kernel, ethtool_on_a_missing_device_is_enodev)
