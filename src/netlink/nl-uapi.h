@@ -111,7 +111,7 @@ enum {
  * power of two of at least PAGE_SIZE. A kernel without it refuses the
  * attribute as unknown (strict validation), so it is sent only when asked.
  */
-#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 19, 0)
+#ifndef NETDEV_A_DMABUF_RX_PAGE_SIZE /* devmem/uapi.h may carry it already */
 #define NETDEV_A_DMABUF_RX_PAGE_SIZE 5
 #endif
 #define NL_NETDEV_A_DMABUF_MAX NETDEV_A_DMABUF_RX_PAGE_SIZE
