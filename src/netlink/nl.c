@@ -162,6 +162,9 @@ static int nl_exchange(struct nl_sock *sk, size_t len, const char *what, nl_msg_
 				continue;
 			return nl_fail(sk, what, -errno);
 		}
+		/* a netlink socket never reads empty: the exchange cannot end */
+		if (n == 0)
+			return nl_fail(sk, what, -EBADMSG);
 		for (; mnl_nlmsg_ok(nlh, rem); nlh = mnl_nlmsg_next(nlh, &rem)) {
 			/* a late answer to an earlier, abandoned request */
 			if (nlh->nlmsg_seq != seq ||
