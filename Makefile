@@ -1,8 +1,9 @@
 # The two commands of the README. Everything else is Meson + Ninja.
 #   make demo   the main job: a devmem receive on the embedded defaults
 #   make test   the whole test suite (plain, ASan+UBSan, TSan)
+#   make fuzz   the fuzz programs for longer (FUZZ_SECONDS each; libFuzzer where installed)
 
-.PHONY: all demo test bench clean format
+.PHONY: all demo test bench clean format fuzz
 
 all:
 	@scripts/deps.sh build
@@ -19,6 +20,10 @@ bench:
 	@scripts/deps.sh build
 	@scripts/build.sh build-bench --buildtype=release -Db_ndebug=true -Dtests=false
 	@scripts/bench.sh
+
+fuzz:
+	@scripts/deps.sh build
+	@scripts/fuzz.sh
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')
