@@ -17,10 +17,11 @@
 #include "harness.h"
 #include "lib/compiler.h"
 #include "lib/list.h"
+#include "rdma/rdma.h"
 #include "support/rdma-pair.h"
 
-#define ALL_ACCESS                                                                        \
-	(DEVMEM_IBV_ACCESS_LOCAL_WRITE | DEVMEM_IBV_ACCESS_REMOTE_WRITE |                 \
+#define ALL_ACCESS                                                        \
+	(DEVMEM_IBV_ACCESS_LOCAL_WRITE | DEVMEM_IBV_ACCESS_REMOTE_WRITE | \
 	 DEVMEM_IBV_ACCESS_REMOTE_READ)
 
 static struct devmem_ibv_context *ctx_open(void)
@@ -107,8 +108,8 @@ Test(rdma_mr, dmabuf_reg_mr_every_flag_combination)
 			errno = 0;
 			mr = devmem_ibv_reg_dmabuf_mr(pd, o, len - o, o, fd, access);
 			if (legal) {
-				cr_assert_not_null(mr, "access %#x offset %zu: %s", access, (size_t)o,
-						   strerror(errno));
+				cr_assert_not_null(mr, "access %#x offset %zu: %s", access,
+						   (size_t)o, strerror(errno));
 				cr_assert_eq(mr->length, len - o);
 				cr_assert_eq(devmem_ibv_dereg_mr(mr), 0);
 			} else {
@@ -125,8 +126,11 @@ Test(rdma_mr, dmabuf_reg_mr_every_flag_combination)
 
 Test(rdma_mr, dmabuf_reg_mr_bad_flags_is_einval)
 {
-	static const int bad[] = { DEVMEM_IBV_ACCESS_MW_BIND, DEVMEM_IBV_ACCESS_ZERO_BASED,
-				   DEVMEM_IBV_ACCESS_ON_DEMAND, DEVMEM_IBV_ACCESS_HUGETLB, 1 << 12,
+	static const int bad[] = { DEVMEM_IBV_ACCESS_MW_BIND,
+				   DEVMEM_IBV_ACCESS_ZERO_BASED,
+				   DEVMEM_IBV_ACCESS_ON_DEMAND,
+				   DEVMEM_IBV_ACCESS_HUGETLB,
+				   1 << 12,
 				   1 << 30 };
 	struct devmem_ibv_context *ctx = ctx_open();
 	struct devmem_ibv_pd *pd = devmem_ibv_alloc_pd(ctx);
@@ -138,7 +142,7 @@ Test(rdma_mr, dmabuf_reg_mr_bad_flags_is_einval)
 	for (i = 0; i < ARRAY_SIZE(bad); i++) {
 		errno = 0;
 		cr_assert_null(devmem_ibv_reg_dmabuf_mr(pd, 0, PAGE_SIZE, 0, fd,
-							 DEVMEM_IBV_ACCESS_LOCAL_WRITE | bad[i]));
+							DEVMEM_IBV_ACCESS_LOCAL_WRITE | bad[i]));
 		cr_assert_eq(errno, EINVAL, "flag %#x", bad[i]);
 	}
 	cr_assert_eq(device_mapped_bytes(dev), 0, "a refused registration maps nothing");
@@ -177,8 +181,8 @@ Test(rdma_mr, dmabuf_reg_mr_fd_minus_one_is_ebadf)
 	struct devmem_ibv_pd *pd = devmem_ibv_alloc_pd(ctx);
 
 	errno = 0;
-	cr_assert_null(devmem_ibv_reg_dmabuf_mr(pd, 0, PAGE_SIZE, 0, -1,
-						 DEVMEM_IBV_ACCESS_LOCAL_WRITE));
+	cr_assert_null(
+		devmem_ibv_reg_dmabuf_mr(pd, 0, PAGE_SIZE, 0, -1, DEVMEM_IBV_ACCESS_LOCAL_WRITE));
 	cr_assert_eq(errno, EBADF);
 	errno = 0;
 	cr_assert_null(devmem_ibv_reg_dmabuf_mr(pd, 0, 0, 0, -1, DEVMEM_IBV_ACCESS_LOCAL_WRITE));
@@ -199,10 +203,11 @@ Test(rdma_mr, dmabuf_reg_mr_bad_range_is_einval)
 	cr_assert_eq(errno, EINVAL, "length 0");
 	errno = 0;
 	cr_assert_null(devmem_ibv_reg_dmabuf_mr(pd, PAGE_SIZE, 3 * PAGE_SIZE + 1, PAGE_SIZE, fd,
-						 ALL_ACCESS));
+						ALL_ACCESS));
 	cr_assert_eq(errno, EINVAL, "past the buffer");
 	errno = 0;
-	cr_assert_null(devmem_ibv_reg_dmabuf_mr(pd, PAGE_SIZE, SIZE_MAX, PAGE_SIZE, fd, ALL_ACCESS));
+	cr_assert_null(
+		devmem_ibv_reg_dmabuf_mr(pd, PAGE_SIZE, SIZE_MAX, PAGE_SIZE, fd, ALL_ACCESS));
 	cr_assert_eq(errno, EINVAL, "offset + length overflows");
 	cr_assert(list_empty(&buf->attachments));
 	close(fd);
@@ -329,8 +334,10 @@ Test(rdma_qp, post_send_beyond_queue_depth_is_enomem)
 	mr = devmem_ibv_reg_mr(a.pd, mem, PAGE_SIZE, ALL_ACCESS);
 	sge = (struct devmem_ibv_sge){ (uintptr_t)mem, 8, mr->lkey };
 	for (i = 0; i < 3; i++)
-		wr[i] = (struct devmem_ibv_send_wr){ .wr_id = i, .next = i < 2 ? &wr[i + 1] : NULL,
-						     .sg_list = &sge, .num_sge = 1,
+		wr[i] = (struct devmem_ibv_send_wr){ .wr_id = i,
+						     .next = i < 2 ? &wr[i + 1] : NULL,
+						     .sg_list = &sge,
+						     .num_sge = 1,
 						     .opcode = DEVMEM_IBV_WR_SEND };
 	/* b posts no receive: the sends wait (infinite RNR retry), the queue stays full */
 	cr_assert_eq(devmem_ibv_post_send(a.qp, wr, &bad), ENOMEM);
@@ -380,7 +387,8 @@ Test(rdma_traffic, dmabuf_rc_send_recv_100_iterations)
 	side_reg(&sb, &b, 4, 0, 4 * PAGE_SIZE, 0x100000);
 	for (i = 0; i < 100; i++) {
 		buf_fill(sa.buf, 10, len, i);
-		cr_assert_eq(rdma_post_recv(b.qp, 1000 + i, 0x100000 + 200, len + 50, sb.mr->lkey), 0);
+		cr_assert_eq(rdma_post_recv(b.qp, 1000 + i, 0x100000 + 200, len + 50, sb.mr->lkey),
+			     0);
 		cr_assert_eq(rdma_post(a.qp, DEVMEM_IBV_WR_SEND, i, 10, len, sa.mr->lkey, 0, 0), 0);
 		cr_assert_eq(rdma_poll_one(b.cq, &wc), 1);
 		cr_assert_eq(wc.status, DEVMEM_IBV_WC_SUCCESS, "%s",
@@ -477,7 +485,9 @@ Test(rdma_traffic, write_and_send_with_immediate_deliver_it)
 	buf_fill(sa.buf, 0, 512, 3);
 	cr_assert_eq(rdma_post_recv(b.qp, 77, 0, 0, sb.mr->lkey), 0);
 	sge = (struct devmem_ibv_sge){ 0, 512, sa.mr->lkey };
-	wr = (struct devmem_ibv_send_wr){ .wr_id = 1, .sg_list = &sge, .num_sge = 1,
+	wr = (struct devmem_ibv_send_wr){ .wr_id = 1,
+					  .sg_list = &sge,
+					  .num_sge = 1,
 					  .opcode = DEVMEM_IBV_WR_RDMA_WRITE_WITH_IMM,
 					  .send_flags = DEVMEM_IBV_SEND_SIGNALED,
 					  .imm_data = htonl(0xabcd),
@@ -521,8 +531,11 @@ Test(rdma_traffic, unsignaled_sends_complete_silently)
 	side_reg(&sa, &a, 1, 0, PAGE_SIZE, 0);
 	side_reg(&sb, &b, 1, 0, PAGE_SIZE, 0);
 	sge = (struct devmem_ibv_sge){ 0, 64, sa.mr->lkey };
-	wr[0] = (struct devmem_ibv_send_wr){ .wr_id = 1, .next = &wr[1], .sg_list = &sge,
-					     .num_sge = 1, .opcode = DEVMEM_IBV_WR_RDMA_WRITE,
+	wr[0] = (struct devmem_ibv_send_wr){ .wr_id = 1,
+					     .next = &wr[1],
+					     .sg_list = &sge,
+					     .num_sge = 1,
+					     .opcode = DEVMEM_IBV_WR_RDMA_WRITE,
 					     .wr.rdma = { 0, sb.mr->rkey } };
 	wr[1] = wr[0];
 	wr[1].wr_id = 2;
@@ -607,8 +620,9 @@ Test(rdma_status, read_of_mr_without_remote_read_is_remote_access_error)
 	cr_assert_eq(rdma_pair_open(&a, &b, 16, ALL_ACCESS), 0);
 	side_reg(&sa, &a, 1, 0, PAGE_SIZE, 0);
 	side_reg(&sb, &b, 1, 0, PAGE_SIZE, 0);
-	ro = devmem_ibv_reg_dmabuf_mr(b.pd, 0, PAGE_SIZE, 0, sb.fd, DEVMEM_IBV_ACCESS_LOCAL_WRITE |
-									    DEVMEM_IBV_ACCESS_REMOTE_WRITE);
+	ro = devmem_ibv_reg_dmabuf_mr(b.pd, 0, PAGE_SIZE, 0, sb.fd,
+				      DEVMEM_IBV_ACCESS_LOCAL_WRITE |
+					      DEVMEM_IBV_ACCESS_REMOTE_WRITE);
 	cr_assert_not_null(ro);
 	cr_assert_eq(rdma_post(a.qp, DEVMEM_IBV_WR_RDMA_READ, 1, 0, 64, sa.mr->lkey, 0, ro->rkey),
 		     0);
@@ -705,8 +719,8 @@ struct vram_side {
 	struct devmem_ibv_mr *mr;
 };
 
-static void vram_side_new(struct vram_side *v, struct rdma_end *e, size_t pages,
-			  uint64_t bandwidth, unsigned int flags)
+static void vram_side_new(struct vram_side *v, struct rdma_end *e, size_t pages, uint64_t bandwidth,
+			  unsigned int flags)
 {
 	struct vram_opts opts = { .sz = sizeof(opts), .copy_bandwidth = bandwidth };
 
@@ -801,9 +815,9 @@ Test(rdma_dynamic, refault_waits_for_the_move_fence)
 		usleep(100);
 	cr_assert_not(dma_resv_test_signaled(v.buf->resv, DMA_RESV_USAGE_KERNEL),
 		      "the move is in flight");
-	cr_assert_eq(rdma_post(a.qp, DEVMEM_IBV_WR_RDMA_WRITE, 1, 0, 100, sa.mr->lkey, 50,
-			       v.mr->rkey),
-		     0);
+	cr_assert_eq(
+		rdma_post(a.qp, DEVMEM_IBV_WR_RDMA_WRITE, 1, 0, 100, sa.mr->lkey, 50, v.mr->rkey),
+		0);
 	cr_assert_eq(rdma_poll_one(a.cq, &wc), 1);
 	cr_assert_eq(wc.status, DEVMEM_IBV_WC_SUCCESS);
 	cr_assert(dma_resv_test_signaled(v.buf->resv, DMA_RESV_USAGE_KERNEL),
@@ -869,5 +883,59 @@ Test(rdma_dynamic, read_from_evicted_mr_gets_the_moved_data)
 	rdma_end_close(&a);
 	rdma_end_close(&b);
 	side_put(&sa);
+	vram_side_put(&v);
+}
+
+struct slow_access {
+	int in_access; /* atomic */
+	int notified; /* atomic: move_notify has returned */
+	bool overlapped; /* the notification returned while the access was running */
+};
+
+static ssize_t slow_fn(void *cpu, size_t len, void *arg)
+{
+	struct slow_access *s = arg;
+
+	__atomic_store_n(&s->in_access, 1, __ATOMIC_RELEASE);
+	usleep(100 * 1000);
+	if (__atomic_load_n(&s->notified, __ATOMIC_ACQUIRE))
+		s->overlapped = true;
+	memset(cpu, 0x5a, len);
+	return len;
+}
+
+static void *slow_access_thread(void *arg)
+{
+	struct vram_side *v = ((void **)arg)[0];
+	struct slow_access *s = ((void **)arg)[1];
+
+	swrdma_mr_io(to_smr(v->mr), 0, 64, DMA_FROM_DEVICE, slow_fn, s);
+	return NULL;
+}
+
+/* mlx5's invalidate callback returns only once the device has stopped using the pages. */
+Test(rdma_dynamic, move_notify_waits_for_device_access_in_flight)
+{
+	struct rdma_end b = { 0 };
+	struct slow_access s = { 0 };
+	struct devmem_ibv_mr_stats st;
+	struct vram_side v;
+	void *args[2] = { &v, &s };
+	pthread_t t;
+
+	cr_assert_eq(rdma_end_open(&b, 4, 16), 0);
+	vram_side_new(&v, &b, 1, 0, 0);
+	cr_assert_eq(pthread_create(&t, NULL, slow_access_thread, args), 0);
+	while (!__atomic_load_n(&s.in_access, __ATOMIC_ACQUIRE))
+		usleep(1000);
+	dma_resv_lock(v.buf->resv, NULL);
+	dma_buf_move_notify(v.buf);
+	__atomic_store_n(&s.notified, 1, __ATOMIC_RELEASE);
+	dma_resv_unlock(v.buf->resv);
+	pthread_join(t, NULL);
+	cr_assert_not(s.overlapped, "move_notify returned while the device was writing");
+	cr_assert_eq(devmem_ibv_mr_get_stats(v.mr, &st), 0);
+	cr_assert_eq(st.invalidations, 1);
+	rdma_end_close(&b);
 	vram_side_put(&v);
 }

@@ -243,9 +243,9 @@ Test(umem_dmabuf, map_pages_trims_unaligned_range_and_unmap_restores)
 	struct mock m;
 	int fd = mock_new(&m, pages, 3);
 
-	cr_assert_eq(ib_umem_dmabuf_get(dev, 2 * PAGE_SIZE + 100, 3 * PAGE_SIZE, fd, 1, &dyn_ops,
-					&umem),
-		     0);
+	cr_assert_eq(
+		ib_umem_dmabuf_get(dev, 2 * PAGE_SIZE + 100, 3 * PAGE_SIZE, fd, 1, &dyn_ops, &umem),
+		0);
 	dma_resv_lock(m.dmabuf->resv, NULL);
 	cr_assert_eq(ib_umem_dmabuf_map_pages(umem), 0);
 	cr_assert_eq(umem->umem_sgt.nents, 3);

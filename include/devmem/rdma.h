@@ -421,10 +421,9 @@ int devmem_ibv_poll_cq(struct devmem_ibv_cq *cq, int num_entries, struct devmem_
 
 struct devmem_ibv_qp *devmem_ibv_create_qp(struct devmem_ibv_pd *pd,
 					   struct devmem_ibv_qp_init_attr *qp_init_attr);
-int devmem_ibv_modify_qp(struct devmem_ibv_qp *qp, struct devmem_ibv_qp_attr *attr,
-			 int attr_mask);
-int devmem_ibv_query_qp(struct devmem_ibv_qp *qp, struct devmem_ibv_qp_attr *attr,
-			int attr_mask, struct devmem_ibv_qp_init_attr *init_attr);
+int devmem_ibv_modify_qp(struct devmem_ibv_qp *qp, struct devmem_ibv_qp_attr *attr, int attr_mask);
+int devmem_ibv_query_qp(struct devmem_ibv_qp *qp, struct devmem_ibv_qp_attr *attr, int attr_mask,
+			struct devmem_ibv_qp_init_attr *init_attr);
 int devmem_ibv_destroy_qp(struct devmem_ibv_qp *qp);
 /*
  * The wire: a connected SOCK_STREAM socket to the peer QP's (the library

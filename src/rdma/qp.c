@@ -154,6 +154,8 @@ struct swrdma_qp {
 		struct swrdma_cursor cur;
 		bool is_resp, error_after;
 		struct swrdma_swqe *wqe;
+		uint8_t held; /* SWRDMA_TSAN: the last byte of a response */
+		bool held_valid;
 	} tx;
 	struct swrdma_resp *resp;
 	uint32_t resp_head, resp_tail;
@@ -373,6 +375,7 @@ static void qp_release_held(struct swrdma_qp *qp)
 	qp->rx.stage = RX_HDR;
 	qp->rx.got = 0;
 	qp->tx.busy = false;
+	qp->tx.held_valid = false;
 }
 
 /*
@@ -448,8 +451,7 @@ static bool rq_take(struct swrdma_qp *qp)
 }
 
 /* The remote range a WRITE or READ names, in an MR of our PD that allows @access. */
-static struct swrdma_mr *rx_remote_mr(struct swrdma_qp *qp, const struct swrdma_hdr *h,
-				      int access)
+static struct swrdma_mr *rx_remote_mr(struct swrdma_qp *qp, const struct swrdma_hdr *h, int access)
 {
 	struct swrdma_mr *mr = swrdma_mr_lookup(qp->ctx, h->rkey);
 
@@ -493,8 +495,8 @@ static int rx_dispatch(struct swrdma_qp *qp)
 		if (resp_ring_full(qp) || !rq_take(qp))
 			return RX_STALL;
 		qp->rx.remaining = h->len;
-		qp->rx.recv_status = cursor_hold(qp, &qp->rx.cur, qp->rx.rwqe.sge,
-						 qp->rx.rwqe.num_sge, true);
+		qp->rx.recv_status =
+			cursor_hold(qp, &qp->rx.cur, qp->rx.rwqe.sge, qp->rx.rwqe.num_sge, true);
 		if (qp->rx.recv_status) {
 			rx_refuse(qp, DEVMEM_IBV_WC_REM_OP_ERR);
 		} else if (sge_total(qp->rx.rwqe.sge, qp->rx.rwqe.num_sge) < h->len) {
@@ -543,8 +545,8 @@ static int rx_dispatch(struct swrdma_qp *qp)
 
 		qp->rx.responder = false;
 		if (h->psn - qp->sq_head >= qp->sq_send - qp->sq_head || w->state != WQE_SENT ||
-		    (h->opcode == SWRDMA_OP_READ_RESP) != (w->opcode == DEVMEM_IBV_WR_RDMA_READ &&
-							   !h->status) ||
+		    (h->opcode == SWRDMA_OP_READ_RESP) !=
+			    (w->opcode == DEVMEM_IBV_WR_RDMA_READ && !h->status) ||
 		    (h->opcode == SWRDMA_OP_ACK && h->len))
 			return RX_FATAL;
 		if (h->opcode == SWRDMA_OP_ACK) {
@@ -600,8 +602,8 @@ static ssize_t rx_payload_piece(struct swrdma_qp *qp)
 	struct sock_io io = { qp->sock, 0 };
 
 	if (qp->rx.discard) {
-		ssize_t n = sock_recv_fn(qp->scratch, min(qp->rx.remaining, (uint64_t)SWRDMA_SCRATCH),
-					 &io);
+		ssize_t n = sock_recv_fn(qp->scratch,
+					 min(qp->rx.remaining, (uint64_t)SWRDMA_SCRATCH), &io);
 		return n;
 	}
 	return cursor_io(&qp->rx.cur, qp->rx.remaining, DMA_FROM_DEVICE, sock_recv_fn, &io);
@@ -692,8 +694,8 @@ static bool tx_start(struct swrdma_qp *qp)
 		qp->tx.remaining = r->len;
 		if (r->mr) {
 			qp->tx.cur = (struct swrdma_cursor){ .num = 1 };
-			qp->tx.cur.sge[0] =
-				(struct devmem_ibv_sge){ r->raddr, (uint32_t)r->len, r->mr->ibv.lkey };
+			qp->tx.cur.sge[0] = (struct devmem_ibv_sge){ r->raddr, (uint32_t)r->len,
+								     r->mr->ibv.lkey };
 			qp->tx.cur.mr[0] = r->mr;
 		}
 		qp->tx.busy = true;
@@ -756,6 +758,53 @@ static void tx_done(struct swrdma_qp *qp)
 		qp_enter_error(qp);
 }
 
+/*
+ * Under ThreadSanitizer only: the peer may complete a READ as soon as the
+ * last byte of its response leaves, before this thread publishes its reads
+ * of the MR (swrdma_dma_order_release()), and the race detector cannot see
+ * the wire between them. So the last byte is read first, the reads are
+ * published, and then it is sent. (The kernel's socket orders them anyway.)
+ */
+#if defined(__SANITIZE_THREAD__)
+#define SWRDMA_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define SWRDMA_TSAN 1
+#endif
+#endif
+#ifndef SWRDMA_TSAN
+#define SWRDMA_TSAN 0
+#endif
+
+static bool swrdma_hold_last_byte(struct swrdma_qp *qp)
+{
+	return SWRDMA_TSAN && qp->tx.is_resp && qp->tx.remaining == 1;
+}
+
+static ssize_t copy_byte_fn(void *cpu, size_t len, void *arg)
+{
+	*(uint8_t *)arg = *(uint8_t *)cpu;
+	return 1;
+}
+
+static ssize_t tx_last_byte(struct swrdma_qp *qp, struct sock_io *io)
+{
+	ssize_t n;
+
+	if (!qp->tx.held_valid) {
+		n = cursor_io(&qp->tx.cur, 1, DMA_TO_DEVICE, copy_byte_fn, &qp->tx.held);
+
+		if (n <= 0)
+			return n;
+		qp->tx.held_valid = true;
+		swrdma_dma_order_release();
+	}
+	n = sock_send_fn(&qp->tx.held, 1, io);
+	if (n == 1)
+		qp->tx.held_valid = false;
+	return n;
+}
+
 /* Send as much as the socket takes. True if anything moved; *blocked if it is full. */
 static bool qp_tx(struct swrdma_qp *qp, bool *blocked)
 {
@@ -787,7 +836,13 @@ static bool qp_tx(struct swrdma_qp *qp, bool *blocked)
 		}
 		io.flags = 0;
 		while (qp->tx.remaining) {
-			n = cursor_io(&qp->tx.cur, qp->tx.remaining, DMA_TO_DEVICE, sock_send_fn, &io);
+			if (swrdma_hold_last_byte(qp)) {
+				n = tx_last_byte(qp, &io);
+			} else {
+				uint64_t max = qp->tx.remaining - (SWRDMA_TSAN && qp->tx.is_resp);
+
+				n = cursor_io(&qp->tx.cur, max, DMA_TO_DEVICE, sock_send_fn, &io);
+			}
 			if (n == -EAGAIN) {
 				*blocked = true;
 				return progress;
@@ -815,7 +870,8 @@ static bool qp_has_work(struct swrdma_qp *qp, bool rx_stalled)
 		return qp->sq_head != sq_tail || qp->rq_head != rq_tail;
 	if (!qp->tx.busy && qp->resp_head != qp->resp_tail)
 		return true;
-	if (!qp->tx.busy && state == DEVMEM_IBV_QPS_RTS && !qp->sq_stopped && qp->sq_send != sq_tail)
+	if (!qp->tx.busy && state == DEVMEM_IBV_QPS_RTS && !qp->sq_stopped &&
+	    qp->sq_send != sq_tail)
 		return true;
 	return rx_stalled && qp->rq_head != rq_tail;
 }
@@ -864,7 +920,8 @@ static void qp_wake(struct swrdma_qp *qp)
 {
 	uint64_t one = 1;
 
-	if (__atomic_load_n(&qp->sleeping, __ATOMIC_SEQ_CST) && write(qp->evfd, &one, sizeof(one)) < 0)
+	if (__atomic_load_n(&qp->sleeping, __ATOMIC_SEQ_CST) &&
+	    write(qp->evfd, &one, sizeof(one)) < 0)
 		return;
 }
 
@@ -1010,9 +1067,9 @@ static const struct qp_transition *qp_transition(int cur, int next)
 	static const struct qp_transition reset_init = {
 		DEVMEM_IBV_QP_PKEY_INDEX | DEVMEM_IBV_QP_PORT | DEVMEM_IBV_QP_ACCESS_FLAGS, 0
 	};
-	static const struct qp_transition init_init = {
-		0, DEVMEM_IBV_QP_PKEY_INDEX | DEVMEM_IBV_QP_PORT | DEVMEM_IBV_QP_ACCESS_FLAGS
-	};
+	static const struct qp_transition init_init = { 0, DEVMEM_IBV_QP_PKEY_INDEX |
+								   DEVMEM_IBV_QP_PORT |
+								   DEVMEM_IBV_QP_ACCESS_FLAGS };
 	static const struct qp_transition init_rtr = {
 		DEVMEM_IBV_QP_AV | DEVMEM_IBV_QP_PATH_MTU | DEVMEM_IBV_QP_DEST_QPN |
 			DEVMEM_IBV_QP_RQ_PSN | DEVMEM_IBV_QP_MAX_DEST_RD_ATOMIC |
@@ -1059,8 +1116,7 @@ static void qp_reset(struct swrdma_qp *qp)
 	qp->resp_head = qp->resp_tail = 0;
 }
 
-int devmem_ibv_modify_qp(struct devmem_ibv_qp *ibqp, struct devmem_ibv_qp_attr *attr,
-			 int attr_mask)
+int devmem_ibv_modify_qp(struct devmem_ibv_qp *ibqp, struct devmem_ibv_qp_attr *attr, int attr_mask)
 {
 	struct swrdma_qp *qp = to_sqp(ibqp);
 	const struct qp_transition *t;
@@ -1076,12 +1132,13 @@ int devmem_ibv_modify_qp(struct devmem_ibv_qp *ibqp, struct devmem_ibv_qp_attr *
 		goto out;
 	}
 	t = next >= DEVMEM_IBV_QPS_RESET && next <= DEVMEM_IBV_QPS_ERR ? qp_transition(cur, next) :
-									   NULL;
+									 NULL;
 	if (!t || (attr_mask & t->req) != t->req ||
 	    attr_mask & ~(t->req | t->opt | DEVMEM_IBV_QP_STATE | DEVMEM_IBV_QP_CUR_STATE)) {
-		err = -devmem_err(-EINVAL,
-				  "rdma: modify_qp: %d -> %d with mask %#x is not a legal transition",
-				  cur, next, attr_mask);
+		err = -devmem_err(
+			-EINVAL,
+			"rdma: modify_qp: %d -> %d with mask %#x is not a legal transition", cur,
+			next, attr_mask);
 		goto out;
 	}
 	if ((attr_mask & DEVMEM_IBV_QP_PORT && attr->port_num != 1) ||
@@ -1089,9 +1146,9 @@ int devmem_ibv_modify_qp(struct devmem_ibv_qp *ibqp, struct devmem_ibv_qp_attr *
 	    (attr_mask & DEVMEM_IBV_QP_PATH_MTU &&
 	     (attr->path_mtu < DEVMEM_IBV_MTU_256 || attr->path_mtu > DEVMEM_IBV_MTU_4096)) ||
 	    (attr_mask & DEVMEM_IBV_QP_ACCESS_FLAGS &&
-	     attr->qp_access_flags & ~(DEVMEM_IBV_ACCESS_LOCAL_WRITE | DEVMEM_IBV_ACCESS_REMOTE_WRITE |
-				       DEVMEM_IBV_ACCESS_REMOTE_READ |
-				       DEVMEM_IBV_ACCESS_REMOTE_ATOMIC))) {
+	     attr->qp_access_flags &
+		     ~(DEVMEM_IBV_ACCESS_LOCAL_WRITE | DEVMEM_IBV_ACCESS_REMOTE_WRITE |
+		       DEVMEM_IBV_ACCESS_REMOTE_READ | DEVMEM_IBV_ACCESS_REMOTE_ATOMIC))) {
 		err = -devmem_err(-EINVAL, "rdma: modify_qp: bad port, pkey index, MTU or access");
 		goto out;
 	}
@@ -1128,8 +1185,8 @@ out:
 	return err;
 }
 
-int devmem_ibv_query_qp(struct devmem_ibv_qp *ibqp, struct devmem_ibv_qp_attr *attr,
-			int attr_mask, struct devmem_ibv_qp_init_attr *init_attr)
+int devmem_ibv_query_qp(struct devmem_ibv_qp *ibqp, struct devmem_ibv_qp_attr *attr, int attr_mask,
+			struct devmem_ibv_qp_init_attr *init_attr)
 {
 	struct swrdma_qp *qp = to_sqp(ibqp);
 
@@ -1181,8 +1238,7 @@ static int post_send_one(struct swrdma_qp *qp, const struct devmem_ibv_send_wr *
 		return -devmem_err(-EINVAL, "rdma: post_send: %d sges (max %u)", wr->num_sge,
 				   qp->cap.max_send_sge);
 	if (wr->opcode > DEVMEM_IBV_WR_RDMA_READ)
-		return -devmem_err(-EINVAL, "rdma: post_send: opcode %d not supported",
-				   wr->opcode);
+		return -devmem_err(-EINVAL, "rdma: post_send: opcode %d not supported", wr->opcode);
 	if (wr->send_flags & DEVMEM_IBV_SEND_INLINE && sge_total(wr->sg_list, wr->num_sge))
 		return -devmem_err(-EINVAL, "rdma: post_send: no inline data (max_inline_data 0)");
 	len = sge_total(wr->sg_list, wr->num_sge);
@@ -1233,6 +1289,7 @@ int devmem_ibv_post_send(struct devmem_ibv_qp *ibqp, struct devmem_ibv_send_wr *
 		qp_flush(qp);
 out:
 	pthread_mutex_unlock(&qp->lock);
+	swrdma_dma_order_release();
 	qp_wake(qp);
 	return err;
 }
@@ -1275,6 +1332,7 @@ int devmem_ibv_post_recv(struct devmem_ibv_qp *ibqp, struct devmem_ibv_recv_wr *
 		qp_flush(qp);
 out:
 	pthread_mutex_unlock(&qp->lock);
+	swrdma_dma_order_release();
 	qp_wake(qp);
 	return err;
 }

@@ -103,8 +103,12 @@ static inline bool swrdma_mr_covers(const struct swrdma_mr *mr, uint64_t addr, u
  * or the fault path's (-ETIMEDOUT, -EFAULT, ...).
  */
 typedef ssize_t (*swrdma_io_fn)(void *cpu, size_t len, void *arg);
-ssize_t swrdma_mr_io(struct swrdma_mr *mr, uint64_t addr, size_t len,
-		     enum dma_data_direction dir, swrdma_io_fn fn, void *arg);
+ssize_t swrdma_mr_io(struct swrdma_mr *mr, uint64_t addr, size_t len, enum dma_data_direction dir,
+		     swrdma_io_fn fn, void *arg);
+
+/* Completion ordering between device accesses and the CPU (see verbs.c). */
+void swrdma_dma_order_release(void);
+void swrdma_dma_order_acquire(void);
 
 struct swrdma_cq_slot {
 	uint64_t seq; /* atomic */

@@ -41,7 +41,8 @@ int ib_umem_dmabuf_map_pages(struct ib_umem_dmabuf *umem)
 	 */
 	start = ALIGN_DOWN(umem->address, PAGE_SIZE);
 	end = ALIGN(umem->address + umem->length, PAGE_SIZE);
-	for_each_sgtable_dma_sg(sgt, sg, i) {
+	for_each_sgtable_dma_sg(sgt, sg, i)
+	{
 		if (start < cur + sg_dma_len(sg) && cur < end)
 			nmap++;
 		if (cur <= start && start < cur + sg_dma_len(sg)) {
@@ -116,8 +117,8 @@ int ib_umem_dmabuf_get(struct device *dev, unsigned long offset, size_t size, in
 	int err;
 
 	if (__builtin_add_overflow(offset, (unsigned long)size, &end))
-		return devmem_err(-EINVAL, "umem_dmabuf: offset %lu + length %zu overflows",
-				  offset, size);
+		return devmem_err(-EINVAL, "umem_dmabuf: offset %lu + length %zu overflows", offset,
+				  size);
 	if (!ops || !ops->move_notify)
 		return devmem_err(-EINVAL, "umem_dmabuf: no move_notify");
 
@@ -125,8 +126,9 @@ int ib_umem_dmabuf_get(struct device *dev, unsigned long offset, size_t size, in
 	if (err)
 		return err;
 	if (dmabuf->size < end) {
-		err = devmem_err(-EINVAL, "umem_dmabuf: [%lu, %lu) runs past the buffer (%zu bytes)",
-				 offset, end, dmabuf->size);
+		err = devmem_err(-EINVAL,
+				 "umem_dmabuf: [%lu, %lu) runs past the buffer (%zu bytes)", offset,
+				 end, dmabuf->size);
 		goto err_put;
 	}
 
@@ -193,8 +195,8 @@ static const struct dma_buf_attach_ops ib_umem_dmabuf_attach_pinned_revocable_op
 	.move_notify = ib_umem_dmabuf_revoke_locked,
 };
 
-static int ib_umem_dmabuf_get_pinned_and_lock(struct device *dev, unsigned long offset,
-					      size_t size, int fd, int access,
+static int ib_umem_dmabuf_get_pinned_and_lock(struct device *dev, unsigned long offset, size_t size,
+					      int fd, int access,
 					      const struct dma_buf_attach_ops *ops,
 					      struct ib_umem_dmabuf **out)
 {

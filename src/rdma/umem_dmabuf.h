@@ -50,7 +50,8 @@ struct ib_umem_dmabuf {
 /* Pages the region spans, counted from ALIGN_DOWN(address). */
 static inline size_t ib_umem_dmabuf_num_pages(const struct ib_umem_dmabuf *umem)
 {
-	return (ALIGN(umem->address + umem->length, PAGE_SIZE) - ALIGN_DOWN(umem->address, PAGE_SIZE)) >>
+	return (ALIGN(umem->address + umem->length, PAGE_SIZE) -
+		ALIGN_DOWN(umem->address, PAGE_SIZE)) >>
 	       PAGE_SHIFT;
 }
 

@@ -21,9 +21,9 @@
 #include "lib/error.h"
 #include "rdma/rdma.h"
 
-#define SWRDMA_MR_ACCESS_SUPPORTED                                                        \
-	(DEVMEM_IBV_ACCESS_LOCAL_WRITE | DEVMEM_IBV_ACCESS_REMOTE_READ |                  \
-	 DEVMEM_IBV_ACCESS_REMOTE_WRITE | DEVMEM_IBV_ACCESS_REMOTE_ATOMIC |               \
+#define SWRDMA_MR_ACCESS_SUPPORTED                                          \
+	(DEVMEM_IBV_ACCESS_LOCAL_WRITE | DEVMEM_IBV_ACCESS_REMOTE_READ |    \
+	 DEVMEM_IBV_ACCESS_REMOTE_WRITE | DEVMEM_IBV_ACCESS_REMOTE_ATOMIC | \
 	 DEVMEM_IBV_ACCESS_RELAXED_ORDERING)
 
 static struct devmem_ibv_device swrdma_device = {
@@ -105,8 +105,8 @@ struct devmem_ibv_context *devmem_ibv_open_device(struct devmem_ibv_device *devi
 	if (!ctx)
 		return err_null(-ENOMEM);
 	/* p2p: a vram buffer is reached at its bus address, as a HCA does with PCI P2PDMA */
-	err = device_create(SWRDMA_DEV_NAME, &(struct device_opts){ .sz = sizeof(struct device_opts),
-								      .p2p = true },
+	err = device_create(SWRDMA_DEV_NAME,
+			    &(struct device_opts){ .sz = sizeof(struct device_opts), .p2p = true },
 			    &ctx->dev);
 	if (err) {
 		free(ctx);
@@ -279,7 +279,8 @@ static int swrdma_mr_program_mtt(struct swrdma_mr *mr)
 		mr->mtt = mtt;
 		mr->mtt_cap = sgt->nents;
 	}
-	for_each_sgtable_dma_sg(sgt, sg, i) {
+	for_each_sgtable_dma_sg(sgt, sg, i)
+	{
 		mr->mtt[i] = (struct swrdma_mtt_ent){ start, sg_dma_address(sg), sg_dma_len(sg) };
 		start += sg_dma_len(sg);
 	}
@@ -338,8 +339,28 @@ static const struct dma_buf_attach_ops swrdma_dmabuf_attach_ops = {
 	.move_notify = swrdma_dmabuf_invalidate_cb,
 };
 
-ssize_t swrdma_mr_io(struct swrdma_mr *mr, uint64_t addr, size_t len,
-		     enum dma_data_direction dir, swrdma_io_fn fn, void *arg)
+/*
+ * The ordering a completion gives on hardware (the device's writes are
+ * visible when the CQE is; memory the CPU wrote before posting is what the
+ * device reads). Between the two ends of a connection it is the wire that
+ * orders, which a race detector cannot see: every device access publishes
+ * with a release on this counter and starts with an acquire of it, posting
+ * releases, polling acquires.
+ */
+static unsigned long swrdma_dma_order;
+
+void swrdma_dma_order_release(void)
+{
+	__atomic_fetch_add(&swrdma_dma_order, 1, __ATOMIC_RELEASE);
+}
+
+void swrdma_dma_order_acquire(void)
+{
+	(void)__atomic_load_n(&swrdma_dma_order, __ATOMIC_ACQUIRE);
+}
+
+ssize_t swrdma_mr_io(struct swrdma_mr *mr, uint64_t addr, size_t len, enum dma_data_direction dir,
+		     swrdma_io_fn fn, void *arg)
 {
 	uint64_t off = addr - mr->iova + (mr->iova & (PAGE_SIZE - 1));
 	struct swrdma_mtt_ent *e;
@@ -371,7 +392,9 @@ ssize_t swrdma_mr_io(struct swrdma_mr *mr, uint64_t addr, size_t len,
 	e = &mr->mtt[lo];
 	len = min(len, (size_t)(e->start + e->len - off));
 	err = device_translate(mr->ctx->dev, e->dma + (off - e->start), len, dir, &cpu);
+	swrdma_dma_order_acquire();
 	ret = err ? err : fn(cpu, len, arg);
+	swrdma_dma_order_release();
 	__atomic_fetch_sub(&mr->active, 1, __ATOMIC_RELEASE);
 	return ret;
 }
@@ -424,8 +447,8 @@ struct devmem_ibv_mr *devmem_ibv_reg_mr(struct devmem_ibv_pd *pd, void *addr, si
 		err = -ENOMEM;
 		goto err_unmap;
 	}
-	mr->mtt[0] = (struct swrdma_mtt_ent){ (uintptr_t)addr & (PAGE_SIZE - 1), mr->host_dma,
-					      length };
+	mr->mtt[0] =
+		(struct swrdma_mtt_ent){ (uintptr_t)addr & (PAGE_SIZE - 1), mr->host_dma, length };
 	mr->mtt_nents = mr->mtt_cap = 1;
 	mr->valid = 1;
 	err = swrdma_mr_key_alloc(mr->ctx, mr);
@@ -472,8 +495,8 @@ static int swrdma_mr_init_dynamic(struct swrdma_mr *mr, uint64_t offset, size_t 
 /* A pinned MR: pinned and mapped for its life; the move_notify only warns. */
 static int swrdma_mr_init_pinned(struct swrdma_mr *mr, uint64_t offset, size_t length, int fd)
 {
-	int err = ib_umem_dmabuf_get_pinned(mr->ctx->dev, offset, length, fd, mr->access,
-					    &mr->umem);
+	int err =
+		ib_umem_dmabuf_get_pinned(mr->ctx->dev, offset, length, fd, mr->access, &mr->umem);
 
 	if (err)
 		return err;
@@ -499,14 +522,15 @@ struct devmem_ibv_mr *devmem_ibv_reg_dmabuf_mr_ex(struct devmem_ibv_pd *pd, uint
 		return err_null(devmem_err(-EINVAL, "rdma: reg_dmabuf_mr: no pd"));
 	/* the checks of the REG_DMABUF_MR method, in its order */
 	if ((offset & (PAGE_SIZE - 1)) != (iova & (PAGE_SIZE - 1)))
-		return err_null(devmem_err(-EINVAL,
-					   "rdma: reg_dmabuf_mr: iova %#llx and offset %#llx differ in "
-					   "their page offset",
-					   (unsigned long long)iova, (unsigned long long)offset));
-	if (access & ~SWRDMA_MR_ACCESS_SUPPORTED)
 		return err_null(
-			devmem_err(-EINVAL, "rdma: reg_dmabuf_mr: unsupported access flags %#x",
-				   access & ~SWRDMA_MR_ACCESS_SUPPORTED));
+			devmem_err(-EINVAL,
+				   "rdma: reg_dmabuf_mr: iova %#llx and offset %#llx differ in "
+				   "their page offset",
+				   (unsigned long long)iova, (unsigned long long)offset));
+	if (access & ~SWRDMA_MR_ACCESS_SUPPORTED)
+		return err_null(devmem_err(-EINVAL,
+					   "rdma: reg_dmabuf_mr: unsupported access flags %#x",
+					   access & ~SWRDMA_MR_ACCESS_SUPPORTED));
 	err = ib_check_mr_access(access);
 	if (err)
 		return err_null(err);
@@ -589,15 +613,15 @@ int devmem_ibv_mr_get_stats(struct devmem_ibv_mr *ibmr, struct devmem_ibv_mr_sta
 
 struct devmem_ibv_cq *devmem_ibv_create_cq(struct devmem_ibv_context *context, int cqe,
 					   void *cq_context,
-					   struct devmem_ibv_comp_channel *channel,
-					   int comp_vector)
+					   struct devmem_ibv_comp_channel *channel, int comp_vector)
 {
 	struct swrdma_cq *cq;
 	uint64_t size = 1, i;
 
 	if (!context || cqe < 1 || cqe > SWRDMA_MAX_CQE || channel || comp_vector)
-		return err_null(devmem_err(-EINVAL, "rdma: create_cq: %d entries (1..%d), no "
-						    "channel, comp vector 0",
+		return err_null(devmem_err(-EINVAL,
+					   "rdma: create_cq: %d entries (1..%d), no "
+					   "channel, comp vector 0",
 					   cqe, SWRDMA_MAX_CQE));
 	while (size < (uint64_t)cqe + 1)
 		size <<= 1;
@@ -676,5 +700,8 @@ int devmem_ibv_poll_cq(struct devmem_ibv_cq *ibcq, int num_entries, struct devme
 		wc[n++] = slot->wc;
 		__atomic_store_n(&slot->seq, pos + cq->mask + 1, __ATOMIC_RELEASE);
 	}
+	/* after taking them: the device's accesses before these completions are visible */
+	if (n)
+		swrdma_dma_order_acquire();
 	return n;
 }

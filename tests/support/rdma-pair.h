@@ -27,7 +27,8 @@ struct rdma_end {
 /* A connected TCP pair over 127.0.0.1: 0, or -errno. */
 static inline int rdma_tcp_pair(int fds[2])
 {
-	struct sockaddr_in addr = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in addr = { .sin_family = AF_INET,
+				    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t len = sizeof(addr);
 	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), err = 0;
 
@@ -59,7 +60,9 @@ static inline int rdma_end_open(struct rdma_end *e, int depth, int cqe)
 	struct devmem_ibv_device **list = devmem_ibv_get_device_list(NULL);
 	struct devmem_ibv_qp_init_attr attr = {
 		.qp_type = DEVMEM_IBV_QPT_RC,
-		.cap = { .max_send_wr = depth, .max_recv_wr = depth, .max_send_sge = 4,
+		.cap = { .max_send_wr = depth,
+			 .max_recv_wr = depth,
+			 .max_send_sge = 4,
 			 .max_recv_sge = 4 },
 	};
 
@@ -78,7 +81,8 @@ static inline int rdma_end_open(struct rdma_end *e, int depth, int cqe)
 
 static inline int rdma_end_init(struct rdma_end *e, int access)
 {
-	struct devmem_ibv_qp_attr a = { .qp_state = DEVMEM_IBV_QPS_INIT, .port_num = 1,
+	struct devmem_ibv_qp_attr a = { .qp_state = DEVMEM_IBV_QPS_INIT,
+					.port_num = 1,
 					.qp_access_flags = access };
 
 	return devmem_ibv_modify_qp(e->qp, &a,
@@ -94,21 +98,24 @@ static inline int rdma_end_rtr_rts(struct rdma_end *e, uint32_t dest_qpn)
 					.max_dest_rd_atomic = 16,
 					.min_rnr_timer = 12,
 					.ah_attr = { .port_num = 1 } };
-	int err = devmem_ibv_modify_qp(e->qp, &a,
-				       DEVMEM_IBV_QP_STATE | DEVMEM_IBV_QP_AV |
-					       DEVMEM_IBV_QP_PATH_MTU | DEVMEM_IBV_QP_DEST_QPN |
-					       DEVMEM_IBV_QP_RQ_PSN |
-					       DEVMEM_IBV_QP_MAX_DEST_RD_ATOMIC |
-					       DEVMEM_IBV_QP_MIN_RNR_TIMER);
+	int err = devmem_ibv_modify_qp(
+		e->qp, &a,
+		DEVMEM_IBV_QP_STATE | DEVMEM_IBV_QP_AV | DEVMEM_IBV_QP_PATH_MTU |
+			DEVMEM_IBV_QP_DEST_QPN | DEVMEM_IBV_QP_RQ_PSN |
+			DEVMEM_IBV_QP_MAX_DEST_RD_ATOMIC | DEVMEM_IBV_QP_MIN_RNR_TIMER);
 
 	if (err)
 		return err;
-	a = (struct devmem_ibv_qp_attr){ .qp_state = DEVMEM_IBV_QPS_RTS, .timeout = 14,
-					 .retry_cnt = 7, .rnr_retry = 7, .max_rd_atomic = 16 };
+	a = (struct devmem_ibv_qp_attr){ .qp_state = DEVMEM_IBV_QPS_RTS,
+					 .timeout = 14,
+					 .retry_cnt = 7,
+					 .rnr_retry = 7,
+					 .max_rd_atomic = 16 };
 	return devmem_ibv_modify_qp(e->qp, &a,
 				    DEVMEM_IBV_QP_STATE | DEVMEM_IBV_QP_SQ_PSN |
 					    DEVMEM_IBV_QP_TIMEOUT | DEVMEM_IBV_QP_RETRY_CNT |
-					    DEVMEM_IBV_QP_RNR_RETRY | DEVMEM_IBV_QP_MAX_QP_RD_ATOMIC);
+					    DEVMEM_IBV_QP_RNR_RETRY |
+					    DEVMEM_IBV_QP_MAX_QP_RD_ATOMIC);
 }
 
 /* Bring an end whose wire is @fd to RTS, its peer's QP number being @dest_qpn. */
@@ -180,10 +187,13 @@ static inline int rdma_post(struct devmem_ibv_qp *qp, enum devmem_ibv_wr_opcode 
 			    uint64_t raddr, uint32_t rkey)
 {
 	struct devmem_ibv_sge sge = { addr, len, lkey };
-	struct devmem_ibv_send_wr wr = { .wr_id = wr_id, .sg_list = &sge, .num_sge = 1,
+	struct devmem_ibv_send_wr wr = { .wr_id = wr_id,
+					 .sg_list = &sge,
+					 .num_sge = 1,
 					 .opcode = opcode,
 					 .send_flags = DEVMEM_IBV_SEND_SIGNALED,
-					 .wr.rdma = { raddr, rkey } }, *bad;
+					 .wr.rdma = { raddr, rkey } },
+				  *bad;
 
 	return devmem_ibv_post_send(qp, &wr, &bad);
 }
