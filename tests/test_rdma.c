@@ -345,10 +345,10 @@ Test(rdma_qp, post_send_beyond_queue_depth_is_enomem)
 	wr[0].num_sge = 5;
 	wr[0].next = NULL;
 	cr_assert_eq(devmem_ibv_post_send(a.qp, wr, &bad), EINVAL, "more sges than max_send_sge");
-	rdma_end_close(&a);
-	rdma_end_close(&b);
 	devmem_ibv_dereg_mr(mr);
 	free(mem);
+	rdma_end_close(&a);
+	rdma_end_close(&b);
 }
 
 /* traffic over dma-buf MRs, as DmaBufRC does */
@@ -403,10 +403,10 @@ Test(rdma_traffic, dmabuf_rc_send_recv_100_iterations)
 		cr_assert_eq(wc.wr_id, i);
 		cr_assert(buf_check(sb.buf, 200, len, i), "iteration %d", i);
 	}
-	rdma_end_close(&a);
-	rdma_end_close(&b);
 	side_put(&sa);
 	side_put(&sb);
+	rdma_end_close(&a);
+	rdma_end_close(&b);
 }
 
 Test(rdma_traffic, dmabuf_rdma_write_100_iterations)
@@ -432,10 +432,10 @@ Test(rdma_traffic, dmabuf_rdma_write_100_iterations)
 		cr_assert_eq(wc.opcode, DEVMEM_IBV_WC_RDMA_WRITE);
 		cr_assert(buf_check(sb.buf, PAGE_SIZE + 64 + 100, len, i), "iteration %d", i);
 	}
-	rdma_end_close(&a);
-	rdma_end_close(&b);
 	side_put(&sa);
 	side_put(&sb);
+	rdma_end_close(&a);
+	rdma_end_close(&b);
 }
 
 /* DmaBufMRTest.test_dmabuf_write_read: what the CPU wrote, an RDMA READ gets back. */
@@ -465,10 +465,10 @@ Test(rdma_traffic, dmabuf_write_then_read_back_random_sub_range)
 		cr_assert_eq(wc.byte_len, len);
 		cr_assert(buf_check(sa.buf, 4 * PAGE_SIZE - off % 97, len, i));
 	}
-	rdma_end_close(&a);
-	rdma_end_close(&b);
 	side_put(&sa);
 	side_put(&sb);
+	rdma_end_close(&a);
+	rdma_end_close(&b);
 }
 
 Test(rdma_traffic, write_and_send_with_immediate_deliver_it)
@@ -513,10 +513,10 @@ Test(rdma_traffic, write_and_send_with_immediate_deliver_it)
 	cr_assert_eq(ntohl(wc.imm_data), 7);
 	cr_assert(buf_check(sb.buf, 0, 512, 3));
 	cr_assert_eq(rdma_poll_one(a.cq, &wc), 1);
-	rdma_end_close(&a);
-	rdma_end_close(&b);
 	side_put(&sa);
 	side_put(&sb);
+	rdma_end_close(&a);
+	rdma_end_close(&b);
 }
 
 Test(rdma_traffic, unsignaled_sends_complete_silently)
@@ -545,10 +545,10 @@ Test(rdma_traffic, unsignaled_sends_complete_silently)
 	cr_assert_eq(rdma_poll_one(a.cq, &wc), 1);
 	cr_assert_eq(wc.wr_id, 2, "only the signalled one completes");
 	cr_assert_eq(devmem_ibv_poll_cq(a.cq, 1, &wc), 0);
-	rdma_end_close(&a);
-	rdma_end_close(&b);
 	side_put(&sa);
 	side_put(&sb);
+	rdma_end_close(&a);
+	rdma_end_close(&b);
 }
 
 /* completion statuses */
@@ -585,10 +585,10 @@ Test(rdma_status, bad_rkey_is_remote_access_error_then_flush)
 		     0);
 	expect_status(a.cq, 1, DEVMEM_IBV_WC_REM_ACCESS_ERR);
 	post_and_expect_flush(&a, &sa);
-	rdma_end_close(&a);
-	rdma_end_close(&b);
 	side_put(&sa);
 	side_put(&sb);
+	rdma_end_close(&a);
+	rdma_end_close(&b);
 }
 
 Test(rdma_status, range_outside_remote_mr_is_remote_access_error)
@@ -605,10 +605,10 @@ Test(rdma_status, range_outside_remote_mr_is_remote_access_error)
 		     0);
 	expect_status(a.cq, 1, DEVMEM_IBV_WC_REM_ACCESS_ERR);
 	cr_assert(buf_check(sb.buf, PAGE_SIZE - 10, 64, 5), "nothing was written");
-	rdma_end_close(&a);
-	rdma_end_close(&b);
 	side_put(&sa);
 	side_put(&sb);
+	rdma_end_close(&a);
+	rdma_end_close(&b);
 }
 
 Test(rdma_status, read_of_mr_without_remote_read_is_remote_access_error)
@@ -627,11 +627,11 @@ Test(rdma_status, read_of_mr_without_remote_read_is_remote_access_error)
 	cr_assert_eq(rdma_post(a.qp, DEVMEM_IBV_WR_RDMA_READ, 1, 0, 64, sa.mr->lkey, 0, ro->rkey),
 		     0);
 	expect_status(a.cq, 1, DEVMEM_IBV_WC_REM_ACCESS_ERR);
-	rdma_end_close(&a);
-	rdma_end_close(&b);
 	devmem_ibv_dereg_mr(ro);
 	side_put(&sa);
 	side_put(&sb);
+	rdma_end_close(&a);
+	rdma_end_close(&b);
 }
 
 Test(rdma_status, bad_lkey_is_local_protection_error)
@@ -647,10 +647,10 @@ Test(rdma_status, bad_lkey_is_local_protection_error)
 		     0);
 	expect_status(a.cq, 1, DEVMEM_IBV_WC_LOC_PROT_ERR);
 	post_and_expect_flush(&a, &sa);
-	rdma_end_close(&a);
-	rdma_end_close(&b);
 	side_put(&sa);
 	side_put(&sb);
+	rdma_end_close(&a);
+	rdma_end_close(&b);
 }
 
 Test(rdma_status, read_into_mr_without_local_write_is_local_protection_error)
@@ -667,11 +667,11 @@ Test(rdma_status, read_into_mr_without_local_write_is_local_protection_error)
 	cr_assert_eq(rdma_post(a.qp, DEVMEM_IBV_WR_RDMA_READ, 1, 0, 64, ro->lkey, 0, sb.mr->rkey),
 		     0);
 	expect_status(a.cq, 1, DEVMEM_IBV_WC_LOC_PROT_ERR);
-	rdma_end_close(&a);
-	rdma_end_close(&b);
 	devmem_ibv_dereg_mr(ro);
 	side_put(&sa);
 	side_put(&sb);
+	rdma_end_close(&a);
+	rdma_end_close(&b);
 }
 
 Test(rdma_status, send_longer_than_receive_is_length_error_both_sides)
@@ -688,10 +688,10 @@ Test(rdma_status, send_longer_than_receive_is_length_error_both_sides)
 	expect_status(b.cq, 10, DEVMEM_IBV_WC_LOC_LEN_ERR);
 	expect_status(b.cq, 11, DEVMEM_IBV_WC_WR_FLUSH_ERR);
 	expect_status(a.cq, 1, DEVMEM_IBV_WC_REM_INV_REQ_ERR);
-	rdma_end_close(&a);
-	rdma_end_close(&b);
 	side_put(&sa);
 	side_put(&sb);
+	rdma_end_close(&a);
+	rdma_end_close(&b);
 }
 
 Test(rdma_status, modify_to_err_flushes_posted_receives)
@@ -705,9 +705,9 @@ Test(rdma_status, modify_to_err_flushes_posted_receives)
 	cr_assert_eq(rdma_post_recv(b.qp, 5, 0, 100, sb.mr->lkey), 0);
 	cr_assert_eq(devmem_ibv_modify_qp(b.qp, &attr, DEVMEM_IBV_QP_STATE), 0);
 	expect_status(b.cq, 5, DEVMEM_IBV_WC_WR_FLUSH_ERR);
+	side_put(&sb);
 	rdma_end_close(&a);
 	rdma_end_close(&b);
-	side_put(&sb);
 }
 
 /* dynamic and pinned MRs of moving vram */
@@ -773,10 +773,10 @@ Test(rdma_dynamic, write_after_move_takes_fault_path_and_lands)
 	cr_assert_eq(st.remaps, 5);
 	cr_assert_eq(device_fault_count(devmem_ibv_context_device(b.ctx)), 0,
 		     "no stale device access");
-	rdma_end_close(&a);
-	rdma_end_close(&b);
 	side_put(&sa);
 	vram_side_put(&v);
+	rdma_end_close(&a);
+	rdma_end_close(&b);
 }
 
 static void *evict_thread(void *arg)
@@ -826,10 +826,10 @@ Test(rdma_dynamic, refault_waits_for_the_move_fence)
 	cr_assert(buf_check(v.buf, 50, 100, 2), "the write is not lost under the copy");
 	cr_assert(buf_check(v.buf, 0, 50, 1), "the moved contents survive");
 	cr_assert_eq(device_fault_count(devmem_ibv_context_device(b.ctx)), 0);
-	rdma_end_close(&a);
-	rdma_end_close(&b);
 	side_put(&sa);
 	vram_side_put(&v);
+	rdma_end_close(&a);
+	rdma_end_close(&b);
 }
 
 Test(rdma_dynamic, pinned_vram_mr_never_moves)
@@ -855,10 +855,10 @@ Test(rdma_dynamic, pinned_vram_mr_never_moves)
 	cr_assert(buf_check(v.buf, 0, 2 * PAGE_SIZE, 9));
 	cr_assert_eq(devmem_ibv_mr_get_stats(v.mr, &st), 0);
 	cr_assert_eq(st.invalidations + st.faults + st.unexpected_moves, 0);
-	rdma_end_close(&a);
-	rdma_end_close(&b);
 	side_put(&sa);
 	vram_side_put(&v);
+	rdma_end_close(&a);
+	rdma_end_close(&b);
 }
 
 Test(rdma_dynamic, read_from_evicted_mr_gets_the_moved_data)
@@ -880,10 +880,10 @@ Test(rdma_dynamic, read_from_evicted_mr_gets_the_moved_data)
 	cr_assert_eq(wc.status, DEVMEM_IBV_WC_SUCCESS);
 	cr_assert(buf_check(sa.buf, 0, 2 * PAGE_SIZE, 4));
 	cr_assert_eq(device_fault_count(devmem_ibv_context_device(b.ctx)), 0);
-	rdma_end_close(&a);
-	rdma_end_close(&b);
 	side_put(&sa);
 	vram_side_put(&v);
+	rdma_end_close(&a);
+	rdma_end_close(&b);
 }
 
 struct slow_access {
@@ -936,6 +936,6 @@ Test(rdma_dynamic, move_notify_waits_for_device_access_in_flight)
 	cr_assert_not(s.overlapped, "move_notify returned while the device was writing");
 	cr_assert_eq(devmem_ibv_mr_get_stats(v.mr, &st), 0);
 	cr_assert_eq(st.invalidations, 1);
-	rdma_end_close(&b);
 	vram_side_put(&v);
+	rdma_end_close(&b);
 }

@@ -120,8 +120,8 @@ static int child(uint16_t port, int idx, double seconds)
 					    idx, i, off, len);
 		iters++;
 	}
-	rdma_end_close(&e);
 	devmem_ibv_dereg_mr(mr);
+	rdma_end_close(&e);
 	free(mem);
 	printf("child %d: %llu write+read rounds\n", idx, (unsigned long long)iters);
 	return 0;
