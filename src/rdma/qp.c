@@ -200,9 +200,14 @@ static enum devmem_ibv_wc_opcode wc_opcode(enum devmem_ibv_wr_opcode op)
 	}
 }
 
-static void qp_send_cqe(struct swrdma_qp *qp, struct swrdma_swqe *w,
-			enum devmem_ibv_wc_status status)
+/*
+ * Retire the oldest send work request, with a completion if @cqe. The slot
+ * goes back to the posters before the completion is seen: a user who polls
+ * a completion can always post one more.
+ */
+static void qp_sq_retire(struct swrdma_qp *qp, enum devmem_ibv_wc_status status, bool cqe)
 {
+	struct swrdma_swqe *w = &qp->sq[qp->sq_head & qp->sq_mask];
 	struct devmem_ibv_wc wc = {
 		.wr_id = w->wr_id,
 		.status = status,
@@ -211,7 +216,9 @@ static void qp_send_cqe(struct swrdma_qp *qp, struct swrdma_swqe *w,
 		.qp_num = qp->ibv.qp_num,
 	};
 
-	qp_push_cqe(qp, qp->scq, &wc);
+	__atomic_store_n(&qp->sq_head, qp->sq_head + 1, __ATOMIC_RELEASE);
+	if (cqe)
+		qp_push_cqe(qp, qp->scq, &wc);
 }
 
 static void qp_recv_cqe(struct swrdma_qp *qp, uint64_t wr_id, enum devmem_ibv_wc_status status,
@@ -240,8 +247,7 @@ static bool qp_flush(struct swrdma_qp *qp)
 	bool progress = false;
 
 	while (qp->sq_head != tail) {
-		qp_send_cqe(qp, &qp->sq[qp->sq_head & qp->sq_mask], DEVMEM_IBV_WC_WR_FLUSH_ERR);
-		__atomic_store_n(&qp->sq_head, qp->sq_head + 1, __ATOMIC_RELEASE);
+		qp_sq_retire(qp, DEVMEM_IBV_WC_WR_FLUSH_ERR, true);
 		progress = true;
 	}
 	qp->sq_send = qp->sq_head;
@@ -397,17 +403,15 @@ static void qp_sq_complete(struct swrdma_qp *qp)
 		struct swrdma_swqe *w = &qp->sq[qp->sq_head & qp->sq_mask];
 
 		if (w->state == WQE_DONE) {
-			if (qp->sq_sig_all || (w->send_flags & DEVMEM_IBV_SEND_SIGNALED))
-				qp_send_cqe(qp, w, DEVMEM_IBV_WC_SUCCESS);
+			qp_sq_retire(qp, DEVMEM_IBV_WC_SUCCESS,
+				     qp->sq_sig_all || (w->send_flags & DEVMEM_IBV_SEND_SIGNALED));
 		} else if (w->state == WQE_ERROR) {
-			qp_send_cqe(qp, w, w->status);
-			__atomic_store_n(&qp->sq_head, qp->sq_head + 1, __ATOMIC_RELEASE);
+			qp_sq_retire(qp, w->status, true);
 			qp_enter_error(qp);
 			return;
 		} else {
 			return;
 		}
-		__atomic_store_n(&qp->sq_head, qp->sq_head + 1, __ATOMIC_RELEASE);
 	}
 }
 
