@@ -534,11 +534,11 @@ static int client_run(struct rdma_opts *o, struct rdma_end *e, struct devmem_ibv
 		}
 		if (!n)
 			sched_yield();
-		/* the peak: the best stretch of at least 5 ms (or the whole run if shorter) */
+		/* the peak: the best stretch of at least 5 ms (the last one may be shorter) */
 		if (n) {
 			double t = now();
 
-			if (t - tw >= 0.005 || (done == iters && window == 0)) {
+			if (t - tw >= 0.005 || done == iters) {
 				double bw = (done - window) * size / (t - tw);
 
 				if (bw > peak)
