@@ -133,7 +133,7 @@ static inline int rdma_end_connect(struct rdma_end *e, int fd, uint32_t dest_qpn
 /* Two ends in this process, connected: 0 or a non-zero error. */
 static inline int rdma_pair_open(struct rdma_end *a, struct rdma_end *b, int depth, int access)
 {
-	int fds[2], err;
+	int fds[2] = { -1, -1 }, err;
 
 	err = rdma_end_open(a, depth, 4 * depth);
 	if (!err)
