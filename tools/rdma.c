@@ -471,8 +471,9 @@ static int server(struct rdma_opts *o)
 	}
 	err = 0;
 out:
-	end_close(&e);
+	/* the MR before the PD it belongs to */
 	mem_destroy(&m);
+	end_close(&e);
 	if (wire >= 0)
 		close(wire);
 	if (ctl >= 0)
@@ -686,9 +687,9 @@ static int client(struct rdma_opts *o)
 		err = EXIT_RUNTIME;
 	}
 out:
-	end_close(&e);
 	if (mr)
 		devmem_ibv_dereg_mr(mr);
+	end_close(&e);
 	free(local);
 	if (wire >= 0)
 		close(wire);
