@@ -939,3 +939,95 @@ Test(rdma_dynamic, move_notify_waits_for_device_access_in_flight)
 	vram_side_put(&v);
 	rdma_end_close(&b);
 }
+
+Test(rdma_traffic, send_gathers_and_receive_scatters_several_sges)
+{
+	struct rdma_end a = { 0 }, b = { 0 };
+	struct dmabuf_side sa, sb;
+	struct devmem_ibv_sge ssge[2], rsge[3];
+	struct devmem_ibv_send_wr wr, *bad;
+	struct devmem_ibv_recv_wr rwr, *rbad;
+	unsigned char *p;
+	int i;
+
+	cr_assert_eq(rdma_pair_open(&a, &b, 16, ALL_ACCESS), 0);
+	side_reg(&sa, &a, 2, 0, 2 * PAGE_SIZE, 0);
+	side_reg(&sb, &b, 2, 0, 2 * PAGE_SIZE, 0);
+	buf_fill(sa.buf, 0, 2 * PAGE_SIZE, 6);
+	/* gather [100, 400) and [1000, 1100); scatter into 50 + 150 + 300 bytes */
+	ssge[0] = (struct devmem_ibv_sge){ 100, 300, sa.mr->lkey };
+	ssge[1] = (struct devmem_ibv_sge){ 1000, 100, sa.mr->lkey };
+	rsge[0] = (struct devmem_ibv_sge){ 0, 50, sb.mr->lkey };
+	rsge[1] = (struct devmem_ibv_sge){ 2000, 150, sb.mr->lkey };
+	rsge[2] = (struct devmem_ibv_sge){ 4096, 300, sb.mr->lkey };
+	rwr = (struct devmem_ibv_recv_wr){ .wr_id = 9, .sg_list = rsge, .num_sge = 3 };
+	cr_assert_eq(devmem_ibv_post_recv(b.qp, &rwr, &rbad), 0);
+	wr = (struct devmem_ibv_send_wr){ .wr_id = 1,
+					  .sg_list = ssge,
+					  .num_sge = 2,
+					  .opcode = DEVMEM_IBV_WR_SEND,
+					  .send_flags = DEVMEM_IBV_SEND_SIGNALED };
+	cr_assert_eq(devmem_ibv_post_send(a.qp, &wr, &bad), 0);
+	expect_status(b.cq, 9, DEVMEM_IBV_WC_SUCCESS);
+	expect_status(a.cq, 1, DEVMEM_IBV_WC_SUCCESS);
+	cr_assert_eq(dma_buf_vmap_unlocked(sb.buf, (void **)&p), 0);
+	{
+		unsigned char *q;
+		unsigned char want[400], got[400];
+
+		cr_assert_eq(dma_buf_vmap_unlocked(sa.buf, (void **)&q), 0);
+		memcpy(want, q + 100, 300);
+		memcpy(want + 300, q + 1000, 100);
+		dma_buf_vunmap_unlocked(sa.buf, q);
+		memcpy(got, p, 50);
+		memcpy(got + 50, p + 2000, 150);
+		memcpy(got + 200, p + 4096, 200);
+		for (i = 0; i < 400; i++)
+			cr_assert_eq(got[i], want[i], "byte %d", i);
+	}
+	dma_buf_vunmap_unlocked(sb.buf, p);
+	side_put(&sa);
+	side_put(&sb);
+	rdma_end_close(&a);
+	rdma_end_close(&b);
+}
+
+/* The peer is gone before it answered: the request exhausted its retries. */
+Test(rdma_status, peer_gone_is_retry_exceeded_then_flush)
+{
+	struct rdma_end a = { 0 }, b = { 0 };
+	struct dmabuf_side sa;
+
+	cr_assert_eq(rdma_pair_open(&a, &b, 16, ALL_ACCESS), 0);
+	side_reg(&sa, &a, 1, 0, PAGE_SIZE, 0);
+	/* b has no receive posted: the SEND waits there unanswered */
+	cr_assert_eq(rdma_post(a.qp, DEVMEM_IBV_WR_SEND, 1, 0, 64, sa.mr->lkey, 0, 0), 0);
+	cr_assert_eq(rdma_post(a.qp, DEVMEM_IBV_WR_SEND, 2, 0, 64, sa.mr->lkey, 0, 0), 0);
+	usleep(50 * 1000);
+	rdma_end_close(&b);
+	expect_status(a.cq, 1, DEVMEM_IBV_WC_RETRY_EXC_ERR);
+	expect_status(a.cq, 2, DEVMEM_IBV_WC_WR_FLUSH_ERR);
+	side_put(&sa);
+	rdma_end_close(&a);
+}
+
+Test(rdma_qp, post_recv_in_reset_is_einval_and_reset_discards_queues)
+{
+	struct rdma_end e = { 0 };
+	struct devmem_ibv_qp_attr a = { .qp_state = DEVMEM_IBV_QPS_RESET };
+	struct devmem_ibv_wc wc;
+	void *mem = aligned_alloc(PAGE_SIZE, PAGE_SIZE);
+	struct devmem_ibv_mr *mr;
+
+	cr_assert_eq(rdma_end_open(&e, 4, 16), 0);
+	mr = devmem_ibv_reg_mr(e.pd, mem, PAGE_SIZE, ALL_ACCESS);
+	cr_assert_eq(rdma_post_recv(e.qp, 1, (uintptr_t)mem, 64, mr->lkey), EINVAL);
+	cr_assert_eq(rdma_end_init(&e, ALL_ACCESS), 0);
+	cr_assert_eq(rdma_post_recv(e.qp, 2, (uintptr_t)mem, 64, mr->lkey), 0);
+	cr_assert_eq(devmem_ibv_modify_qp(e.qp, &a, DEVMEM_IBV_QP_STATE), 0);
+	cr_assert_eq(devmem_ibv_poll_cq(e.cq, 1, &wc), 0, "RESET completes nothing");
+	cr_assert_eq(devmem_ibv_close_device(e.ctx), EBUSY, "the context still has objects");
+	devmem_ibv_dereg_mr(mr);
+	free(mem);
+	rdma_end_close(&e);
+}
