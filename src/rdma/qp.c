@@ -30,6 +30,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "lib/debug.h"
@@ -366,6 +367,28 @@ static ssize_t sock_send_fn(void *cpu, size_t len, void *arg)
 	return errno == EWOULDBLOCK ? -EAGAIN : -errno;
 }
 
+/* The rest of a frame's header and a payload piece, sent together. */
+struct sock_hdr_io {
+	int fd;
+	void *hdr;
+	size_t hdr_len;
+	size_t hdr_sent; /* out */
+};
+
+/* Returns the payload bytes sent (0 if only header bytes went), or -errno. */
+static ssize_t sock_send_hdr_fn(void *cpu, size_t len, void *arg)
+{
+	struct sock_hdr_io *io = arg;
+	struct iovec iov[2] = { { io->hdr, io->hdr_len }, { cpu, len } };
+	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 2 };
+	ssize_t n = sendmsg(io->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+	if (n < 0)
+		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	io->hdr_sent = min((size_t)n, io->hdr_len);
+	return n - io->hdr_sent;
+}
+
 /* errors */
 
 static void qp_release_held(struct swrdma_qp *qp)
@@ -440,6 +463,17 @@ static bool resp_ring_full(struct swrdma_qp *qp)
 
 static void resp_push(struct swrdma_qp *qp, const struct swrdma_resp *r)
 {
+	struct swrdma_resp *last = &qp->resp[(qp->resp_tail - 1) % SWRDMA_RESP_RING];
+
+	/*
+	 * An ACK acknowledges every request up to its PSN: one still waiting
+	 * to be sent is brought forward instead of queueing another.
+	 */
+	if (r->opcode == SWRDMA_OP_ACK && !r->status && qp->resp_tail != qp->resp_head &&
+	    last->opcode == SWRDMA_OP_ACK && !last->status) {
+		last->psn = r->psn;
+		return;
+	}
 	qp->resp[qp->resp_tail++ % SWRDMA_RESP_RING] = *r;
 }
 
@@ -554,6 +588,16 @@ static int rx_dispatch(struct swrdma_qp *qp)
 		    (h->opcode == SWRDMA_OP_ACK && h->len))
 			return RX_FATAL;
 		if (h->opcode == SWRDMA_OP_ACK) {
+			uint32_t psn;
+
+			/* cumulative: the requests before it have all succeeded */
+			for (psn = qp->sq_head; psn != h->psn; psn++) {
+				struct swrdma_swqe *prev = &qp->sq[psn & qp->sq_mask];
+
+				if (prev->state == WQE_SENT &&
+				    prev->opcode != DEVMEM_IBV_WR_RDMA_READ)
+					prev->state = WQE_DONE;
+			}
 			w->state = h->status ? WQE_ERROR : WQE_DONE;
 			w->status = h->status;
 			return RX_OK;
@@ -824,6 +868,25 @@ static bool qp_tx(struct swrdma_qp *qp, bool *blocked)
 		progress = true;
 		if (!qp->tx.busy)
 			continue;
+		/* header and the first payload piece in one system call */
+		while (qp->tx.sent < sizeof(qp->tx.hdr) && qp->tx.remaining &&
+		       !(SWRDMA_TSAN && qp->tx.is_resp)) {
+			struct sock_hdr_io hio = { qp->sock, (char *)&qp->tx.hdr + qp->tx.sent,
+						   sizeof(qp->tx.hdr) - qp->tx.sent, 0 };
+
+			n = cursor_io(&qp->tx.cur, qp->tx.remaining, DMA_TO_DEVICE, sock_send_hdr_fn,
+				      &hio);
+			if (n == -EAGAIN) {
+				*blocked = true;
+				return progress;
+			}
+			if (n < 0) {
+				qp_conn_lost(qp);
+				return true;
+			}
+			qp->tx.sent += hio.hdr_sent;
+			qp->tx.remaining -= n;
+		}
 		while (qp->tx.sent < sizeof(qp->tx.hdr)) {
 			io.flags = qp->tx.remaining ? MSG_MORE : 0;
 			n = sock_send_fn((char *)&qp->tx.hdr + qp->tx.sent,
