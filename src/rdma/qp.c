@@ -138,6 +138,8 @@ struct swrdma_qp {
 	struct {
 		struct swrdma_hdr hdr;
 		size_t got;
+		struct swrdma_hdr ahead; /* the next header's first bytes, read with a payload */
+		size_t ahead_got;
 		enum swrdma_rx_stage stage;
 		uint64_t remaining;
 		bool discard;
@@ -403,6 +405,7 @@ static void qp_release_held(struct swrdma_qp *qp)
 	}
 	qp->rx.stage = RX_HDR;
 	qp->rx.got = 0;
+	qp->rx.ahead_got = 0;
 	qp->tx.busy = false;
 	qp->tx.held_valid = false;
 }
@@ -645,16 +648,42 @@ static void rx_finish(struct swrdma_qp *qp)
 					     .psn = h->psn });
 }
 
+/* The last piece of a payload, and as much of the next frame's header as has come. */
+struct sock_ahead_io {
+	int fd;
+	uint64_t remaining; /* of the payload */
+	void *ahead;
+	size_t ahead_got; /* out */
+};
+
+static ssize_t sock_recv_ahead_fn(void *cpu, size_t len, void *arg)
+{
+	struct sock_ahead_io *io = arg;
+	struct iovec iov[2] = { { cpu, len }, { io->ahead, sizeof(struct swrdma_hdr) } };
+	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = len == io->remaining ? 2 : 1 };
+	ssize_t n = recvmsg(io->fd, &msg, MSG_DONTWAIT);
+
+	if (n == 0)
+		return -EPIPE;
+	if (n < 0)
+		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	io->ahead_got = n > (ssize_t)len ? n - len : 0;
+	return n - io->ahead_got;
+}
+
 static ssize_t rx_payload_piece(struct swrdma_qp *qp)
 {
+	struct sock_ahead_io aio = { qp->sock, qp->rx.remaining, &qp->rx.ahead, 0 };
 	struct sock_io io = { qp->sock, 0 };
+	ssize_t n;
 
-	if (qp->rx.discard) {
-		ssize_t n = sock_recv_fn(qp->scratch,
-					 min(qp->rx.remaining, (uint64_t)SWRDMA_SCRATCH), &io);
-		return n;
-	}
-	return cursor_io(&qp->rx.cur, qp->rx.remaining, DMA_FROM_DEVICE, sock_recv_fn, &io);
+	if (qp->rx.discard)
+		return sock_recv_fn(qp->scratch, min(qp->rx.remaining, (uint64_t)SWRDMA_SCRATCH),
+				    &io);
+	/* one system call for the end of this frame and the start of the next */
+	n = cursor_io(&qp->rx.cur, qp->rx.remaining, DMA_FROM_DEVICE, sock_recv_ahead_fn, &aio);
+	qp->rx.ahead_got = aio.ahead_got;
+	return n;
 }
 
 /* Receive as much as the socket has. True if anything moved. */
@@ -664,7 +693,7 @@ static bool qp_rx(struct swrdma_qp *qp, bool *stalled)
 
 	*stalled = false;
 	while (qp_state(qp) != DEVMEM_IBV_QPS_ERR) {
-		if (qp->rx.stage == RX_HDR) {
+		if (qp->rx.stage == RX_HDR && qp->rx.got < sizeof(qp->rx.hdr)) {
 			struct sock_io io = { qp->sock, 0 };
 			ssize_t n = sock_recv_fn((char *)&qp->rx.hdr + qp->rx.got,
 						 sizeof(qp->rx.hdr) - qp->rx.got, &io);
@@ -679,8 +708,9 @@ static bool qp_rx(struct swrdma_qp *qp, bool *stalled)
 			qp->rx.got += n;
 			if (qp->rx.got < sizeof(qp->rx.hdr))
 				continue;
-			qp->rx.stage = RX_DISPATCH;
 		}
+		if (qp->rx.stage == RX_HDR)
+			qp->rx.stage = RX_DISPATCH;
 		if (qp->rx.stage == RX_DISPATCH) {
 			int r = rx_dispatch(qp);
 
@@ -710,7 +740,10 @@ static bool qp_rx(struct swrdma_qp *qp, bool *stalled)
 		}
 		rx_finish(qp);
 		qp->rx.stage = RX_HDR;
-		qp->rx.got = 0;
+		/* the next header may have come with the payload */
+		memcpy(&qp->rx.hdr, &qp->rx.ahead, qp->rx.ahead_got);
+		qp->rx.got = qp->rx.ahead_got;
+		qp->rx.ahead_got = 0;
 	}
 	return progress;
 }
@@ -874,8 +907,8 @@ static bool qp_tx(struct swrdma_qp *qp, bool *blocked)
 			struct sock_hdr_io hio = { qp->sock, (char *)&qp->tx.hdr + qp->tx.sent,
 						   sizeof(qp->tx.hdr) - qp->tx.sent, 0 };
 
-			n = cursor_io(&qp->tx.cur, qp->tx.remaining, DMA_TO_DEVICE, sock_send_hdr_fn,
-				      &hio);
+			n = cursor_io(&qp->tx.cur, qp->tx.remaining, DMA_TO_DEVICE,
+				      sock_send_hdr_fn, &hio);
 			if (n == -EAGAIN) {
 				*blocked = true;
 				return progress;
