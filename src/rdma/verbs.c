@@ -324,6 +324,8 @@ static void swrdma_dmabuf_invalidate_cb(struct dma_buf_attachment *attach)
 	struct ib_umem_dmabuf *umem = attach->importer_priv;
 	struct swrdma_mr *mr = umem->private;
 
+	devmem_assert(dma_resv_held(attach->dmabuf->resv),
+		      "rdma: invalidate callback without the resv lock");
 	if (!umem->sgt || !mr)
 		return;
 	/* seq_cst pairs with the access's increment of @active: one sees the other */
