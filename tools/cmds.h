@@ -11,5 +11,6 @@ int cmd_recv(int argc, char **argv);
 int cmd_send(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_tour(int argc, char **argv);
+int cmd_rdma(int argc, char **argv);
 
 #endif

@@ -36,6 +36,9 @@ static const struct command commands[] = {
 	{ "tour", cmd_tour,
 	  "the dma-buf layer, step by step: export, share across processes,\n"
 	  "           attach and map from two devices, move under an importer" },
+	{ "rdma", cmd_rdma,
+	  "perftest's write-bw, read-bw and send-bw on the software RDMA\n"
+	  "           device, into host memory or vram that moves" },
 };
 
 static void usage(FILE *out)
