@@ -811,10 +811,16 @@ static void *swnic_thread(void *arg)
 		if (q->running && !q->stopping) {
 			struct swnic_sock *s;
 
-			if (swnic_refill(q) || !__atomic_load_n(&q->starved, __ATOMIC_RELAXED)) {
-				list_for_each_entry(s, &q->socks, node)
-					swnic_arm(q, s);
-			}
+			/*
+			 * Arm whatever is not armed whenever the ring has buffers
+			 * (swnic_arm() checks): "starved" says only that the pool
+			 * was empty at the last refill, which it also is when every
+			 * netmem already waits in the ring, and no return will then
+			 * come to kick us.
+			 */
+			swnic_refill(q);
+			list_for_each_entry(s, &q->socks, node)
+				swnic_arm(q, s);
 		}
 		swnic_arm_kick(q);
 		err = swnic_wait(q);

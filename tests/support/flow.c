@@ -238,6 +238,8 @@ static int sender_conn(struct flow_sender *s, uint64_t bytes, uint64_t *rnd, boo
 				err = -ECANCELED;
 				break;
 			}
+			if (__atomic_load_n(&s->finish, __ATOMIC_RELAXED))
+				break;
 			/* bounded waits, so that a stop is seen */
 			if (poll(&p, 1, 100) <= 0)
 				continue;

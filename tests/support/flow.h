@@ -104,6 +104,7 @@ struct flow_sender {
 	pthread_t thread;
 	bool started;
 	int stop; /* atomic */
+	int finish; /* atomic: thread sender only: end the stream now, as if at its length */
 	int done; /* atomic: the thread finished */
 	int err; /* the thread's error; written before done */
 	uint64_t sent; /* atomic: bytes sent on the last connection */
