@@ -82,9 +82,9 @@ EOF
 }
 
 # ---- lo ----
-set -- $(sys_queues lo)
-LO_RX=$1
-LO_TX=$2
+LO_Q=$(sys_queues lo)
+LO_RX=${LO_Q% *}
+LO_TX=${LO_Q#* }
 "$DEVMEM" info --backend kernel >"$WORK/all.txt" 2>"$WORK/all.err" ||
 	fail "info --backend kernel failed" "$WORK/all.err"
 grep -q '^backend: kernel$' "$WORK/all.txt" || fail "the text does not say the backend" "$WORK/all.txt"
@@ -181,7 +181,7 @@ ip netns add "$NS" 2>"$WORK/ip.err" || skip "cannot create a network namespace: 
 at_exit "ip netns del $NS 2>/dev/null"
 ip -n "$NS" link add veth0 type veth peer name veth1 2>"$WORK/ip.err" ||
 	skip "cannot create a veth pair: $(cat "$WORK/ip.err")"
-ip -n "$NS" link set veth0 up && ip -n "$NS" link set veth1 up || fail "cannot bring the veth pair up"
+{ ip -n "$NS" link set veth0 up && ip -n "$NS" link set veth1 up; } || fail "cannot bring the veth pair up"
 VQ=$(sys_queues veth0 "$NS")
 
 ip netns exec "$NS" "$DEVMEM" info --backend kernel -f veth0 --json >"$WORK/veth.json" 2>"$WORK/veth.err" ||
