@@ -122,9 +122,8 @@ static int udmabuf_open(void)
 	if (fd >= 0)
 		return fd;
 	if (errno == ENOENT)
-		return devmem_err(-ENOENT, "no " UDMABUF_DEV
-					   ": the kernel lacks CONFIG_UDMABUF (or the udmabuf "
-					   "module is not loaded)");
+		return devmem_err(-ENOENT, "no " UDMABUF_DEV ": the kernel lacks CONFIG_UDMABUF "
+					   "or has not loaded the udmabuf module");
 	return devmem_err(-errno, UDMABUF_DEV ": %s", strerror(errno));
 }
 
