@@ -438,7 +438,7 @@ static bool host_size_ok(size_t size)
 int devmem_host_buffer_create(size_t size, const struct host_buffer_opts *opts,
 			      struct dma_buf **out)
 {
-	struct host_layout layout;
+	struct host_layout layout = { 0 };
 	const char *name = NULL;
 	int memfd, ret;
 
