@@ -7,6 +7,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <net/if.h>
 #include <netdb.h>
@@ -14,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "devmem/kdmabuf.h"
 #include "opts.h"
 #include "pattern.h"
 #include "tool.h"
@@ -58,6 +60,36 @@ void opts_init(struct opts *o)
 	};
 }
 
+const char *opts_memory_name(enum mem_type memory)
+{
+	switch (memory) {
+	case MEM_VRAM:
+		return "vram";
+	case MEM_UDMABUF:
+		return "udmabuf";
+	case MEM_DMAHEAP:
+		return "dmaheap";
+	default:
+		return "host";
+	}
+}
+
+int opts_kdmabuf_create(const struct opts *o, const char *name, struct dma_buf **out)
+{
+	int err;
+
+	if (o->memory == MEM_UDMABUF)
+		err = devmem_udmabuf_alloc(o->size, out);
+	else
+		err = devmem_dma_heap_alloc("system", o->size, O_RDWR | O_CLOEXEC, 0, out);
+	if (err)
+		return err;
+	/* a name is only a label in fdinfo: a kernel that refuses it costs nothing */
+	if (devmem_kdmabuf_set_name(*out, name))
+		error_seen();
+	return 0;
+}
+
 void opts_usage(const char *cmd, FILE *out)
 {
 	bool recv = !strcmp(cmd, "recv");
@@ -65,7 +97,7 @@ void opts_usage(const char *cmd, FILE *out)
 	if (recv)
 		fprintf(out,
 			"usage: devmem recv [-l] -p PORT [-s SERVER] [-c CLIENT] [-f IFNAME] [-v N]\n"
-			"                   [-q QUEUES] [-t FIRST] [-L] [-n] [--memory host|vram]\n"
+			"                   [-q QUEUES] [-t FIRST] [-L] [-n] [--memory M]\n"
 			"                   [--size SIZE] [--backend software|auto] [--json]\n"
 			"                   [--expect BYTES] [--repeat N] [--unbind-after BYTES]\n"
 			"\n"
@@ -77,7 +109,7 @@ void opts_usage(const char *cmd, FILE *out)
 	else
 		fprintf(out,
 			"usage: devmem send -s SERVER -p PORT [-c CLIENT] [-f IFNAME] [-v N] [-z CHUNK]\n"
-			"                   [-n] [--memory host|vram] [--size SIZE]\n"
+			"                   [-n] [--memory M] [--size SIZE]\n"
 			"                   [--backend software|auto] [--bytes BYTES] [--json]\n"
 			"\n"
 			"The client side of ncdevmem: connect and send from a dma-buf bound for\n"
@@ -122,7 +154,9 @@ void opts_usage(const char *cmd, FILE *out)
 		fprintf(out, "  -z CHUNK     the pattern: bytes per sendmsg; stdin: bytes per iov\n"
 			     "               (default 64K)\n"
 			     "  -n           no dma-buf: plain send() of the data\n");
-	fprintf(out, "  --memory T   the buffer: host (sealed memfd, default) or vram\n"
+	fprintf(out, "  --memory M   the buffer: host (sealed memfd, default), vram, or a real\n"
+		     "               kernel dma-buf: udmabuf (/dev/udmabuf) or dmaheap\n"
+		     "               (/dev/dma_heap/system)\n"
 		     "  --size SIZE  the buffer's size (default 64M; K, M, G suffixes)\n"
 		     "  --backend B  the data path: software (the software NIC), or auto\n"
 		     "               (the best available: software for now)\n"
@@ -247,8 +281,13 @@ static int parse_long(struct opts *o, const char *cmd, int c, const char *arg)
 			o->memory = MEM_HOST;
 		else if (!strcmp(arg, "vram"))
 			o->memory = MEM_VRAM;
+		else if (!strcmp(arg, "udmabuf"))
+			o->memory = MEM_UDMABUF;
+		else if (!strcmp(arg, "dmaheap"))
+			o->memory = MEM_DMAHEAP;
 		else
-			err = usage_error(cmd, "--memory '%s': host or vram", arg);
+			err = usage_error(cmd, "--memory '%s': host, vram, udmabuf or dmaheap",
+					  arg);
 		break;
 	case OPT_SIZE:
 		err = parse_size_opt(cmd, "--size", arg, &o->size);

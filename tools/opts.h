@@ -14,6 +14,8 @@
 enum mem_type {
 	MEM_HOST,
 	MEM_VRAM,
+	MEM_UDMABUF, /* a real kernel dma-buf from /dev/udmabuf */
+	MEM_DMAHEAP, /* a real kernel dma-buf from /dev/dma_heap/system */
 };
 
 enum progress_mode {
@@ -65,6 +67,18 @@ void opts_init(struct opts *o);
 int opts_parse(struct opts *o, const char *cmd, int argc, char **argv);
 
 void opts_usage(const char *cmd, FILE *out);
+
+/* "host", "vram", "udmabuf" or "dmaheap". */
+const char *opts_memory_name(enum mem_type memory);
+
+struct dma_buf;
+
+/*
+ * The buffer of --memory udmabuf or dmaheap: @o->size bytes of a real kernel
+ * dma-buf, named @name. 0 and the buffer in @out, or the library's negative
+ * errno (-ENOENT when the kernel lacks the exporter).
+ */
+int opts_kdmabuf_create(const struct opts *o, const char *name, struct dma_buf **out);
 
 /*
  * The address @host (NULL: the wildcard of @family) and @port. An IPv6

@@ -24,7 +24,7 @@ static double rx_rate(const struct rx *rx)
 
 static const char *mem_name(const struct rx *rx)
 {
-	return rx->o->memory == MEM_VRAM ? "vram" : "host";
+	return opts_memory_name(rx->o->memory);
 }
 
 /* ---- text ---- */

@@ -68,6 +68,8 @@ static int rx_buffer_create(struct rx *rx)
 		if (err)
 			return fail(err, "create a %llu-byte vram", (unsigned long long)o->size);
 		err = devmem_vram_buffer_create(rx->vram, o->size, &rx->buf);
+	} else if (o->memory == MEM_UDMABUF || o->memory == MEM_DMAHEAP) {
+		err = opts_kdmabuf_create(o, "devmem-recv", &rx->buf);
 	} else {
 		struct size_progress progress;
 		struct host_buffer_opts hopts = { .sz = sizeof(hopts),
@@ -81,7 +83,7 @@ static int rx_buffer_create(struct rx *rx)
 	}
 	if (err)
 		return fail(err, "create a %llu-byte %s buffer", (unsigned long long)o->size,
-			    o->memory == MEM_VRAM ? "vram" : "host");
+			    opts_memory_name(o->memory));
 	rx->buf_size = rx->buf->size;
 	rx->buf_fd = dma_buf_fd(rx->buf, O_CLOEXEC);
 	if (rx->buf_fd < 0)

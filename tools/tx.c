@@ -128,6 +128,8 @@ static int tx_buffer_create(struct tx *tx)
 		if (err)
 			return fail(err, "create a %llu-byte vram", (unsigned long long)o->size);
 		err = devmem_vram_buffer_create(tx->vram, o->size, &tx->buf);
+	} else if (o->memory == MEM_UDMABUF || o->memory == MEM_DMAHEAP) {
+		err = opts_kdmabuf_create(o, "devmem-send", &tx->buf);
 	} else {
 		struct size_progress progress;
 		struct host_buffer_opts hopts = { .sz = sizeof(hopts),
@@ -140,7 +142,8 @@ static int tx_buffer_create(struct tx *tx)
 		err = devmem_host_buffer_create(o->size, &hopts, &tx->buf);
 	}
 	if (err)
-		return fail(err, "create a %llu-byte buffer", (unsigned long long)o->size);
+		return fail(err, "create a %llu-byte %s buffer", (unsigned long long)o->size,
+			    opts_memory_name(o->memory));
 	tx->span = o->size - o->size % period;
 	if (!tx->span) {
 		msg("--size %llu is smaller than the pattern's period",
@@ -591,8 +594,8 @@ static void tx_report_text(const struct tx *tx)
 		printf("  %-13s plain send() from ordinary memory (-n)\n", "data");
 	} else if (tx->o->from_stdin) {
 		printf("  %-13s %s %s dma-buf bound for transmit on %s (binding %u)\n", "buffer",
-		       fmt_bytes(tx->o->size, size, sizeof(size)),
-		       tx->o->memory == MEM_VRAM ? "vram" : "host", tx->o->ifname, tx->binding_id);
+		       fmt_bytes(tx->o->size, size, sizeof(size)), opts_memory_name(tx->o->memory),
+		       tx->o->ifname, tx->binding_id);
 		printf("  %-13s %llu MSG_ZEROCOPY sendmsg calls for %llu lines, in iovs of up to "
 		       "%llu bytes\n",
 		       "sends", (unsigned long long)tx->sends, (unsigned long long)tx->lines,
@@ -602,8 +605,8 @@ static void tx_report_text(const struct tx *tx)
 		       (unsigned long long)tx->notifications, (unsigned long long)tx->copied);
 	} else {
 		printf("  %-13s %s %s dma-buf bound for transmit on %s (binding %u)\n", "buffer",
-		       fmt_bytes(tx->o->size, size, sizeof(size)),
-		       tx->o->memory == MEM_VRAM ? "vram" : "host", tx->o->ifname, tx->binding_id);
+		       fmt_bytes(tx->o->size, size, sizeof(size)), opts_memory_name(tx->o->memory),
+		       tx->o->ifname, tx->binding_id);
 		printf("  %-13s %llu MSG_ZEROCOPY sendmsg calls of up to %llu bytes\n", "sends",
 		       (unsigned long long)tx->sends, (unsigned long long)tx->o->tx_chunk);
 		printf("  %-13s %llu in %llu error-queue notifications (%llu copied)\n",

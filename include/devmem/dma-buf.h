@@ -5,9 +5,11 @@
  * kernel's rules.
  *
  * Every dma-buf has a real file descriptor. dma_buf_fd() hands out a new one;
- * dma_buf_get() finds the buffer behind any of them (and wraps a sealed
- * memfd that came from another process as a host buffer). The buffer's
- * identity (dma_buf->ino) is the inode of that file, as in the kernel.
+ * dma_buf_get() finds the buffer behind any of them, and wraps a foreign fd
+ * (a sealed memfd from another process, a real kernel dma-buf) through the
+ * importers the exporters register (dma_buf_register_importer()). The
+ * buffer's identity (dma_buf->ino) is the inode of that file, as in the
+ * kernel.
  *
  * Importers never see the exporter's memory: they attach a device and map the
  * attachment, and the exporter returns an sg table of device addresses in that
@@ -34,6 +36,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/stat.h>
 
 #include "device.h"
 #include "dma-resv.h"
@@ -187,11 +190,39 @@ int dma_buf_fd(struct dma_buf *dmabuf, int flags);
 
 /*
  * The buffer behind @fd, with a new reference. -EBADF if @fd is not open,
- * -EINVAL if it is not a dma-buf (a memfd from elsewhere is accepted only
- * when sealed against shrinking and growing, and is then wrapped as a host
- * buffer once: later gets of the same file return the same buffer).
+ * -EINVAL if it is not a dma-buf. An fd no live buffer of this process owns
+ * goes to the registered importers: the first whose match() accepts it wraps
+ * it, once (later gets of the same file return the same buffer), or returns
+ * its error; a memfd from elsewhere is accepted by the host exporter only
+ * when sealed against shrinking and growing, a kernel dma-buf fd by the
+ * kernel dma-buf importer (devmem/kdmabuf.h).
  */
 int dma_buf_get(int fd, struct dma_buf **out);
+
+/*
+ * An importer of foreign fds, registered by an exporter so that the core
+ * needs to know none of them. match() says, cheaply and without side
+ * effects, whether @fd is of the importer's kind; import() wraps it as a new
+ * buffer (one reference, exported with its own duplicate of @fd: the
+ * caller's fd stays the caller's) or fails with the errno to report. Imports
+ * are serialised by the core, so one file is never wrapped twice.
+ */
+struct dma_buf_importer {
+	const char *name;
+	bool (*match)(int fd, const struct stat *st);
+	int (*import)(int fd, const struct stat *st, struct dma_buf **out);
+};
+
+#define DMA_BUF_MAX_IMPORTERS 8
+
+/*
+ * Add @importer (which must outlive the process's use of the library) to the
+ * end of the list dma_buf_get() asks. Exporters call it from a constructor,
+ * at library load. 0; -EINVAL for a missing name, match or import; -EEXIST
+ * if already registered; -ENOSPC beyond DMA_BUF_MAX_IMPORTERS. Lookups take
+ * no lock: an importer once registered stays.
+ */
+int dma_buf_register_importer(const struct dma_buf_importer *importer);
 void get_dma_buf(struct dma_buf *dmabuf);
 void dma_buf_put(struct dma_buf *dmabuf);
 

@@ -20,7 +20,6 @@
 #include <unistd.h>
 
 #include "devmem/dma-buf.h"
-#include "exporters/host-import.h"
 #include "lib/debug.h"
 #include "lib/error.h"
 #include "lib/list.h"
@@ -35,7 +34,17 @@ static pthread_mutex_t dma_buf_list_lock = PTHREAD_MUTEX_INITIALIZER;
 static LIST_HEAD(dma_buf_list); /* protected by dma_buf_list_lock */
 
 /*
- * Serialises the wrapping of foreign memfds, so that two threads getting the
+ * The importers of foreign fds. Registration appends under the lock and then
+ * publishes the new count with a release store; dma_buf_get() reads the
+ * count with an acquire load and walks the slots without a lock: a slot is
+ * written once, before the count that covers it.
+ */
+static pthread_mutex_t dma_buf_importers_lock = PTHREAD_MUTEX_INITIALIZER;
+static const struct dma_buf_importer *dma_buf_importers[DMA_BUF_MAX_IMPORTERS];
+static unsigned int dma_buf_nr_importers; /* atomic; written under dma_buf_importers_lock */
+
+/*
+ * Serialises the wrapping of foreign fds, so that two threads getting the
  * same file at once end up with one buffer, not two. Taken before
  * dma_buf_list_lock, never inside it.
  */
@@ -315,25 +324,63 @@ int dma_buf_fd(struct dma_buf *dmabuf, int flags)
 	return fd;
 }
 
-/*
- * A file no buffer of this process owns: it is a dma-buf only if it is a
- * host buffer's memfd from another process (see exporters/host-import.h).
- */
+int dma_buf_register_importer(const struct dma_buf_importer *importer)
+{
+	unsigned int i, n;
+	int ret = 0;
+
+	if (!importer || !importer->name || !importer->match || !importer->import)
+		return devmem_err(-EINVAL, "dma_buf_register_importer: no name, match or import");
+	pthread_mutex_lock(&dma_buf_importers_lock);
+	n = __atomic_load_n(&dma_buf_nr_importers, __ATOMIC_RELAXED);
+	for (i = 0; i < n; i++) {
+		if (dma_buf_importers[i] == importer) {
+			ret = devmem_err(-EEXIST, "dma-buf importer %s is already registered",
+					 importer->name);
+			goto out;
+		}
+	}
+	if (n == DMA_BUF_MAX_IMPORTERS) {
+		ret = devmem_err(-ENOSPC, "dma-buf importer %s: no room (at most %d importers)",
+				 importer->name, DMA_BUF_MAX_IMPORTERS);
+		goto out;
+	}
+	dma_buf_importers[n] = importer;
+	__atomic_store_n(&dma_buf_nr_importers, n + 1, __ATOMIC_RELEASE);
+out:
+	pthread_mutex_unlock(&dma_buf_importers_lock);
+	return ret;
+}
+
+/* The first registered importer that takes @fd, or NULL. */
+static const struct dma_buf_importer *dma_buf_find_importer(int fd, const struct stat *st)
+{
+	unsigned int i, n = __atomic_load_n(&dma_buf_nr_importers, __ATOMIC_ACQUIRE);
+
+	for (i = 0; i < n; i++)
+		if (dma_buf_importers[i]->match(fd, st))
+			return dma_buf_importers[i];
+	return NULL;
+}
+
+/* A file no buffer of this process owns: a dma-buf only if an importer takes it. */
 static int dma_buf_import(int fd, const struct stat *st, struct dma_buf **out)
 {
+	const struct dma_buf_importer *importer;
 	struct dma_buf *dmabuf;
 	int ret = 0;
 
-	/* only shmem files (memfds) have seals: anything else is not a dma-buf */
-	if (fcntl(fd, F_GET_SEALS) < 0)
+	importer = dma_buf_find_importer(fd, st);
+	if (!importer)
 		return devmem_err(-EINVAL, "fd %d is not a dma-buf", fd);
 
 	pthread_mutex_lock(&dma_buf_import_lock);
+	/* another thread may have wrapped the same file since our lookup */
 	dmabuf = dma_buf_lookup(st->st_dev, st->st_ino);
 	if (dmabuf)
 		*out = dmabuf;
 	else
-		ret = host_dma_buf_import_fd(fd, out);
+		ret = importer->import(fd, st, out);
 	pthread_mutex_unlock(&dma_buf_import_lock);
 	return ret;
 }

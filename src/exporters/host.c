@@ -4,9 +4,11 @@
  * against shrinking and growing, mapped once into this process and mapped
  * into importers' IOMMU domains on demand.
  *
- * The memfd is the buffer's file, so its fd can travel to another process;
- * there dma_buf_get() lands in host_dma_buf_import_fd(), which wraps the same
- * memory as a new host buffer (see host-import.h).
+ * The memfd is the buffer's file, so its fd can travel to another process
+ * (SCM_RIGHTS, fork + exec), the only kind of dma-buf whose memory can cross
+ * a process boundary without a kernel exporter. There dma_buf_get() finds no
+ * buffer for it and asks the registered importers: ours wraps the same memory
+ * as a new host buffer.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,7 +20,6 @@
 #include <unistd.h>
 
 #include "devmem/host.h"
-#include "exporters/host-import.h"
 #include "lib/debug.h"
 #include "lib/error.h"
 #include "lib/meminfo.h"
@@ -437,7 +438,7 @@ static bool host_size_ok(size_t size)
 int devmem_host_buffer_create(size_t size, const struct host_buffer_opts *opts,
 			      struct dma_buf **out)
 {
-	struct host_layout layout;
+	struct host_layout layout = { 0 };
 	const char *name = NULL;
 	int memfd, ret;
 
@@ -462,9 +463,19 @@ int devmem_host_buffer_create(size_t size, const struct host_buffer_opts *opts,
 	return ret;
 }
 
-int host_dma_buf_import_fd(int fd, struct dma_buf **out)
+/* Only shmem files (memfds) have seals: anything else is not ours. */
+static bool host_importer_match(int fd, const struct stat *st)
 {
-	struct stat st;
+	return fcntl(fd, F_GET_SEALS) >= 0;
+}
+
+/*
+ * Wrap @fd, a memfd from elsewhere, as a host buffer over the same memory.
+ * It must be sealed against shrinking and growing and hold a non-zero page
+ * multiple of bytes: -EINVAL otherwise.
+ */
+static int host_importer_import(int fd, const struct stat *st, struct dma_buf **out)
+{
 	int seals, memfd, ret;
 
 	seals = fcntl(fd, F_GET_SEALS);
@@ -472,17 +483,29 @@ int host_dma_buf_import_fd(int fd, struct dma_buf **out)
 		return devmem_err(-EINVAL, "fd %d is not a dma-buf (not a memfd)", fd);
 	if ((seals & HOST_SEALS) != HOST_SEALS)
 		return devmem_err(-EINVAL, "memfd is not sealed against shrinking and growing");
-	if (fstat(fd, &st))
-		return devmem_err(-errno, "fd %d: %s", fd, strerror(errno));
-	if (st.st_size <= 0 || !host_size_ok((size_t)st.st_size))
+	if (st->st_size <= 0 || !host_size_ok((size_t)st->st_size))
 		return devmem_err(-EINVAL, "memfd size %lld is not a non-zero multiple of %lu",
-				  (long long)st.st_size, PAGE_SIZE);
+				  (long long)st->st_size, PAGE_SIZE);
 	/* the buffer keeps its own fd: the caller's stays the caller's */
 	memfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 	if (memfd < 0)
 		return devmem_err(-errno, "dup of fd %d: %s", fd, strerror(errno));
-	ret = host_buffer_export(memfd, (size_t)st.st_size, &host_default_layout, NULL, out);
+	ret = host_buffer_export(memfd, (size_t)st->st_size, &host_default_layout, NULL, out);
 	if (ret)
 		close(memfd);
 	return ret;
+}
+
+static const struct dma_buf_importer host_importer = {
+	.name = HOST_EXP_NAME,
+	.match = host_importer_match,
+	.import = host_importer_import,
+};
+
+/* At library load, before any thread of the application can call dma_buf_get(). */
+static void __attribute__((constructor)) host_register_importer(void)
+{
+	int ret = dma_buf_register_importer(&host_importer);
+
+	DEVMEM_BUG_ON(ret);
 }
