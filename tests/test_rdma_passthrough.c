@@ -620,7 +620,7 @@ Test(ibv_passthrough_wrap, kernel_dma_buf_reaches_the_driver)
 	cr_assert_eq(devmem_ibv_close_device(ctx), 0);
 }
 
-Test(ibv_passthrough_wrap, qp_of_a_real_pd_with_a_software_cq_is_einval)
+Test(ibv_passthrough_wrap, qp_of_a_real_pd_with_a_software_cq_is_enoent)
 {
 	struct devmem_ibv_context *ctx = stub_ctx(), *sctx = soft_ctx();
 	struct devmem_ibv_pd *pd = devmem_ibv_alloc_pd(ctx);
@@ -636,7 +636,7 @@ Test(ibv_passthrough_wrap, qp_of_a_real_pd_with_a_software_cq_is_einval)
 	cr_assert(pd && cq && scq);
 	errno = 0;
 	cr_assert_null(devmem_ibv_create_qp(pd, &attr));
-	cr_assert_eq(errno, EINVAL);
+	cr_assert_eq(errno, ENOENT);
 	cr_assert_eq(stub.qp_init.send_cq, NULL);
 	cr_assert_eq(devmem_ibv_destroy_cq(scq), 0);
 	cr_assert_eq(devmem_ibv_destroy_cq(cq), 0);
@@ -645,7 +645,7 @@ Test(ibv_passthrough_wrap, qp_of_a_real_pd_with_a_software_cq_is_einval)
 	cr_assert_eq(devmem_ibv_close_device(ctx), 0);
 }
 
-Test(ibv_passthrough_wrap, qp_of_a_software_pd_with_a_real_cq_is_einval)
+Test(ibv_passthrough_wrap, qp_of_a_software_pd_with_a_real_cq_is_enoent)
 {
 	struct devmem_ibv_context *ctx = stub_ctx(), *sctx = soft_ctx();
 	struct devmem_ibv_pd *spd = devmem_ibv_alloc_pd(sctx);
@@ -661,7 +661,7 @@ Test(ibv_passthrough_wrap, qp_of_a_software_pd_with_a_real_cq_is_einval)
 	cr_assert(spd && cq && scq);
 	errno = 0;
 	cr_assert_null(devmem_ibv_create_qp(spd, &attr));
-	cr_assert_eq(errno, EINVAL);
+	cr_assert_eq(errno, ENOENT);
 	/* nothing was taken: the CQs and the PD go at once */
 	cr_assert_eq(devmem_ibv_destroy_cq(scq), 0);
 	cr_assert_eq(devmem_ibv_destroy_cq(cq), 0);
@@ -888,7 +888,7 @@ Test(ibv_passthrough_wrap, poll_cq_converts_the_completions)
 
 /* ---- the software device's own refusals ---- */
 
-Test(ibv_passthrough_soft, qp_with_a_cq_of_another_software_context_is_einval)
+Test(ibv_passthrough_soft, qp_with_a_cq_of_another_software_context_is_enoent)
 {
 	struct devmem_ibv_context *a = soft_ctx(), *b = soft_ctx();
 	struct devmem_ibv_pd *pd = devmem_ibv_alloc_pd(a);
@@ -904,7 +904,7 @@ Test(ibv_passthrough_soft, qp_with_a_cq_of_another_software_context_is_einval)
 	cr_assert(pd && cqa && cqb);
 	errno = 0;
 	cr_assert_null(devmem_ibv_create_qp(pd, &attr));
-	cr_assert_eq(errno, EINVAL);
+	cr_assert_eq(errno, ENOENT);
 	/* nothing holds the CQs: they and the contexts go at once */
 	cr_assert_eq(devmem_ibv_destroy_cq(cqb), 0);
 	cr_assert_eq(devmem_ibv_close_device(b), 0);

@@ -646,9 +646,9 @@ struct devmem_ibv_qp *ibvpass_create_qp(struct devmem_ibv_pd *pd,
 	if (!attr || !attr->send_cq || !attr->recv_cq)
 		return err_null(
 			devmem_err(-EINVAL, "rdma: create_qp: pd, attributes and both CQs needed"));
-	/* as uverbs looks the CQs up among the objects of the PD's own context */
+	/* uverbs finds the CQ handles only among the file's own objects: ENOENT */
 	if (attr->send_cq->context != pd->context || attr->recv_cq->context != pd->context)
-		return err_null(devmem_err(-EINVAL, "rdma: create_qp: a CQ of another context"));
+		return err_null(devmem_err(-ENOENT, "rdma: create_qp: a CQ of another context"));
 	/* the API creates no SRQs: none can be a real one */
 	if (attr->srq)
 		return err_null(devmem_err(-EOPNOTSUPP, "rdma: create_qp: no SRQ"));

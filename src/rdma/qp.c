@@ -1065,12 +1065,12 @@ struct devmem_ibv_qp *devmem_ibv_create_qp(struct devmem_ibv_pd *pd,
 	if (ibvpass_is_real(pd->context))
 		return ibvpass_create_qp(pd, attr);
 	/*
-	 * The CQs must be the PD's context's, as uverbs finds a QP's CQs among
-	 * the objects of the same file: a CQ of another context, or of a real
-	 * device, is refused.
+	 * uverbs looks a QP's CQ handles up among the objects of the caller's
+	 * own file, and a handle that is not there is ENOENT: a CQ of another
+	 * context, or of a real device, is refused the same way.
 	 */
 	if (attr->send_cq->context != pd->context || attr->recv_cq->context != pd->context) {
-		errno = -devmem_err(-EINVAL, "rdma: create_qp: a CQ of another context");
+		errno = -devmem_err(-ENOENT, "rdma: create_qp: a CQ of another context");
 		return NULL;
 	}
 	if (attr->qp_type != DEVMEM_IBV_QPT_RC || attr->srq) {
