@@ -7,7 +7,7 @@
 #   scripts/deps.sh test      that, plus what the test suite runs
 set -eu
 
-build_pkgs="gcc libc6-dev make meson ninja-build pkg-config liburing-dev libmnl-dev"
+build_pkgs="gcc libc6-dev make meson ninja-build pkg-config liburing-dev libmnl-dev libibverbs-dev"
 test_pkgs="iproute2 python3 socat netcat-openbsd"
 
 case "${1:-build}" in

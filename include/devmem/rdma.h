@@ -17,6 +17,17 @@
  * table (what an mlx5 calls the MTT). A stale device address is an IOMMU
  * fault, counted on the device (devmem_ibv_context_device()).
  *
+ * Real devices. The devices rdma-core finds (ibv_get_device_list(), from
+ * libibverbs.so.1, opened with dlopen() at the first list) follow swrdma0
+ * in the list; every verb on a context opened from one, and on its
+ * objects, goes to libibverbs on the real object the struct carries (the
+ * structs here are source-compatible with rdma-core's, not the same
+ * layout: arguments and results are converted). A dma-buf MR there needs
+ * a kernel dma-buf: any other file, a buffer of this library among them,
+ * is the kernel's EINVAL (a closed fd its EBADF); the PINNED flag is
+ * EOPNOTSUPP (the driver chooses). A real QP has no TCP wire. A QP's CQs
+ * must be of its PD's context, on either kind of device: ENOENT otherwise.
+ *
  * Memory regions.
  * - devmem_ibv_reg_dmabuf_mr(pd, offset, length, iova, fd, access) imports
  *   [offset, offset + length) of the dma-buf behind @fd as an MR whose
@@ -365,7 +376,11 @@ struct devmem_ibv_wc {
 	uint8_t dlid_path_bits;
 };
 
-/* The devices: the software device "swrdma0". NULL-terminated; free with the next call. */
+/*
+ * The devices: the software device "swrdma0", then the real devices
+ * rdma-core finds. NULL-terminated; free with the next call (contexts
+ * opened from it stay valid).
+ */
 struct devmem_ibv_device **devmem_ibv_get_device_list(int *num_devices);
 void devmem_ibv_free_device_list(struct devmem_ibv_device **list);
 const char *devmem_ibv_get_device_name(struct devmem_ibv_device *device);
@@ -374,7 +389,7 @@ const char *devmem_ibv_get_device_name(struct devmem_ibv_device *device);
 struct devmem_ibv_context *devmem_ibv_open_device(struct devmem_ibv_device *device);
 /* 0, or EBUSY while PDs, CQs, QPs or MRs of the context remain. */
 int devmem_ibv_close_device(struct devmem_ibv_context *context);
-/* The device-layer device through which the RDMA device reaches memory. */
+/* The device-layer device through which the RDMA device reaches memory; NULL on a real device. */
 struct device *devmem_ibv_context_device(struct devmem_ibv_context *context);
 
 struct devmem_ibv_pd *devmem_ibv_alloc_pd(struct devmem_ibv_context *context);
@@ -428,7 +443,8 @@ int devmem_ibv_destroy_qp(struct devmem_ibv_qp *qp);
 /*
  * The wire: a connected SOCK_STREAM socket to the peer QP's (the library
  * keeps a duplicate; the caller may close @fd). In RESET or INIT only:
- * EINVAL otherwise, or if @fd is not a connected stream socket.
+ * EINVAL otherwise, or if @fd is not a connected stream socket;
+ * EOPNOTSUPP for a QP of a real device.
  */
 int devmem_ibv_qp_set_wire(struct devmem_ibv_qp *qp, int fd);
 

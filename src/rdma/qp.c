@@ -35,6 +35,7 @@
 
 #include "lib/debug.h"
 #include "lib/error.h"
+#include "rdma/ibvpass.h"
 #include "rdma/rdma.h"
 
 enum swrdma_opcode {
@@ -1061,6 +1062,17 @@ struct devmem_ibv_qp *devmem_ibv_create_qp(struct devmem_ibv_pd *pd,
 		errno = -devmem_err(-EINVAL, "rdma: create_qp: pd, attributes and both CQs needed");
 		return NULL;
 	}
+	if (ibvpass_is_real(pd->context))
+		return ibvpass_create_qp(pd, attr);
+	/*
+	 * uverbs looks a QP's CQ handles up among the objects of the caller's
+	 * own file, and a handle that is not there is ENOENT: a CQ of another
+	 * context, or of a real device, is refused the same way.
+	 */
+	if (attr->send_cq->context != pd->context || attr->recv_cq->context != pd->context) {
+		errno = -devmem_err(-ENOENT, "rdma: create_qp: a CQ of another context");
+		return NULL;
+	}
 	if (attr->qp_type != DEVMEM_IBV_QPT_RC || attr->srq) {
 		errno = -devmem_err(-EOPNOTSUPP, "rdma: create_qp: only RC QPs without SRQ");
 		return NULL;
@@ -1133,6 +1145,9 @@ int devmem_ibv_qp_set_wire(struct devmem_ibv_qp *ibqp, int fd)
 	int type, one = 1, dup_fd, err = 0;
 	socklen_t tlen = sizeof(type);
 
+	/* a real QP's wire is its HCA's port, set up through modify_qp's address vector */
+	if (ibvpass_is_real(ibqp->context))
+		return -devmem_err(-EOPNOTSUPP, "rdma: a real device's QP has no TCP wire");
 	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) || type != SOCK_STREAM ||
 	    getpeername(fd, (struct sockaddr *)&ss, &len))
 		return -devmem_err(-EINVAL, "rdma: the wire must be a connected stream socket");
@@ -1222,6 +1237,8 @@ int devmem_ibv_modify_qp(struct devmem_ibv_qp *ibqp, struct devmem_ibv_qp_attr *
 	const struct qp_transition *t;
 	int cur, next, err = 0;
 
+	if (ibvpass_is_real(ibqp->context))
+		return ibvpass_modify_qp(ibqp, attr, attr_mask);
 	if (!attr)
 		return EINVAL;
 	pthread_mutex_lock(&qp->lock);
@@ -1290,6 +1307,8 @@ int devmem_ibv_query_qp(struct devmem_ibv_qp *ibqp, struct devmem_ibv_qp_attr *a
 {
 	struct swrdma_qp *qp = to_sqp(ibqp);
 
+	if (ibvpass_is_real(ibqp->context))
+		return ibvpass_query_qp(ibqp, attr, attr_mask, init_attr);
 	if (!attr || !init_attr)
 		return EINVAL;
 	memset(attr, 0, sizeof(*attr));
@@ -1312,6 +1331,8 @@ int devmem_ibv_destroy_qp(struct devmem_ibv_qp *ibqp)
 {
 	struct swrdma_qp *qp = to_sqp(ibqp);
 
+	if (ibvpass_is_real(ibqp->context))
+		return ibvpass_destroy_qp(ibqp);
 	pthread_mutex_lock(&qp->lock);
 	qp_reset(qp);
 	pthread_mutex_unlock(&qp->lock);
@@ -1371,6 +1392,8 @@ int devmem_ibv_post_send(struct devmem_ibv_qp *ibqp, struct devmem_ibv_send_wr *
 	struct swrdma_qp *qp = to_sqp(ibqp);
 	int state, err = 0;
 
+	if (ibvpass_is_real(ibqp->context))
+		return ibvpass_post_send(ibqp, wr, bad_wr);
 	pthread_mutex_lock(&qp->lock);
 	state = qp_state(qp);
 	if (state != DEVMEM_IBV_QPS_RTS && state != DEVMEM_IBV_QPS_ERR) {
@@ -1400,6 +1423,8 @@ int devmem_ibv_post_recv(struct devmem_ibv_qp *ibqp, struct devmem_ibv_recv_wr *
 	struct swrdma_qp *qp = to_sqp(ibqp);
 	int err = 0;
 
+	if (ibvpass_is_real(ibqp->context))
+		return ibvpass_post_recv(ibqp, wr, bad_wr);
 	pthread_mutex_lock(&qp->lock);
 	if (qp_state(qp) == DEVMEM_IBV_QPS_RESET) {
 		err = -devmem_err(-EINVAL, "rdma: post_recv: QP in RESET");

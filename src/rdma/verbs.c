@@ -19,6 +19,7 @@
 
 #include "lib/debug.h"
 #include "lib/error.h"
+#include "rdma/ibvpass.h"
 #include "rdma/rdma.h"
 
 #define SWRDMA_MR_ACCESS_SUPPORTED                                          \
@@ -26,7 +27,7 @@
 	 DEVMEM_IBV_ACCESS_REMOTE_WRITE | DEVMEM_IBV_ACCESS_REMOTE_ATOMIC | \
 	 DEVMEM_IBV_ACCESS_RELAXED_ORDERING)
 
-static struct devmem_ibv_device swrdma_device = {
+struct devmem_ibv_device swrdma_device = {
 	.name = SWRDMA_DEV_NAME,
 	.dev_name = "uverbs-" SWRDMA_DEV_NAME,
 };
@@ -72,20 +73,44 @@ const char *devmem_ibv_wc_status_str(enum devmem_ibv_wc_status status)
 
 /* devices and contexts */
 
+/*
+ * The list is one allocation: the real devices' bookkeeping, then the
+ * NULL-terminated array the caller sees (the software device first, then
+ * the real devices rdma-core finds).
+ */
+struct device_list {
+	struct ibvpass_devices *real;
+	struct devmem_ibv_device *dev[];
+};
+
 struct devmem_ibv_device **devmem_ibv_get_device_list(int *num_devices)
 {
-	struct devmem_ibv_device **list = calloc(2, sizeof(*list));
+	struct ibvpass_devices *real;
+	struct device_list *list;
+	int n;
 
-	if (!list)
+	real = ibvpass_devices_get(&n);
+	list = calloc(1, sizeof(*list) + (n + 2) * sizeof(list->dev[0]));
+	if (!list) {
+		ibvpass_devices_put(real);
 		return err_null(-ENOMEM);
-	list[0] = &swrdma_device;
+	}
+	list->real = real;
+	list->dev[0] = &swrdma_device;
+	ibvpass_devices_fill(real, &list->dev[1]);
 	if (num_devices)
-		*num_devices = 1;
-	return list;
+		*num_devices = n + 1;
+	return list->dev;
 }
 
-void devmem_ibv_free_device_list(struct devmem_ibv_device **list)
+void devmem_ibv_free_device_list(struct devmem_ibv_device **devs)
 {
+	struct device_list *list;
+
+	if (!devs)
+		return;
+	list = container_of(devs, struct device_list, dev[0]);
+	ibvpass_devices_put(list->real);
 	free(list);
 }
 
@@ -99,8 +124,10 @@ struct devmem_ibv_context *devmem_ibv_open_device(struct devmem_ibv_device *devi
 	struct swrdma_context *ctx;
 	int err;
 
+	if (!device)
+		return err_null(devmem_err(-ENODEV, "rdma: no device"));
 	if (device != &swrdma_device)
-		return err_null(devmem_err(-ENODEV, "rdma: not a device of this library"));
+		return ibvpass_open_device(device);
 	ctx = calloc(1, sizeof(*ctx));
 	if (!ctx)
 		return err_null(-ENOMEM);
@@ -124,8 +151,11 @@ struct devmem_ibv_context *devmem_ibv_open_device(struct devmem_ibv_device *devi
 
 int devmem_ibv_close_device(struct devmem_ibv_context *context)
 {
-	struct swrdma_context *ctx = to_sctx(context);
+	struct swrdma_context *ctx;
 
+	if (ibvpass_is_real(context))
+		return ibvpass_close_device(context);
+	ctx = to_sctx(context);
 	if (__atomic_load_n(&ctx->nr_objects, __ATOMIC_ACQUIRE))
 		return -devmem_err(-EBUSY, "rdma: context still has objects");
 	free(ctx->mr_table);
@@ -138,6 +168,9 @@ int devmem_ibv_close_device(struct devmem_ibv_context *context)
 
 struct device *devmem_ibv_context_device(struct devmem_ibv_context *context)
 {
+	/* a real device reaches memory through the kernel, not the device layer */
+	if (ibvpass_is_real(context))
+		return NULL;
 	return to_sctx(context)->dev;
 }
 
@@ -159,6 +192,8 @@ struct devmem_ibv_pd *devmem_ibv_alloc_pd(struct devmem_ibv_context *context)
 
 	if (!context)
 		return err_null(-EINVAL);
+	if (ibvpass_is_real(context))
+		return ibvpass_alloc_pd(context);
 	pd = calloc(1, sizeof(*pd));
 	if (!pd)
 		return err_null(-ENOMEM);
@@ -171,6 +206,8 @@ int devmem_ibv_dealloc_pd(struct devmem_ibv_pd *ibpd)
 {
 	struct swrdma_pd *pd = container_of(ibpd, struct swrdma_pd, ibv);
 
+	if (ibvpass_is_real(ibpd->context))
+		return ibvpass_dealloc_pd(ibpd);
 	if (__atomic_load_n(&pd->users, __ATOMIC_ACQUIRE))
 		return -devmem_err(-EBUSY, "rdma: protection domain still in use");
 	ctx_obj_put(to_sctx(ibpd->context));
@@ -428,6 +465,8 @@ struct devmem_ibv_mr *devmem_ibv_reg_mr(struct devmem_ibv_pd *pd, void *addr, si
 
 	if (!pd || !addr || !length)
 		return err_null(devmem_err(-EINVAL, "rdma: reg_mr: no pd, address or length"));
+	if (ibvpass_is_real(pd->context))
+		return ibvpass_reg_mr(pd, addr, length, access);
 	if (access & ~SWRDMA_MR_ACCESS_SUPPORTED)
 		return err_null(devmem_err(-EINVAL, "rdma: reg_mr: access flags %#x", access));
 	err = ib_check_mr_access(access);
@@ -522,6 +561,8 @@ struct devmem_ibv_mr *devmem_ibv_reg_dmabuf_mr_ex(struct devmem_ibv_pd *pd, uint
 
 	if (!pd)
 		return err_null(devmem_err(-EINVAL, "rdma: reg_dmabuf_mr: no pd"));
+	if (ibvpass_is_real(pd->context))
+		return ibvpass_reg_dmabuf_mr(pd, offset, length, iova, fd, access, flags);
 	/* the checks of the REG_DMABUF_MR method, in its order */
 	if ((offset & (PAGE_SIZE - 1)) != (iova & (PAGE_SIZE - 1)))
 		return err_null(
@@ -579,9 +620,13 @@ struct devmem_ibv_mr *devmem_ibv_reg_dmabuf_mr(struct devmem_ibv_pd *pd, uint64_
 
 int devmem_ibv_dereg_mr(struct devmem_ibv_mr *ibmr)
 {
-	struct swrdma_mr *mr = to_smr(ibmr);
-	struct swrdma_context *ctx = mr->ctx;
+	struct swrdma_mr *mr;
+	struct swrdma_context *ctx;
 
+	if (ibvpass_is_real(ibmr->context))
+		return ibvpass_dereg_mr(ibmr);
+	mr = to_smr(ibmr);
+	ctx = mr->ctx;
 	/* no new lookup finds it; then the work requests that hold it finish */
 	swrdma_mr_key_free(ctx, mr);
 	while (__atomic_load_n(&mr->refs, __ATOMIC_ACQUIRE))
@@ -602,7 +647,8 @@ int devmem_ibv_mr_get_stats(struct devmem_ibv_mr *ibmr, struct devmem_ibv_mr_sta
 {
 	struct swrdma_mr *mr = to_smr(ibmr);
 
-	if (mr->type == SWRDMA_MR_HOST || !stats)
+	/* a real device's MR has no translation table of this library's */
+	if (ibvpass_is_real(ibmr->context) || mr->type == SWRDMA_MR_HOST || !stats)
 		return EINVAL;
 	stats->invalidations = __atomic_load_n(&mr->stats.invalidations, __ATOMIC_RELAXED);
 	stats->faults = __atomic_load_n(&mr->stats.faults, __ATOMIC_RELAXED);
@@ -620,6 +666,8 @@ struct devmem_ibv_cq *devmem_ibv_create_cq(struct devmem_ibv_context *context, i
 	struct swrdma_cq *cq;
 	uint64_t size = 1, i;
 
+	if (context && ibvpass_is_real(context))
+		return ibvpass_create_cq(context, cqe, cq_context, channel, comp_vector);
 	if (!context || cqe < 1 || cqe > SWRDMA_MAX_CQE || channel || comp_vector)
 		return err_null(devmem_err(-EINVAL,
 					   "rdma: create_cq: %d entries (1..%d), no "
@@ -649,6 +697,8 @@ int devmem_ibv_destroy_cq(struct devmem_ibv_cq *ibcq)
 {
 	struct swrdma_cq *cq = to_scq(ibcq);
 
+	if (ibvpass_is_real(ibcq->context))
+		return ibvpass_destroy_cq(ibcq);
 	if (__atomic_load_n(&cq->users, __ATOMIC_ACQUIRE))
 		return -devmem_err(-EBUSY, "rdma: CQ still used by a QP");
 	ctx_obj_put(to_sctx(ibcq->context));
@@ -687,6 +737,8 @@ int devmem_ibv_poll_cq(struct devmem_ibv_cq *ibcq, int num_entries, struct devme
 	struct swrdma_cq *cq = to_scq(ibcq);
 	int n = 0;
 
+	if (ibvpass_is_real(ibcq->context))
+		return ibvpass_poll_cq(ibcq, num_entries, wc);
 	while (n < num_entries) {
 		uint64_t pos = __atomic_load_n(&cq->head, __ATOMIC_RELAXED);
 		struct swrdma_cq_slot *slot;

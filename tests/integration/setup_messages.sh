@@ -29,7 +29,7 @@ if command -v setpriv >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
 		sh "$ROOT/scripts/deps.sh" test >"$WORK/user.out" 2>&1
 	rc=$?
 	[ "$rc" -eq 1 ] || fail "deps.sh as a user exited $rc, not 1" "$WORK/user.out"
-	grep -qx '  apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev make meson ninja-build pkg-config liburing-dev libmnl-dev iproute2 python3 socat netcat-openbsd' \
+	grep -qx '  apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev make meson ninja-build pkg-config liburing-dev libmnl-dev libibverbs-dev iproute2 python3 socat netcat-openbsd' \
 		"$WORK/user.out" || fail "no exact apt-get line for a user" "$WORK/user.out"
 	[ ! -e "$WORK/apt.calls" ] || fail "apt-get ran for a user who is not root" "$WORK/apt.calls"
 else

@@ -200,8 +200,17 @@ int main(void)
 		if (fd < 0 || full_io(fd, &h, sizeof(h), true) ||
 		    full_io(fd, &theirs, sizeof(theirs), false))
 			stress_fail(NAME, "exchange with child %d", i);
-		/* one PD for both QPs: the MR is reachable from both */
+		/*
+		 * one PD for both QPs: the MR is reachable from both; a QP's CQ
+		 * must be of its PD's context, so the CQ moves there too
+		 */
 		devmem_ibv_destroy_qp(ends[i].qp);
+		if (i) {
+			devmem_ibv_destroy_cq(ends[i].cq);
+			ends[i].cq = devmem_ibv_create_cq(ends[0].ctx, 64, NULL, NULL, 0);
+			if (!ends[i].cq)
+				stress_fail(NAME, "create_cq: %s", strerror(errno));
+		}
 		ends[i].qp = devmem_ibv_create_qp(ends[0].pd, &(struct devmem_ibv_qp_init_attr){
 								      .send_cq = ends[i].cq,
 								      .recv_cq = ends[i].cq,
