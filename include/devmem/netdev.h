@@ -59,8 +59,72 @@ extern "C" {
 
 struct devmem_ctl;
 
-/* Open a control handle: 0 and *@out, -EINVAL, -ENOMEM, -EIO (a forked child, above). */
+/* Open a control handle on the software path: devmem_ctl_open_opts() with no options. */
 int devmem_ctl_open(struct devmem_ctl **out);
+
+/* Which implementation answers a handle's calls (shared/DESIGN.md section 7). */
+enum devmem_backend {
+	/* the library's own netdevs (a software NIC shadowing a kernel interface) */
+	DEVMEM_BACKEND_SOFTWARE = 0,
+	/* the running kernel: netdev and ethtool generic netlink, ethtool ioctls */
+	DEVMEM_BACKEND_KERNEL = 1,
+	/* the kernel where it accepts a devmem binding, else the software path */
+	DEVMEM_BACKEND_AUTO = 2,
+};
+
+/* "software", "kernel", "auto"; NULL for anything else. */
+const char *devmem_backend_name(enum devmem_backend backend);
+
+/* Options of devmem_ctl_open_opts(); start with sizeof (DEVMEM_OPTS). */
+struct devmem_ctl_opts {
+	size_t sz;
+	enum devmem_backend backend;
+	/*
+	 * DEVMEM_BACKEND_AUTO only: the interface and rx queues the decision
+	 * is for (no queues: rx queue 0), and the dma-buf to try the binding
+	 * with (> 0; a kernel dma-buf such as a udmabuf's or a GPU's). The
+	 * kernel's answer to a real bind-rx is the decision: without a
+	 * buffer only a refusal of the device itself (no queue API) can be
+	 * seen, and a device that gets as far as the buffer is not proven, so
+	 * the software path is chosen with that said.
+	 */
+	int ifindex;
+	const struct devmem_queue_id *queues;
+	unsigned int nr_queues;
+	int dmabuf_fd;
+};
+
+/*
+ * Open a control handle on @opts->backend (NULL @opts: software).
+ *
+ * Kernel: every call below is a request to the running kernel (netdev
+ * generic netlink for bindings and dumps, ethtool netlink for header split
+ * and RSS, the ethtool ioctl for flow rules), and fails with the kernel's
+ * errno; devmem_last_error() then holds the kernel's extack message. Each
+ * binding is made on a netlink socket of its own that the handle keeps:
+ * the kernel releases a binding when that socket closes, which is what
+ * devmem_unbind() and devmem_ctl_close() do. Devmem sockets on an interface
+ * with a kernel binding of this process are read and written with the real
+ * system calls (include/devmem/socket.h).
+ *
+ * Auto: decided here, once, for @opts->ifindex: a bind-rx is tried on the
+ * kernel (and released at once); when the kernel takes it the handle is a
+ * kernel handle, otherwise a software one. Either way the decision and its
+ * one-line reason are in devmem_ctl_backend().
+ *
+ * Returns 0, -EINVAL (bad options, auto without an ifindex), -ENOMEM,
+ * -EIO (a forked child, above), or for the kernel backend the error of
+ * opening a generic netlink socket (-EPROTONOSUPPORT without one).
+ */
+int devmem_ctl_open_opts(struct devmem_ctl **out, const struct devmem_ctl_opts *opts);
+
+/*
+ * The backend @ctl answers on (never AUTO: an auto handle says what it
+ * chose) and, when @reason is not NULL, why, in one line owned by the
+ * handle ("lo: the kernel refused bind-rx: EOPNOTSUPP ...; using the
+ * software NIC"). -EINVAL for a NULL handle.
+ */
+int devmem_ctl_backend(const struct devmem_ctl *ctl, const char **reason);
 
 /*
  * Close the handle and unbind every binding it made (each bound queue is

@@ -15,7 +15,9 @@
  * contract allows.
  */
 #include <errno.h>
+#include <net/if.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +26,7 @@
 #include "lib/error.h"
 #include "lib/genpool.h"
 #include "lib/list.h"
+#include "net/ctl-kernel.h"
 #include "net/devmem.h"
 #include "net/netdev.h"
 #include "net/owner.h"
@@ -37,6 +40,11 @@ struct devmem_ctl {
 	pthread_mutex_t lock;
 	/* struct net_devmem_dmabuf_binding, by ->list; protected by lock */
 	struct list_head bindings;
+	/* set at open, never changed: SOFTWARE or KERNEL (auto has decided) */
+	enum devmem_backend backend;
+	char reason[256]; /* why this backend, one line */
+	/* the kernel backend's state; NULL on the software backend */
+	struct ctl_kernel *k;
 };
 
 static int ctl_check(const struct devmem_ctl *ctl)
@@ -49,8 +57,66 @@ static int ctl_check(const struct devmem_ctl *ctl)
 	return 0;
 }
 
-int devmem_ctl_open(struct devmem_ctl **out)
+const char *devmem_backend_name(enum devmem_backend backend)
 {
+	switch (backend) {
+	case DEVMEM_BACKEND_SOFTWARE:
+		return "software";
+	case DEVMEM_BACKEND_KERNEL:
+		return "kernel";
+	case DEVMEM_BACKEND_AUTO:
+		return "auto";
+	}
+	return NULL;
+}
+
+/*
+ * libbpf's rule for options structs: sz covers at least sz itself, and the
+ * bytes of a newer caller's struct that we do not know must be zero. A
+ * field beyond sz reads as 0: @known bytes of @opts are copied to @copy.
+ */
+static int opts_copy(const void *opts, size_t sz, size_t known, void *copy, const char *what)
+{
+	memset(copy, 0, known);
+	if (sz < sizeof(size_t))
+		return devmem_err(-EINVAL, "%s.sz %zu is too small", what, sz);
+	for (size_t i = known; i < sz; i++)
+		if (((const unsigned char *)opts)[i])
+			return devmem_err(-EINVAL, "%s has unknown fields set", what);
+	memcpy(copy, opts, sz < known ? sz : known);
+	return 0;
+}
+
+/* The auto backend's choice for @o->ifindex, with its reason in @ctl. */
+static int ctl_decide(struct devmem_ctl *ctl, const struct devmem_ctl_opts *o)
+{
+	int ret;
+
+	if (o->ifindex <= 0)
+		return devmem_err(-EINVAL,
+				  "devmem_ctl_open: auto needs the interface to decide for");
+	if (o->nr_queues && !o->queues)
+		return devmem_err(-EINVAL, "devmem_ctl_open: %u queues and no queue list",
+				  o->nr_queues);
+	ret = ctl_kernel_probe(o->ifindex, o->queues, o->nr_queues, o->dmabuf_fd, ctl->reason,
+			       sizeof(ctl->reason));
+	if (ret < 0) {
+		/* no netlink here at all: the kernel cannot be the answer */
+		char ifname[IF_NAMESIZE] = "?";
+
+		if_indextoname((unsigned int)o->ifindex, ifname);
+		snprintf(ctl->reason, sizeof(ctl->reason),
+			 "%s: the kernel cannot be asked (%s); using the software NIC", ifname,
+			 devmem_last_error());
+		devmem_clear_error();
+		ret = 0;
+	}
+	return ret ? DEVMEM_BACKEND_KERNEL : DEVMEM_BACKEND_SOFTWARE;
+}
+
+int devmem_ctl_open_opts(struct devmem_ctl **out, const struct devmem_ctl_opts *opts)
+{
+	struct devmem_ctl_opts o;
 	struct devmem_ctl *ctl;
 	int err;
 
@@ -58,18 +124,62 @@ int devmem_ctl_open(struct devmem_ctl **out)
 		return net_owner_refuse("devmem_ctl_open");
 	if (!out)
 		return devmem_err(-EINVAL, "devmem_ctl_open: nowhere to return the handle");
+	if (opts) {
+		err = opts_copy(opts, opts->sz, sizeof(o), &o, "devmem_ctl_opts");
+		if (err)
+			return err;
+	} else {
+		o = (struct devmem_ctl_opts){ .backend = DEVMEM_BACKEND_SOFTWARE };
+	}
+	if (!devmem_backend_name(o.backend))
+		return devmem_err(-EINVAL, "devmem_ctl_open: unknown backend %d", (int)o.backend);
 	net_owner_claim();
 	ctl = calloc(1, sizeof(*ctl));
 	if (!ctl)
 		return devmem_err(-ENOMEM, "devmem_ctl_open: out of memory");
+	ctl->backend = o.backend;
+	snprintf(ctl->reason, sizeof(ctl->reason), "%s backend asked for",
+		 devmem_backend_name(o.backend));
+	if (o.backend == DEVMEM_BACKEND_AUTO) {
+		err = ctl_decide(ctl, &o);
+		if (err < 0)
+			goto err_free;
+		ctl->backend = (enum devmem_backend)err;
+	}
+	if (ctl->backend == DEVMEM_BACKEND_KERNEL) {
+		err = ctl_kernel_open(&ctl->k);
+		if (err)
+			goto err_free;
+	}
 	err = pthread_mutex_init(&ctl->lock, NULL);
 	if (err) {
-		free(ctl);
-		return devmem_err(-err, "devmem_ctl_open: cannot create the handle's lock");
+		err = devmem_err(-err, "devmem_ctl_open: cannot create the handle's lock");
+		goto err_kernel;
 	}
 	INIT_LIST_HEAD(&ctl->bindings);
 	*out = ctl;
 	return 0;
+
+err_kernel:
+	if (ctl->k)
+		ctl_kernel_close(ctl->k);
+err_free:
+	free(ctl);
+	return err;
+}
+
+int devmem_ctl_open(struct devmem_ctl **out)
+{
+	return devmem_ctl_open_opts(out, NULL);
+}
+
+int devmem_ctl_backend(const struct devmem_ctl *ctl, const char **reason)
+{
+	if (!ctl)
+		return devmem_err(-EINVAL, "no control handle");
+	if (reason)
+		*reason = ctl->reason;
+	return (int)ctl->backend;
 }
 
 /* Take @binding off its handle (ctl->lock held) and unbind it. */
@@ -92,6 +202,8 @@ static void ctl_unbind(struct net_devmem_dmabuf_binding *binding)
  */
 static void ctl_close_in_child(struct devmem_ctl *ctl)
 {
+	if (ctl->k)
+		ctl_kernel_close_in_child(ctl->k);
 	free(ctl);
 }
 
@@ -105,6 +217,9 @@ void devmem_ctl_close(struct devmem_ctl *ctl)
 		ctl_close_in_child(ctl);
 		return;
 	}
+	/* the kernel unbinds as each binding's netlink socket closes */
+	if (ctl->k)
+		ctl_kernel_close(ctl->k);
 	pthread_mutex_lock(&ctl->lock);
 	list_for_each_entry_safe(binding, tmp, &ctl->bindings, list)
 		ctl_unbind(binding);
@@ -122,20 +237,16 @@ void devmem_ctl_close(struct devmem_ctl *ctl)
  */
 static int bind_opts_rx_page_size(const struct devmem_bind_opts *opts, uint32_t *rx_page_size)
 {
-	const size_t end =
-		offsetof(struct devmem_bind_opts, rx_page_size) + sizeof(opts->rx_page_size);
-	size_t i;
+	struct devmem_bind_opts o;
+	int err;
 
 	*rx_page_size = 0;
 	if (!opts)
 		return 0;
-	if (opts->sz < sizeof(opts->sz))
-		return devmem_err(-EINVAL, "devmem_bind_opts.sz %zu is too small", opts->sz);
-	for (i = sizeof(*opts); i < opts->sz; i++)
-		if (((const unsigned char *)opts)[i])
-			return devmem_err(-EINVAL, "devmem_bind_opts has unknown fields set");
-	if (opts->sz >= end)
-		*rx_page_size = opts->rx_page_size;
+	err = opts_copy(opts, opts->sz, sizeof(o), &o, "devmem_bind_opts");
+	if (err)
+		return err;
+	*rx_page_size = o.rx_page_size;
 	return 0;
 }
 
@@ -188,6 +299,10 @@ int devmem_bind_rx(struct devmem_ctl *ctl, int ifindex, int dmabuf_fd,
 	err = bind_opts_rx_page_size(opts, &rx_page_size);
 	if (err)
 		return err;
+	/* the kernel's policy and checks are the kernel's own to apply */
+	if (ctl->k)
+		return ctl_kernel_bind_rx(ctl->k, ifindex, dmabuf_fd, queues, nr_queues,
+					  rx_page_size, id);
 	err = bind_policy_check(ifindex, queues, nr_queues, rx_page_size);
 	if (err)
 		return err;
@@ -230,6 +345,8 @@ int devmem_bind_tx(struct devmem_ctl *ctl, int ifindex, int dmabuf_fd,
 	/* bind-tx has no rx-page-size attribute: the strict policy refuses it */
 	if (rx_page_size)
 		return devmem_err(-EINVAL, "bind-tx: rx-page-size is an rx attribute");
+	if (ctl->k)
+		return ctl_kernel_bind_tx(ctl->k, ifindex, dmabuf_fd, id);
 	if (!ifindex)
 		return devmem_err(-ERANGE, "ifindex: integer out of range");
 	dev = netdev_get_or_shadow(ifindex);
@@ -253,6 +370,8 @@ int devmem_unbind(struct devmem_ctl *ctl, uint32_t id)
 	err = ctl_check(ctl);
 	if (err)
 		return err;
+	if (ctl->k)
+		return ctl_kernel_unbind(ctl->k, id);
 	pthread_mutex_lock(&ctl->lock);
 	list_for_each_entry(binding, &ctl->bindings, list) {
 		if (binding->id == id) {
@@ -266,6 +385,18 @@ int devmem_unbind(struct devmem_ctl *ctl, uint32_t id)
 }
 
 /* ---- device settings ---- */
+
+/*
+ * The kernel backend of @ctl, after checking the handle: *@k is NULL on the
+ * software backend.
+ */
+static int ctl_kernel_of(const struct devmem_ctl *ctl, struct ctl_kernel **k)
+{
+	int err = ctl_check(ctl);
+
+	*k = err ? NULL : ctl->k;
+	return err;
+}
 
 /* The device @ifindex with a reference, after checking the handle. */
 static int ctl_get_dev(const struct devmem_ctl *ctl, int ifindex, struct net_device **dev)
@@ -282,8 +413,14 @@ int devmem_set_header_split(struct devmem_ctl *ctl, int ifindex, uint32_t tcp_da
 			    uint32_t hds_thresh)
 {
 	struct net_device *dev;
+	struct ctl_kernel *k;
 	int err;
 
+	err = ctl_kernel_of(ctl, &k);
+	if (err)
+		return err;
+	if (k)
+		return ctl_kernel_set_header_split(k, ifindex, tcp_data_split, hds_thresh);
 	err = ctl_get_dev(ctl, ifindex, &dev);
 	if (err)
 		return err;
@@ -295,8 +432,17 @@ int devmem_set_header_split(struct devmem_ctl *ctl, int ifindex, uint32_t tcp_da
 int devmem_set_rss_equal(struct devmem_ctl *ctl, int ifindex, uint32_t n)
 {
 	struct net_device *dev;
+	struct ctl_kernel *k;
 	int err;
 
+	err = ctl_kernel_of(ctl, &k);
+	if (err)
+		return err;
+	/* "equal 0" is no table: refused before any device is asked, as ethtool does */
+	if (k && !n)
+		return devmem_err(-EINVAL, "rss: equal 0");
+	if (k)
+		return ctl_kernel_set_rss_equal(k, ifindex, n);
 	err = ctl_get_dev(ctl, ifindex, &dev);
 	if (err)
 		return err;
@@ -311,9 +457,16 @@ int devmem_flow_rule_add(struct devmem_ctl *ctl, int ifindex, const struct devme
 	struct net_device *dev;
 	int err;
 
+	struct ctl_kernel *k;
+
 	if (!rule || !loc)
 		return devmem_err(-EINVAL,
 				  "flow rule add: no rule or nowhere to return its location");
+	err = ctl_kernel_of(ctl, &k);
+	if (err)
+		return err;
+	if (k)
+		return ctl_kernel_flow_rule_add(k, ifindex, rule, loc);
 	err = ctl_get_dev(ctl, ifindex, &dev);
 	if (err)
 		return err;
@@ -325,8 +478,14 @@ int devmem_flow_rule_add(struct devmem_ctl *ctl, int ifindex, const struct devme
 int devmem_flow_rule_del(struct devmem_ctl *ctl, int ifindex, uint32_t loc)
 {
 	struct net_device *dev;
+	struct ctl_kernel *k;
 	int err;
 
+	err = ctl_kernel_of(ctl, &k);
+	if (err)
+		return err;
+	if (k)
+		return ctl_kernel_flow_rule_del(k, ifindex, loc);
 	err = ctl_get_dev(ctl, ifindex, &dev);
 	if (err)
 		return err;
@@ -339,8 +498,14 @@ int devmem_flow_rule_list(struct devmem_ctl *ctl, int ifindex, struct devmem_flo
 			  uint32_t *locs, unsigned int max)
 {
 	struct net_device *dev;
+	struct ctl_kernel *k;
 	int ret;
 
+	ret = ctl_kernel_of(ctl, &k);
+	if (ret)
+		return ret;
+	if (k)
+		return ctl_kernel_flow_rule_list(k, ifindex, rules, locs, max);
 	ret = ctl_get_dev(ctl, ifindex, &dev);
 	if (ret)
 		return ret;
@@ -349,11 +514,27 @@ int devmem_flow_rule_list(struct devmem_ctl *ctl, int ifindex, struct devmem_flo
 	return ret;
 }
 
+/*
+ * The kernel attaches XDP programs through rtnetlink and AF_XDP pools
+ * through their sockets, never through the netdev family: on the kernel
+ * backend these test hooks of the software NIC have nothing to call.
+ */
+static int ctl_kernel_no_hook(const char *what)
+{
+	return devmem_err(-EOPNOTSUPP, "%s: the kernel backend has no such control", what);
+}
+
 int devmem_set_xdp(struct devmem_ctl *ctl, int ifindex, bool attached)
 {
 	struct net_device *dev;
+	struct ctl_kernel *k;
 	int err;
 
+	err = ctl_kernel_of(ctl, &k);
+	if (err)
+		return err;
+	if (k)
+		return ctl_kernel_no_hook("set-xdp");
 	err = ctl_get_dev(ctl, ifindex, &dev);
 	if (err)
 		return err;
@@ -365,8 +546,14 @@ int devmem_set_xdp(struct devmem_ctl *ctl, int ifindex, bool attached)
 int devmem_set_xsk_pool(struct devmem_ctl *ctl, int ifindex, uint32_t rxq, bool attached)
 {
 	struct net_device *dev;
+	struct ctl_kernel *k;
 	int err;
 
+	err = ctl_kernel_of(ctl, &k);
+	if (err)
+		return err;
+	if (k)
+		return ctl_kernel_no_hook("set-xsk-pool");
 	err = ctl_get_dev(ctl, ifindex, &dev);
 	if (err)
 		return err;
@@ -402,8 +589,15 @@ int devmem_dev_get(struct devmem_ctl *ctl, int ifindex, struct devmem_dev_info *
 	struct net_device *dev;
 	int err;
 
+	struct ctl_kernel *k;
+
 	if (!info)
 		return devmem_err(-EINVAL, "dev-get: nowhere to return the device");
+	err = ctl_kernel_of(ctl, &k);
+	if (err)
+		return err;
+	if (k)
+		return ctl_kernel_dev_get(k, ifindex, info);
 	err = ctl_get_dev(ctl, ifindex, &dev);
 	if (err)
 		return err;
@@ -459,6 +653,8 @@ int devmem_dev_dump(struct devmem_ctl *ctl, int (*cb)(const struct devmem_dev_in
 		return err;
 	if (!cb)
 		return devmem_err(-EINVAL, "dev dump: no callback");
+	if (ctl->k)
+		return ctl_kernel_dev_dump(ctl->k, cb, data);
 	while ((dev = dev_cursor_next(&c))) {
 		netdev_lock(dev);
 		registered = dev->reg_state == NETREG_REGISTERED;
@@ -521,6 +717,14 @@ int devmem_queue_get(struct devmem_ctl *ctl, int ifindex, uint32_t type, uint32_
 
 	if (!info)
 		return devmem_err(-EINVAL, "queue-get: nowhere to return the queue");
+	struct ctl_kernel *k;
+
+	err = ctl_kernel_of(ctl, &k);
+	if (err)
+		return err;
+	/* the queue type's range is the kernel's policy to apply */
+	if (k && info)
+		return ctl_kernel_queue_get(k, ifindex, type, id, info);
 	if (type != NETDEV_QUEUE_TYPE_RX && type != NETDEV_QUEUE_TYPE_TX)
 		return devmem_err(-EINVAL, "queue-get: unknown queue type %u", type);
 	err = ctl_get_dev(ctl, ifindex, &dev);
@@ -578,6 +782,8 @@ int devmem_queue_dump(struct devmem_ctl *ctl, int ifindex,
 		return err;
 	if (!cb)
 		return devmem_err(-EINVAL, "queue dump: no callback");
+	if (ctl->k)
+		return ctl_kernel_queue_dump(ctl->k, ifindex, cb, data);
 	if (ifindex) {
 		/* as the kernel's dump with an ifindex: no such device is an error */
 		dev = netdev_get_or_shadow(ifindex);
@@ -647,6 +853,8 @@ int devmem_page_pool_get(struct devmem_ctl *ctl, uint32_t id, struct devmem_page
 		return err;
 	if (!info)
 		return devmem_err(-EINVAL, "page-pool-get: nowhere to return the pool");
+	if (ctl->k)
+		return ctl_kernel_page_pool_get(ctl->k, id, info);
 	ret = page_pool_dump(page_pool_walk_one, &w);
 	if (ret < 0)
 		return ret;
@@ -671,6 +879,8 @@ int devmem_page_pool_dump(struct devmem_ctl *ctl, int ifindex,
 		return err;
 	if (!cb)
 		return devmem_err(-EINVAL, "page pool dump: no callback");
+	if (ctl->k)
+		return ctl_kernel_page_pool_dump(ctl->k, ifindex, cb, data);
 	return page_pool_dump(page_pool_walk_one, &w);
 }
 
@@ -790,6 +1000,8 @@ int devmem_binding_get(struct devmem_ctl *ctl, uint32_t id, struct devmem_bindin
 		return err;
 	if (!info)
 		return devmem_err(-EINVAL, "binding-get: nowhere to return the binding");
+	if (ctl->k)
+		return ctl_kernel_binding_get(ctl->k, id, info);
 	while ((binding = binding_cursor_next(&c))) {
 		binding_fill(ctl, binding, &cur);
 		if (!found || !cur.unbound)
@@ -817,6 +1029,8 @@ int devmem_binding_dump(struct devmem_ctl *ctl, int ifindex,
 		return err;
 	if (!cb)
 		return devmem_err(-EINVAL, "binding dump: no callback");
+	if (ctl->k)
+		return ctl_kernel_binding_dump(ctl->k, ifindex, cb, data);
 	while ((binding = binding_cursor_next(&c))) {
 		binding_fill(ctl, binding, &info);
 		ret = cb(&info, data);

@@ -30,6 +30,7 @@
 #include "lib/compiler.h"
 #include "lib/debug.h"
 #include "lib/error.h"
+#include "net/ctl-kernel.h"
 #include "net/devmem.h"
 #include "net/owner.h"
 #include "net/page_pool.h"
@@ -535,6 +536,26 @@ static int sk_ifindex(struct devmem_sock *sk)
 	if (ifindex)
 		__atomic_store_n(&sk->local_ifindex, ifindex, __ATOMIC_RELAXED);
 	return ifindex;
+}
+
+/*
+ * Whether @fd is the kernel's to answer: its local address is on an
+ * interface where a kernel-backend control handle of this process holds a
+ * binding. Its devmem data then arrives from the NIC itself, and recvmsg,
+ * SO_DEVMEM_DONTNEED and sendmsg must be the real system calls, with
+ * MSG_SOCK_DEVMEM, the tokens and the tx binding id all the kernel's.
+ * Costs nothing while no kernel binding exists.
+ */
+static bool sk_fd_on_kernel_path(int fd)
+{
+	struct sockaddr_storage local;
+	socklen_t len = sizeof(local);
+
+	if (!ctl_kernel_any())
+		return false;
+	if (getsockname(fd, (struct sockaddr *)&local, &len))
+		return false;
+	return ctl_kernel_owns_ifindex(sk_local_ifindex((struct sockaddr *)&local));
 }
 
 /* The flow as the NIC sees it: from the peer (src) to us (dst). */
@@ -1180,7 +1201,6 @@ static size_t sk_recv_skip(struct devmem_sock *sk, struct sk_cursor *c, size_t l
 	return done;
 }
 
-
 /*
  * A socket its queue stopped reading (its receive limit reached) has been
  * read down to half of that (sk->lock held): clear the mark and tell the
@@ -1425,6 +1445,9 @@ ssize_t devmem_recvmsg(int fd, struct msghdr *msg, int flags)
 		errno = EFAULT;
 		return -1;
 	}
+	/* the kernel's devmem socket: no copy, no emulation */
+	if (sk_fd_on_kernel_path(fd))
+		return recvmsg(fd, msg, flags);
 	/*
 	 * Not a TCP socket of ours (UDP, AF_UNIX, not a socket at all): the
 	 * system call's answer is the answer.
@@ -1564,7 +1587,7 @@ int devmem_setsockopt(int fd, int level, int optname, const void *optval, sockle
 	devmem_clear_error(); /* a reason read after this call is this call's */
 	if (net_owner_in_child())
 		return sk_refuse_in_child("devmem_setsockopt");
-	if (level != SOL_SOCKET || optname != SO_DEVMEM_DONTNEED)
+	if (level != SOL_SOCKET || optname != SO_DEVMEM_DONTNEED || sk_fd_on_kernel_path(fd))
 		return setsockopt(fd, level, optname, optval, optlen);
 	ret = sk_setsockopt_dontneed(fd, optval, optlen);
 	if (ret < 0) {
@@ -1584,6 +1607,11 @@ int devmem_close(int fd)
 	/* the child's copy of the fd is all that is the child's: the parent reads on */
 	if (net_owner_in_child())
 		return close(fd);
+	/*
+	 * A kernel-path socket is never in the table (the calls above go
+	 * straight to the kernel), so it is only closed; one the library read
+	 * before a kernel binding came is dropped as any other.
+	 */
 	sk = sk_lookup(fd);
 	if (sk) {
 		/* the socket goes with its last fd; a dup() of it keeps it, and its tokens */
@@ -1758,6 +1786,9 @@ ssize_t devmem_sendmsg(int fd, const struct msghdr *umsg, int flags)
 	devmem_clear_error(); /* a reason read after this call is this call's */
 	if (net_owner_in_child())
 		return sk_refuse_in_child("devmem_sendmsg");
+	/* the cmsg names a kernel tx binding: the kernel sends from the dma-buf */
+	if (sk_fd_on_kernel_path(fd))
+		return sendmsg(fd, umsg, flags);
 	/*
 	 * Everything of the caller's is read through copies, as the kernel's
 	 * copy_msghdr_from_user() does: a bad pointer is EFAULT, never a
