@@ -31,7 +31,7 @@ static void demo_usage(FILE *out)
 {
 	fprintf(out,
 		"usage: devmem demo [--bytes BYTES] [--size SIZE] [--memory host|vram] [-v N]\n"
-		"                   [--json]\n"
+		"                   [--backend software|kernel|auto] [--json]\n"
 		"\n"
 		"Device-memory TCP on loopback: a receiver with a dma-buf bound to rx queue 3\n"
 		"of a software NIC on lo, and a child process that sends it the validation\n"
@@ -41,6 +41,8 @@ static void demo_usage(FILE *out)
 		"  --size SIZE    the dma-buf (default 64M)\n"
 		"  --memory T     host (default) or vram\n"
 		"  -v N           the pattern's period (default %d)\n"
+		"  --backend B    software (default), kernel, or auto: the kernel where it\n"
+		"                 takes the binding on lo, else software, saying why\n"
 		"  --json         print the report as one JSON object\n"
 		"\n"
 		"Exit status: 0 when every byte arrived and matched, 1 otherwise, 2 usage.\n",
@@ -54,9 +56,11 @@ static int demo_parse(struct opts *o, int argc, char **argv)
 		{ "size", required_argument, NULL, 'S' },
 		{ "memory", required_argument, NULL, 'm' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "backend", required_argument, NULL, 'B' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	enum devmem_backend backend;
 	uint64_t v;
 	int c;
 
@@ -86,6 +90,12 @@ static int demo_parse(struct opts *o, int argc, char **argv)
 			break;
 		case 'j':
 			o->json = true;
+			break;
+		case 'B':
+			if (!backend_parse(optarg, &backend))
+				return usage_error(
+					"demo", "--backend '%s': software, kernel or auto", optarg);
+			o->backend = optarg;
 			break;
 		case 'h':
 			demo_usage(stdout);
@@ -133,7 +143,9 @@ static void demo_intro(const struct rx *rx, pid_t child)
 
 	if (rx->o->json)
 		return;
-	printf("libdevmem demo: device-memory TCP on the software path, over loopback\n\n");
+	printf("libdevmem demo: device-memory TCP on the %s path, over loopback\n",
+	       devmem_backend_name(rx->backend.chosen));
+	printf("  %-10s %s\n\n", "path", rx->backend.reason);
 	printf("  receiver   a %s %s dma-buf bound to rx queue %u of %s (binding %u)\n",
 	       fmt_bytes(rx->buf_size, size, sizeof(size)),
 	       rx->o->memory == MEM_VRAM ? "vram" : "host", rx->start_queue, rx->o->ifname,

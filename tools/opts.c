@@ -98,7 +98,7 @@ void opts_usage(const char *cmd, FILE *out)
 		fprintf(out,
 			"usage: devmem recv [-l] -p PORT [-s SERVER] [-c CLIENT] [-f IFNAME] [-v N]\n"
 			"                   [-q QUEUES] [-t FIRST] [-L] [-n] [--memory M]\n"
-			"                   [--size SIZE] [--backend software|auto] [--json]\n"
+			"                   [--size SIZE] [--backend software|kernel|auto] [--json]\n"
 			"                   [--expect BYTES] [--repeat N] [--unbind-after BYTES]\n"
 			"\n"
 			"The server side of ncdevmem: set up the NIC, bind a dma-buf to its rx\n"
@@ -110,7 +110,7 @@ void opts_usage(const char *cmd, FILE *out)
 		fprintf(out,
 			"usage: devmem send -s SERVER -p PORT [-c CLIENT] [-f IFNAME] [-v N] [-z CHUNK]\n"
 			"                   [-n] [--memory M] [--size SIZE]\n"
-			"                   [--backend software|auto] [--bytes BYTES] [--json]\n"
+			"                   [--backend software|kernel|auto] [--bytes BYTES] [--json]\n"
 			"\n"
 			"The client side of ncdevmem: connect and send from a dma-buf bound for\n"
 			"transmit (MSG_ZEROCOPY, offsets into the buffer), reaping the completions\n"
@@ -158,8 +158,9 @@ void opts_usage(const char *cmd, FILE *out)
 		     "               kernel dma-buf: udmabuf (/dev/udmabuf) or dmaheap\n"
 		     "               (/dev/dma_heap/system)\n"
 		     "  --size SIZE  the buffer's size (default 64M; K, M, G suffixes)\n"
-		     "  --backend B  the data path: software (the software NIC), or auto\n"
-		     "               (the best available: software for now)\n"
+		     "  --backend B  the data path: software (the software NIC), kernel (the\n"
+		     "               running kernel's devmem TCP), or auto (the kernel where it\n"
+		     "               takes the binding, else software; the report says why)\n"
 		     "  --json       print the report as one JSON object\n");
 	if (recv)
 		fprintf(out,
@@ -296,9 +297,9 @@ static int parse_long(struct opts *o, const char *cmd, int c, const char *arg)
 					  arg, page_size());
 		break;
 	case OPT_BACKEND:
-		if (strcmp(arg, "software") && strcmp(arg, "auto"))
-			err = usage_error(cmd, "--backend '%s': software or auto", arg);
-		o->backend = "software"; /* auto: the only path there is yet */
+		if (strcmp(arg, "software") && strcmp(arg, "kernel") && strcmp(arg, "auto"))
+			err = usage_error(cmd, "--backend '%s': software, kernel or auto", arg);
+		o->backend = arg;
 		break;
 	case OPT_JSON:
 		o->json = true;

@@ -188,6 +188,9 @@ static void rx_report_text(const struct rx *rx, const char *title)
 	       fmt_bytes(rx->c.bytes, size, sizeof(size)), rx_seconds(rx), rate / 1e9,
 	       rate * 8 / 1e9, (unsigned long long)rx->c.connections,
 	       rx->c.connections == 1 ? "" : "s", rx_ok(rx) ? "ok" : "FAILED");
+	/* the path the bytes took, and why (auto: the kernel's own answer) */
+	printf("  %-13s %s: %s\n", "backend", devmem_backend_name(rx->backend.chosen),
+	       rx->backend.reason);
 	if (rx->buf_size)
 		printf("  %-13s %s %s dma-buf bound to %s %s (binding %u)\n", "buffer",
 		       fmt_bytes(rx->buf_size, size, sizeof(size)), mem_name(rx), rx->o->ifname,
@@ -274,7 +277,9 @@ static void json_setup(struct json *j, const struct rx *rx)
 	json_object(j, "nic");
 	json_str(j, "ifname", rx->o->ifname);
 	json_i64(j, "ifindex", rx->ifindex);
-	json_str(j, "backend", rx->o->backend);
+	json_str(j, "backend", devmem_backend_name(rx->backend.chosen));
+	json_str(j, "backend_asked", rx->o->backend);
+	json_str(j, "backend_reason", rx->backend.reason);
 	json_u64(j, "rx_queues", rx->nr_rx_queues);
 	json_u64(j, "first_queue", rx->start_queue);
 	json_u64(j, "queues", rx->num_queues);

@@ -145,12 +145,29 @@ static uint32_t rx_queues_wanted(const struct opts *o)
 	return n > RX_MIN_QUEUES ? n : RX_MIN_QUEUES;
 }
 
+#define RX_AUTO_MAX_QUEUES 64
+
 static int rx_nic_create(struct rx *rx)
 {
 	const struct opts *o = rx->o;
 	DEVMEM_OPTS(devmem_swnic_opts, sopts, .num_rx_queues = rx_queues_wanted(o));
 	int err;
 
+	struct devmem_queue_id q[RX_AUTO_MAX_QUEUES];
+	unsigned int nq = 0;
+
+	/* auto asks the kernel about the queues -t/-q name (rx queue 0 without -t) */
+	for (uint32_t i = 0; o->start_queue >= 0 && i < o->num_queues && i < RX_AUTO_MAX_QUEUES;
+	     i++)
+		q[nq++] = (struct devmem_queue_id){ .id = (uint32_t)o->start_queue + i,
+						    .type = NETDEV_QUEUE_TYPE_RX };
+	rx->backend.asked = o->backend;
+	err = backend_ctl_open(&rx->backend, rx->ifindex, q, nq, &rx->ctl);
+	if (err)
+		return fail(err, "open a control handle (--backend %s)", o->backend);
+	/* on the kernel the interface's own driver is the NIC */
+	if (rx->backend.chosen == DEVMEM_BACKEND_KERNEL)
+		return 0;
 	if (sopts.num_rx_queues > SWNIC_MAX_QUEUES) {
 		msg("rx queue %u out of range (a software NIC has at most %d rx queues)",
 		    sopts.num_rx_queues - 1, SWNIC_MAX_QUEUES);
@@ -162,9 +179,6 @@ static int rx_nic_create(struct rx *rx)
 		return fail(err, "software NIC on %s", o->ifname);
 	error_seen(); /* a successful create may leave a lookup's message behind */
 	rx->nic_created = !err;
-	err = devmem_ctl_open(&rx->ctl);
-	if (err)
-		return fail(err, "open a control handle");
 	return 0;
 }
 
@@ -533,7 +547,7 @@ static int rx_unbind_holding(struct rx *rx, const struct rx_batch_state *st)
 	rx->unbound = true;
 	rx->unbound_at = rx->stream_off;
 	rx->unbind_held = st->nr_held;
-	err = devmem_ctl_open(&rx->ctl);
+	err = backend_ctl_reopen(&rx->backend, &rx->ctl);
 	if (err) {
 		fail(err, "open a control handle");
 		return -1;
@@ -858,7 +872,7 @@ static void rx_check_leftover(struct rx *rx)
 	double deadline = now() + RX_LEFTOVER_WAIT;
 	struct devmem_ctl *ctl;
 
-	if (devmem_ctl_open(&ctl)) {
+	if (backend_ctl_reopen(&rx->backend, &ctl)) {
 		error_seen();
 		return;
 	}

@@ -21,6 +21,7 @@
 #include "devmem/swnic.h"
 #include "devmem/uapi.h"
 #include "devmem/vram.h"
+#include "backend.h"
 #include "opts.h"
 #include "pattern.h"
 
@@ -88,6 +89,7 @@ struct rx {
 	/* the NIC */
 	int ifindex;
 	bool nic_created; /* by us: destroyed at teardown */
+	struct backend_choice backend; /* --backend and what it came to */
 	uint32_t nr_rx_queues;
 	uint32_t start_queue;
 	uint32_t num_queues;

@@ -25,6 +25,7 @@
 #include "devmem/swnic.h"
 #include "devmem/uapi.h"
 #include "devmem/vram.h"
+#include "backend.h"
 #include "json.h"
 #include "opts.h"
 #include "pattern.h"
@@ -46,6 +47,7 @@ struct tx {
 	uint64_t span; /* bytes of the buffer in use: a multiple of the period */
 	int ifindex;
 	bool nic_created;
+	struct backend_choice backend; /* --backend and what it came to */
 	struct devmem_ctl *ctl;
 	uint32_t binding_id;
 	int fd;
@@ -170,14 +172,18 @@ static int tx_bind(struct tx *tx)
 {
 	int err;
 
-	err = devmem_swnic_create(tx->o->ifname, NULL, NULL);
-	if (err && err != -EEXIST)
-		return fail(err, "software NIC on %s", tx->o->ifname);
-	error_seen(); /* a successful create may leave a lookup's message behind */
-	tx->nic_created = !err;
-	err = devmem_ctl_open(&tx->ctl);
+	tx->backend.asked = tx->o->backend;
+	err = backend_ctl_open(&tx->backend, tx->ifindex, NULL, 0, &tx->ctl);
 	if (err)
-		return fail(err, "open a control handle");
+		return fail(err, "open a control handle (--backend %s)", tx->o->backend);
+	/* on the kernel the interface's own driver sends */
+	if (tx->backend.chosen != DEVMEM_BACKEND_KERNEL) {
+		err = devmem_swnic_create(tx->o->ifname, NULL, NULL);
+		if (err && err != -EEXIST)
+			return fail(err, "software NIC on %s", tx->o->ifname);
+		error_seen(); /* a successful create may leave a lookup's message behind */
+		tx->nic_created = !err;
+	}
 	err = devmem_bind_tx(tx->ctl, tx->ifindex, tx->buf_fd, NULL, &tx->binding_id);
 	if (err)
 		return fail(err, "bind the dma-buf for transmit on %s", tx->o->ifname);
@@ -222,6 +228,9 @@ static int tx_setup(struct tx *tx, const struct opts *o)
 
 	memset(tx, 0, sizeof(*tx));
 	tx->o = o;
+	tx->backend.asked = o->backend;
+	snprintf(tx->backend.reason, sizeof(tx->backend.reason),
+		 "-n: no control handle, a plain send()");
 	tx->buf_fd = -1;
 	tx->fd = -1;
 	if (!o->no_config) {
@@ -562,6 +571,9 @@ static void tx_report_json(const struct tx *tx)
 	json_double(&j, "gbytes_per_s", tx_rate(tx) / 1e9);
 	json_double(&j, "gbits_per_s", tx_rate(tx) * 8 / 1e9);
 	json_bool(&j, "zerocopy", !tx->o->no_config);
+	json_str(&j, "backend", devmem_backend_name(tx->backend.chosen));
+	json_str(&j, "backend_asked", tx->o->backend);
+	json_str(&j, "backend_reason", tx->backend.reason);
 	json_u64(&j, "binding", tx->binding_id);
 	json_u64(&j, "sends", tx->sends);
 	json_u64(&j, "completions", tx->completions);
@@ -590,6 +602,8 @@ static void tx_report_text(const struct tx *tx)
 	printf("devmem send: %s to %s in %.2f s: %.2f GB/s (%.1f Gbit/s), %s\n",
 	       fmt_bytes(tx->bytes, size, sizeof(size)), name, tx->t_end - tx->t_start,
 	       tx_rate(tx) / 1e9, tx_rate(tx) * 8 / 1e9, tx_ok(tx) ? "ok" : "FAILED");
+	printf("  %-13s %s: %s\n", "backend", devmem_backend_name(tx->backend.chosen),
+	       tx->backend.reason);
 	if (tx->o->no_config) {
 		printf("  %-13s plain send() from ordinary memory (-n)\n", "data");
 	} else if (tx->o->from_stdin) {
