@@ -355,20 +355,26 @@ int ctl_kernel_binding_dump(struct ctl_kernel *k, int ifindex,
 int ctl_kernel_set_header_split(struct ctl_kernel *k, int ifindex, uint32_t tcp_data_split,
 				uint32_t hds_thresh)
 {
-	struct nlc_obj o = { 0 };
+	struct nlc_obj o = { 0 }, cur;
+	bool has_thresh;
 	int err;
 
 	o.present = 1ull << ETHTOOL_A_RINGS_TCP_DATA_SPLIT;
 	o.v[ETHTOOL_A_RINGS_TCP_DATA_SPLIT] = tcp_data_split;
+	pthread_mutex_lock(&k->lock);
 	/*
-	 * As ncdevmem: the threshold goes with enabling split; a driver
-	 * without a threshold refuses the attribute, so disabling sends none.
+	 * ethnl_set_rings_validate() refuses hds-thresh from a driver without
+	 * it, even 0: send it only where the driver reports one (rings-get
+	 * carries it then), or when a non-zero one is asked for and the
+	 * kernel's refusal is the answer.
 	 */
-	if (tcp_data_split == ETHTOOL_TCP_DATA_SPLIT_ENABLED || hds_thresh) {
+	has_thresh = !nl_ethtool_get(k->sk, ETHTOOL_MSG_RINGS_GET, (uint32_t)ifindex, &cur) &&
+		     nlc_has(&cur, ETHTOOL_A_RINGS_HDS_THRESH);
+	devmem_clear_error(); /* a driver without rings-get still gets the set's own answer */
+	if (has_thresh || hds_thresh) {
 		o.present |= 1ull << ETHTOOL_A_RINGS_HDS_THRESH;
 		o.v[ETHTOOL_A_RINGS_HDS_THRESH] = hds_thresh;
 	}
-	pthread_mutex_lock(&k->lock);
 	err = nl_ethtool_set(k->sk, ETHTOOL_MSG_RINGS_SET, (uint32_t)ifindex, &o);
 	pthread_mutex_unlock(&k->lock);
 	return err;
