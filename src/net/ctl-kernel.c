@@ -186,7 +186,6 @@ static int kbinding_new(int ifindex, int dmabuf_fd, uint32_t direction,
 {
 	struct ctl_kernel_binding *b;
 	struct stat st;
-	off_t size;
 	int err;
 
 	b = calloc(1, sizeof(*b));
@@ -199,11 +198,15 @@ static int kbinding_new(int ifindex, int dmabuf_fd, uint32_t direction,
 	}
 	b->ifindex = ifindex;
 	b->direction = direction;
-	/* what a dma-buf's fdinfo says; whatever the fd is, the kernel judges it */
-	size = lseek(dmabuf_fd, 0, SEEK_END);
-	b->dmabuf_size = size > 0 ? (uint64_t)size : 0;
-	if (!fstat(dmabuf_fd, &st))
+	/*
+	 * What the dma-buf's fdinfo says (a dma-buf's inode has the buffer's
+	 * size); fstat, not lseek, so that the caller's file offset stays.
+	 * Whatever the fd is, the kernel judges it.
+	 */
+	if (!fstat(dmabuf_fd, &st)) {
+		b->dmabuf_size = st.st_size > 0 ? (uint64_t)st.st_size : 0;
 		b->dmabuf_ino = st.st_ino;
+	}
 	*out = b;
 	return 0;
 }
