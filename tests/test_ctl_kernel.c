@@ -565,3 +565,13 @@ Test(ctl_kernel, sockets_on_an_interface_with_a_kernel_binding_use_the_system_ca
 	/* the library never took the socket in */
 	cr_assert_eq(stats, -EBADF);
 }
+
+Test(ctl_kernel, kernel_handle_says_it_is_on_the_kernel)
+{
+	struct devmem_ctl *ctl = open_kernel();
+	const char *reason = NULL;
+
+	cr_assert_eq(devmem_ctl_backend(ctl, &reason), DEVMEM_BACKEND_KERNEL);
+	cr_assert_str_eq(reason, "kernel backend asked for");
+	devmem_ctl_close(ctl);
+}
