@@ -11,17 +11,20 @@
  * kernel: the running kernel's netdev and ethtool netlink (info-kernel.c),
  * for every interface of this network namespace or -f IFNAME's.
  *
- * auto: the kernel's view when the kernel has the netdev family, else the
- * software path's, with the reason in one line.
+ * auto: with -f, the path recv and send would take on IFNAME (the kernel's
+ * when it accepts a bind-rx there), that path's view; without, the kernel's
+ * view when the kernel has the netdev family; the reason in one line.
  *
  * Both are printed from one model (info.h), so the text and the JSON have
  * the same shape whichever backend filled them.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <net/if.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend.h"
 #include "cmds.h"
 #include "devmem/error.h"
 #include "devmem/netdev.h"
@@ -45,8 +48,9 @@ static void info_usage(FILE *out)
 		"same way, with the dump calls of devmem/netdev.h.\n"
 		"kernel: the running kernel's view through netdev and ethtool netlink, for\n"
 		"every interface of this network namespace or only IFNAME.\n"
-		"auto: the kernel's view where the kernel has the netdev family, else the\n"
-		"software one, saying why.\n"
+		"auto: with -f, the path recv and send take on IFNAME (the kernel's where it\n"
+		"accepts a bind-rx there, else the software NIC) and its view; without -f,\n"
+		"the kernel's view where the kernel has the netdev family. It says why.\n"
 		"\n"
 		"  --backend B  whose view: software (the default), kernel or auto\n"
 		"  -f IFNAME    software: create a software NIC on IFNAME first (e.g. lo);\n"
@@ -841,13 +845,47 @@ static int info_software(struct info *in, int *ifindex)
 }
 
 /*
- * auto: the kernel's view where the kernel answers the netdev family; a
- * kernel without it (before 6.5, or no generic netlink) leaves the software
- * path, and the reason says so.
+ * auto with -f: the decision recv, send and demo take for that interface
+ * (the kernel's answer to a bind-rx there), and that path's view.
+ */
+static int info_auto_ifname(struct info *in, int *ifindex)
+{
+	struct backend_choice c = { .asked = "auto" };
+	struct devmem_ctl *ctl;
+	int idx = (int)if_nametoindex(in->ifname), err;
+
+	if (!idx) {
+		msg("no interface '%s'", in->ifname);
+		return EXIT_RUNTIME;
+	}
+	err = backend_ctl_open(&c, idx, NULL, 0, &ctl);
+	if (err)
+		return fail(err, "auto: deciding the path of %s", in->ifname);
+	devmem_ctl_close(ctl);
+	snprintf(in->reason, sizeof(in->reason), "auto: %s", c.reason);
+	if (c.chosen == DEVMEM_BACKEND_KERNEL) {
+		err = info_kernel_collect(in);
+		if (err)
+			return fail(err, "the kernel's view of %s", in->ifname);
+		kernel_bindings(in);
+		in->shown = "kernel";
+		return 0;
+	}
+	return info_software(in, ifindex);
+}
+
+/*
+ * auto: with -f, the path recv and send would take there; without, the
+ * kernel's view where the kernel answers the netdev family (a kernel
+ * without it, before 6.5, leaves the software path, and the reason says so).
  */
 static int info_auto(struct info *in, int *ifindex)
 {
-	int err = info_kernel_collect(in);
+	int err;
+
+	if (in->ifname)
+		return info_auto_ifname(in, ifindex);
+	err = info_kernel_collect(in);
 
 	if (err == -ENODEV && in->ifname) {
 		msg("no interface '%s'", in->ifname);

@@ -113,7 +113,7 @@ struct info {
 	const char *backend; /* "software", "kernel" or "auto" */
 	/* what is shown */
 	const char *shown; /* the backend whose view this is */
-	char reason[256]; /* auto: why that one */
+	char reason[320]; /* auto: why that one */
 	unsigned int nr_devs, nr_queues, nr_napis, nr_bindings, nr_pools;
 	struct info_dev devs[INFO_MAX_DEVS];
 	struct info_queue queues[INFO_MAX_QUEUES];

@@ -13,7 +13,8 @@
 #   per rx queue, each with its id (veth links no queue to its NAPI, so its
 #   queues name none: netif_queue_set_napi() is the driver's to call);
 # - a bad -f is exit 1 "no interface", a bad --backend exit 2;
-# - auto picks the kernel here and says so.
+# - auto picks the kernel's view here and says so; with -f lo it takes the
+#   path recv and send take (software: the kernel refuses bind-rx on lo).
 . "$(dirname "$0")/lib.sh"
 
 [ -n "$PYTHON" ] || skip "python3 is not installed"
@@ -165,11 +166,17 @@ rc=$?
 grep -q "info: --backend 'hardware': software, kernel or auto" "$WORK/bad.err" ||
 	fail "a bad --backend does not say so" "$WORK/bad.err"
 
-# ---- auto: the kernel answers the netdev family here ----
-"$DEVMEM" info --backend auto -f lo --json >"$WORK/auto.json" 2>"$WORK/auto.err" ||
+# ---- auto: without -f the kernel's view (it answers the netdev family here);
+# with -f lo the decision recv and send take there: the kernel refuses bind-rx
+# on lo, so the software path's view, with the kernel's refusal as the reason
+"$DEVMEM" info --backend auto --json >"$WORK/auto.json" 2>"$WORK/auto.err" ||
 	fail "info --backend auto failed" "$WORK/auto.err"
 "$PYTHON" -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(not (d["backend"] == "kernel" and "netdev family" in d["reason"]))' \
 	"$WORK/auto.json" || fail "auto did not pick the kernel with its reason" "$WORK/auto.json"
+"$DEVMEM" info --backend auto -f lo --json >"$WORK/auto-lo.json" 2>"$WORK/auto-lo.err" ||
+	fail "info --backend auto -f lo failed" "$WORK/auto-lo.err"
+"$PYTHON" -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(not (d["backend"] == "software" and "refused bind-rx" in d["reason"] and "software NIC" in d["reason"]))' \
+	"$WORK/auto-lo.json" || fail "auto -f lo did not pick software with the kernel's refusal" "$WORK/auto-lo.json"
 
 # ---- a veth pair in a namespace of our own, GRO on ----
 if [ "$(id -u)" -ne 0 ] || ! command -v ip >/dev/null 2>&1; then
