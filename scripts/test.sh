@@ -3,7 +3,8 @@
 #   1. the unit tests and stress tests on an ordinary (debug-assertion) build;
 #   2. all of them again under AddressSanitizer + UndefinedBehaviorSanitizer,
 #      with leak checking after every test;
-#   3. the unit tests and concurrency stress tests under ThreadSanitizer.
+#   3. the unit tests and concurrency stress tests under ThreadSanitizer;
+#   4. the release build that make bench uses compiles (warnings are errors).
 # Ends with one line "tests: N passed, N failed, N skipped" and exits non-zero
 # if anything failed.
 set -u
@@ -40,5 +41,14 @@ run build-asan "unit and stress tests under ASan+UBSan" --timeout-multiplier 3
 setup build-tsan -Dbench=false -Db_sanitize=thread -Db_lundef=false
 run build-tsan "unit and stress tests under TSan" --suite unit --suite stress --timeout-multiplier 4
 
-python3 scripts/test-summary.py $runs || status=1
+# make bench's release build (-O3 warns where -O2 does not): it must compile
+echo "== the release build of make bench"
+if scripts/build.sh build-bench --buildtype=release -Db_ndebug=true -Dtests=false; then
+	release=--extra=release-build:pass
+else
+	release=--extra=release-build:fail
+	status=1
+fi
+
+python3 scripts/test-summary.py $release $runs || status=1
 exit $status

@@ -70,7 +70,11 @@ int info_link_up(const char *name)
 	if (fd < 0)
 		return -1;
 	memset(&ifr, 0, sizeof(ifr));
-	strncpy(ifr.ifr_name, name, IF_NAMESIZE - 1);
+	if ((size_t)snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name) >=
+	    sizeof(ifr.ifr_name)) {
+		close(fd);
+		return -1; /* no interface has a name that long */
+	}
 	ret = ioctl(fd, SIOCGIFFLAGS, &ifr) ? -1 : !!(ifr.ifr_flags & IFF_UP);
 	close(fd);
 	return ret;
