@@ -20,6 +20,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -68,6 +69,23 @@ static void *tcp_sink_thread(void *arg)
 		got += n;
 	}
 	return NULL;
+}
+
+/* CPU time of the whole process (both ends, their threads, the poller), in ms. */
+static double cpu_ms(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru))
+		die("getrusage", -errno);
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+}
+
+/* The CPU ms per 10^9 bytes of a stream that began at @cpu0. */
+static double cpu_ms_per_gb(double cpu0)
+{
+	return (cpu_ms() - cpu0) / (STREAM_BYTES / 1e9);
 }
 
 static double tcp_stream_gbps(void)
@@ -142,7 +160,7 @@ static double rdma_stream_gbps(struct rdma_end *a, struct devmem_ibv_mr *src, ui
 static void bench_write_bw(void)
 {
 	struct rdma_end a = { 0 }, b = { 0 };
-	double tcp[RUNS], host[RUNS], vram[RUNS];
+	double tcp[RUNS], host[RUNS], vram[RUNS], tcp_cpu[RUNS], host_cpu[RUNS], vram_cpu[RUNS];
 	uint8_t *src = aligned_alloc(PAGE_SIZE, DEPTH * MSG),
 		*dst = aligned_alloc(PAGE_SIZE, DEPTH * MSG);
 	struct devmem_ibv_mr *smr, *dmr, *vmr;
@@ -165,21 +183,32 @@ static void bench_write_bw(void)
 	if (!smr || !dmr || !vmr)
 		die("reg_mr", -errno);
 	for (i = 0; i < RUNS; i++) {
+		double c = cpu_ms();
+
 		tcp[i] = tcp_stream_gbps();
+		tcp_cpu[i] = cpu_ms_per_gb(c);
+		c = cpu_ms();
 		host[i] = rdma_stream_gbps(&a, smr, (uintptr_t)dst, dmr->rkey);
+		host_cpu[i] = cpu_ms_per_gb(c);
+		c = cpu_ms();
 		vram[i] = rdma_stream_gbps(&a, smr, 0, vmr->rkey);
+		vram_cpu[i] = cpu_ms_per_gb(c);
 	}
 	double t = bench_median(tcp, RUNS), h = bench_median(host, RUNS),
 	       v = bench_median(vram, RUNS);
 
-	bench_header("RDMA WRITE 64 KiB x 64 in flight vs TCP send/recv 64 KiB, loopback, 512 MiB");
+	bench_header(
+		"RDMA WRITE 64 KiB x 64 in flight vs TCP send/recv 64 KiB, loopback, 512 MiB (medians; CPU of the whole process)");
 	bench_row("TCP send/recv (baseline)", t, "GB/s", NULL);
+	bench_row("  CPU, both ends", bench_median(tcp_cpu, RUNS), "ms/GB", NULL);
 	bench_row("RDMA WRITE into a host MR", h, "GB/s", NULL);
 	snprintf(line, sizeof(line), ">= 90%% of TCP: %s", h >= 0.9 * t ? "met" : "NOT met");
 	bench_row("  host MR / TCP", 100 * h / t, "%", line);
+	bench_row("  CPU, both ends", bench_median(host_cpu, RUNS), "ms/GB", NULL);
 	bench_row("RDMA WRITE into a dynamic vram MR", v, "GB/s", NULL);
 	snprintf(line, sizeof(line), ">= 90%% of TCP: %s", v >= 0.9 * t ? "met" : "NOT met");
 	bench_row("  dynamic vram MR / TCP", 100 * v / t, "%", line);
+	bench_row("  CPU, both ends", bench_median(vram_cpu, RUNS), "ms/GB", NULL);
 
 	devmem_ibv_dereg_mr(smr);
 	devmem_ibv_dereg_mr(dmr);
