@@ -76,15 +76,15 @@ void devmem_test_message(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-void devmem_test_cmp_failed(bool fatal, const char *file, int line, const char *lhs,
-			    const char *op, const char *rhs, long long l, long long r)
+void devmem_test_cmp_failed(bool fatal, const char *file, int line, const char *lhs, const char *op,
+			    const char *rhs, long long l, long long r)
 {
-	devmem_test_failed(fatal, file, line, "%s %s %s: %lld (%#llx) vs %lld (%#llx)", lhs, op, rhs,
-			   l, (unsigned long long)l, r, (unsigned long long)r);
+	devmem_test_failed(fatal, file, line, "%s %s %s: %lld (%#llx) vs %lld (%#llx)", lhs, op,
+			   rhs, l, (unsigned long long)l, r, (unsigned long long)r);
 }
 
-void devmem_test_str_failed(bool fatal, const char *file, int line, const char *lhs,
-			    const char *op, const char *rhs, const char *l, const char *r)
+void devmem_test_str_failed(bool fatal, const char *file, int line, const char *lhs, const char *op,
+			    const char *rhs, const char *l, const char *r)
 {
 	devmem_test_failed(fatal, file, line, "%s %s %s: \"%s\" vs \"%s\"", lhs, op, rhs,
 			   l ? l : "(null)", r ? r : "(null)");
@@ -162,7 +162,7 @@ static __attribute__((noreturn)) void run_child(const struct devmem_test *t, uns
 
 	if (t->signal) {
 		/* dying is the expected outcome: no core file for it */
-		struct rlimit no_core = {0, 0};
+		struct rlimit no_core = { 0, 0 };
 
 		setrlimit(RLIMIT_CORE, &no_core);
 	}
@@ -222,20 +222,24 @@ static enum outcome run_one(const struct devmem_test *t, unsigned int timeout)
 		else if (sig == SIGALRM)
 			res = FAILED, snprintf(why, sizeof(why), "timed out after %u s", timeout);
 		else
-			res = FAILED, snprintf(why, sizeof(why), "killed by signal %d (%s)", sig,
-					       strsignal(sig));
+			res = FAILED,
+			snprintf(why, sizeof(why), "killed by signal %d (%s)", sig, strsignal(sig));
 	} else if (WEXITSTATUS(status) == EXIT_SKIPPED) {
 		res = SKIPPED;
 	} else if (WEXITSTATUS(status) != 0) {
 		res = FAILED;
 	} else if (t->signal) {
-		res = FAILED, snprintf(why, sizeof(why), "returned; it should have died of signal %d (%s)",
-				       t->signal, strsignal(t->signal));
+		res = FAILED,
+		snprintf(why, sizeof(why), "returned; it should have died of signal %d (%s)",
+			 t->signal, strsignal(t->signal));
 	} else {
 		res = PASSED;
 	}
 
-	printf("%s %s::%s (%.2f s)%s%s\n", res == PASSED ? "PASS" : res == SKIPPED ? "SKIP" : "FAIL",
+	printf("%s %s::%s (%.2f s)%s%s\n",
+	       res == PASSED  ? "PASS" :
+	       res == SKIPPED ? "SKIP" :
+				"FAIL",
 	       t->suite, t->name, secs, why[0] ? ": " : "", why);
 	return res;
 }
@@ -265,7 +269,7 @@ static bool selected(const struct devmem_test *t, int argc, char **argv)
 int main(int argc, char **argv)
 {
 	unsigned int timeout = test_timeout();
-	size_t counts[3] = {0};
+	size_t counts[3] = { 0 };
 	bool list = argc > 1 && !strcmp(argv[1], "--list");
 	const char *suite;
 

@@ -48,19 +48,19 @@ void devmem_test_register(const struct devmem_test *test);
 
 #define DEVMEM_TEST_FN(suite, name) devmem_test__##suite##__##name
 
-#define Test(suite_, name_, ...)                                                                 \
-	static void DEVMEM_TEST_FN(suite_, name_)(void);                                         \
-	static const struct devmem_test DEVMEM_TEST_FN(suite_, name_##__desc) = {                \
-		.suite = #suite_,                                                                \
-		.name = #name_,                                                                  \
-		.fn = DEVMEM_TEST_FN(suite_, name_),                                             \
-		.file = __FILE__,                                                                \
-		.line = __LINE__,                                                                \
-		__VA_ARGS__};                                                                    \
-	__attribute__((constructor)) static void DEVMEM_TEST_FN(suite_, name_##__reg)(void)      \
-	{                                                                                        \
-		devmem_test_register(&DEVMEM_TEST_FN(suite_, name_##__desc));                    \
-	}                                                                                        \
+#define Test(suite_, name_, ...)                                                            \
+	static void DEVMEM_TEST_FN(suite_, name_)(void);                                    \
+	static const struct devmem_test DEVMEM_TEST_FN(                                     \
+		suite_, name_##__desc) = { .suite = #suite_,                                \
+					   .name = #name_,                                  \
+					   .fn = DEVMEM_TEST_FN(suite_, name_),             \
+					   .file = __FILE__,                                \
+					   .line = __LINE__,                                \
+					   __VA_ARGS__ };                                   \
+	__attribute__((constructor)) static void DEVMEM_TEST_FN(suite_, name_##__reg)(void) \
+	{                                                                                   \
+		devmem_test_register(&DEVMEM_TEST_FN(suite_, name_##__desc));               \
+	}                                                                                   \
 	static void DEVMEM_TEST_FN(suite_, name_)(void)
 
 /* Report a failed check. The fatal form ends the test's process. */
@@ -72,53 +72,55 @@ __attribute__((format(printf, 1, 2))) void devmem_test_message(const char *fmt, 
 __attribute__((noreturn)) void devmem_test_end_failed(void);
 __attribute__((noreturn, format(printf, 1, 2))) void devmem_test_skip(const char *fmt, ...);
 
-void devmem_test_cmp_failed(bool fatal, const char *file, int line, const char *lhs,
-			    const char *op, const char *rhs, long long l, long long r);
-void devmem_test_str_failed(bool fatal, const char *file, int line, const char *lhs,
-			    const char *op, const char *rhs, const char *l, const char *r);
+void devmem_test_cmp_failed(bool fatal, const char *file, int line, const char *lhs, const char *op,
+			    const char *rhs, long long l, long long r);
+void devmem_test_str_failed(bool fatal, const char *file, int line, const char *lhs, const char *op,
+			    const char *rhs, const char *l, const char *r);
 
-#define DEVMEM_CHECK_END(fatal, ...)                                                             \
-	do {                                                                                     \
-		__VA_OPT__(devmem_test_message(__VA_ARGS__);)                                    \
-		if (fatal)                                                                       \
-			devmem_test_end_failed();                                                \
+#define DEVMEM_CHECK_END(fatal, ...)                          \
+	do {                                                  \
+		__VA_OPT__(devmem_test_message(__VA_ARGS__);) \
+		if (fatal)                                    \
+			devmem_test_end_failed();             \
 	} while (0)
 
-#define DEVMEM_CHECK(fatal, cond, text, ...)                                                     \
-	do {                                                                                     \
-		if (!(cond)) {                                                                   \
-			devmem_test_failed(fatal, __FILE__, __LINE__, "%s", text);               \
-			DEVMEM_CHECK_END(fatal __VA_OPT__(, ) __VA_ARGS__);                      \
-		}                                                                                \
+#define DEVMEM_CHECK(fatal, cond, text, ...)                                       \
+	do {                                                                       \
+		if (!(cond)) {                                                     \
+			devmem_test_failed(fatal, __FILE__, __LINE__, "%s", text); \
+			DEVMEM_CHECK_END(fatal __VA_OPT__(, ) __VA_ARGS__);        \
+		}                                                                  \
 	} while (0)
 
 /* Each operand is evaluated exactly once; failures print both values. */
-#define DEVMEM_CMP(fatal, a, op, b, ...)                                                         \
-	do {                                                                                     \
-		__auto_type devmem_l_ = (a);                                                     \
-		__auto_type devmem_r_ = (b);                                                     \
-		if (!(devmem_l_ op devmem_r_)) {                                                 \
-			devmem_test_cmp_failed(fatal, __FILE__, __LINE__, #a, #op, #b,           \
-					       (long long)devmem_l_, (long long)devmem_r_);      \
-			DEVMEM_CHECK_END(fatal __VA_OPT__(, ) __VA_ARGS__);                      \
-		}                                                                                \
+#define DEVMEM_CMP(fatal, a, op, b, ...)                                                    \
+	do {                                                                                \
+		__auto_type devmem_l_ = (a);                                                \
+		__auto_type devmem_r_ = (b);                                                \
+		if (!(devmem_l_ op devmem_r_)) {                                            \
+			devmem_test_cmp_failed(fatal, __FILE__, __LINE__, #a, #op, #b,      \
+					       (long long)devmem_l_, (long long)devmem_r_); \
+			DEVMEM_CHECK_END(fatal __VA_OPT__(, ) __VA_ARGS__);                 \
+		}                                                                           \
 	} while (0)
 
-#define DEVMEM_STRCMP(fatal, a, op, b, ...)                                                      \
-	do {                                                                                     \
-		const char *devmem_l_ = (a);                                                     \
-		const char *devmem_r_ = (b);                                                     \
-		if (!devmem_l_ || !devmem_r_ || !(strcmp(devmem_l_, devmem_r_) op 0)) {          \
-			devmem_test_str_failed(fatal, __FILE__, __LINE__, #a, #op, #b,           \
-					       devmem_l_, devmem_r_);                            \
-			DEVMEM_CHECK_END(fatal __VA_OPT__(, ) __VA_ARGS__);                      \
-		}                                                                                \
+#define DEVMEM_STRCMP(fatal, a, op, b, ...)                                                       \
+	do {                                                                                      \
+		const char *devmem_l_ = (a);                                                      \
+		const char *devmem_r_ = (b);                                                      \
+		if (!devmem_l_ || !devmem_r_ || !(strcmp(devmem_l_, devmem_r_) op 0)) {           \
+			devmem_test_str_failed(fatal, __FILE__, __LINE__, #a, #op, #b, devmem_l_, \
+					       devmem_r_);                                        \
+			DEVMEM_CHECK_END(fatal __VA_OPT__(, ) __VA_ARGS__);                       \
+		}                                                                                 \
 	} while (0)
 
 #define cr_assert(cond, ...) DEVMEM_CHECK(true, cond, #cond __VA_OPT__(, ) __VA_ARGS__)
-#define cr_assert_not(cond, ...) DEVMEM_CHECK(true, !(cond), "!(" #cond ")" __VA_OPT__(, ) __VA_ARGS__)
-#define cr_assert_null(p, ...) DEVMEM_CHECK(true, (p) == NULL, #p " == NULL" __VA_OPT__(, ) __VA_ARGS__)
-#define cr_assert_not_null(p, ...)                                                               \
+#define cr_assert_not(cond, ...) \
+	DEVMEM_CHECK(true, !(cond), "!(" #cond ")" __VA_OPT__(, ) __VA_ARGS__)
+#define cr_assert_null(p, ...) \
+	DEVMEM_CHECK(true, (p) == NULL, #p " == NULL" __VA_OPT__(, ) __VA_ARGS__)
+#define cr_assert_not_null(p, ...) \
 	DEVMEM_CHECK(true, (p) != NULL, #p " != NULL" __VA_OPT__(, ) __VA_ARGS__)
 #define cr_assert_eq(a, b, ...) DEVMEM_CMP(true, a, ==, b __VA_OPT__(, ) __VA_ARGS__)
 #define cr_assert_neq(a, b, ...) DEVMEM_CMP(true, a, !=, b __VA_OPT__(, ) __VA_ARGS__)

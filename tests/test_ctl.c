@@ -24,7 +24,6 @@
 #include "support/test-nic.h"
 #include "harness.h"
 
-
 #define BUF_SIZE (1UL << 20)
 #define NR_QUEUES 4
 

@@ -9,7 +9,6 @@
 #include "lib/compiler.h"
 #include "harness.h"
 
-
 #define SZ_2M (2UL << 20)
 
 static struct device *dev_new(const char *name, bool p2p, unsigned int iova_bits)

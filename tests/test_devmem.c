@@ -27,7 +27,6 @@
 #include "support/test-nic.h"
 #include "harness.h"
 
-
 #define NR_QUEUES 4
 #define SG_ALIGN_MSG "dma-buf SG length must be PAGE_SIZE aligned"
 

@@ -21,7 +21,6 @@
 #include "lib/debug.h"
 #include "lib/refcount.h"
 
-
 #define TEST_SIZE (4 * 4096UL)
 
 /* The test exporter: one page-aligned allocation, mapped as one sg entry. */

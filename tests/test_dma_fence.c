@@ -20,7 +20,6 @@
 #include "lib/refcount.h"
 #include "lib/time.h"
 
-
 /* A malloc'ed fence whose release is counted, so tests can see the last put. */
 struct mock_fence {
 	struct dma_fence base;

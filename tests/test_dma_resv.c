@@ -18,7 +18,6 @@
 #include "lib/refcount.h"
 #include "lib/time.h"
 
-
 static const char *mock_driver_name(struct dma_fence *f)
 {
 	return "mock-driver";

@@ -9,7 +9,6 @@
 #include "lib/debug.h"
 #include "lib/genpool.h"
 
-
 #define G PAGE_SIZE
 #define BASE 0x100000000UL
 

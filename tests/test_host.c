@@ -21,7 +21,6 @@
 #include "harness.h"
 #include "lib/refcount.h"
 
-
 static struct device *test_device(const char *name, unsigned int iova_bits)
 {
 	struct device_opts opts = { .sz = sizeof(opts), .iova_bits = iova_bits };

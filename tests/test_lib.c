@@ -9,7 +9,6 @@
 #include "lib/list.h"
 #include "lib/refcount.h"
 
-
 struct item {
 	int v;
 	struct list_head node;

@@ -17,7 +17,6 @@
 #include "support/test-nic.h"
 #include "harness.h"
 
-
 /*
  * A fake memory provider: net_iovs from a small array, every call counted.
  * release_netmem may run on any thread, hence the lock.

@@ -14,7 +14,6 @@
 #include "net/page_pool.h"
 #include "harness.h"
 
-
 /*
  * A fake memory provider: net_iovs from a small array, every call counted.
  * release_netmem may be called from any thread, hence the lock.

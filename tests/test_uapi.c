@@ -15,7 +15,6 @@
 #include "devmem/uapi.h"
 #include "harness.h"
 
-
 Test(uapi, socket_constants_match_the_kernel)
 {
 	cr_assert_eq(MSG_SOCK_DEVMEM, 0x2000000);

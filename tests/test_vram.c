@@ -9,7 +9,6 @@
 #include "harness.h"
 #include "lib/compiler.h"
 
-
 /* A dynamic importer: counts move_notify and checks the lock is held then. */
 struct importer {
 	struct device *dev;

@@ -13,7 +13,6 @@
 #include "harness.h"
 #include "lib/debug.h"
 
-
 static DEFINE_WW_CLASS(test_ww_class);
 
 /* Long enough for a thread that can run to have run; failures would show as a flake-free miss. */

@@ -16,6 +16,9 @@
 #define REC_NETDEV_FAMILY 20
 #define REC_PORTID 0x781u
 
+/* the bytes as recorded, twelve a line: */
+/* clang-format off */
+
 /* rec_netdev_family */
 static const uint8_t __attribute__((unused)) rec_netdev_family[] = {
 	0x1c, 0x01, 0x00, 0x00, 0x10, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00,
@@ -135,5 +138,7 @@ static const struct rec_msg __attribute__((unused)) rec_msgs[] = {
 	REC(rec_dev_dump),
 };
 #undef REC
+
+/* clang-format on */
 
 #endif
