@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <time.h>
@@ -301,33 +302,57 @@ Test(dma_resv, wait_timeout_per_usage)
 	four_fini(&s);
 }
 
+struct signal_later {
+	struct dma_fence *f[3]; /* NULL-terminated */
+	int waiting; /* atomic: the test is about to wait */
+};
+
+/* Signal the fences 50 ms after the test says it is about to wait. */
 static void *signal_later(void *arg)
 {
-	struct timespec ts = { .tv_sec = 0, .tv_nsec = 20 * 1000 * 1000 };
-	struct dma_fence **f = arg;
+	struct timespec ts = { .tv_sec = 0, .tv_nsec = 50 * 1000 * 1000 };
+	struct signal_later *sl = arg;
 
+	while (!__atomic_load_n(&sl->waiting, __ATOMIC_ACQUIRE))
+		sched_yield();
 	nanosleep(&ts, NULL);
-	for (int i = 0; f[i]; i++)
-		dma_fence_signal(f[i]);
+	for (int i = 0; sl->f[i]; i++)
+		dma_fence_signal(sl->f[i]);
 	return NULL;
+}
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * NSEC_PER_SEC + ts.tv_nsec;
 }
 
 Test(dma_resv, wait_timeout_returns_remaining_time_when_signalled)
 {
+	struct signal_later sl = { 0 };
 	struct four s;
-	struct dma_fence *to_signal[3];
 	pthread_t t;
-	int64_t ret;
+	int64_t ret, t0, elapsed;
 
 	four_init(&s);
-	to_signal[0] = s.f[0];
-	to_signal[1] = s.f[1];
-	to_signal[2] = NULL;
-	cr_assert_eq(pthread_create(&t, NULL, signal_later, to_signal), 0);
+	sl.f[0] = s.f[0];
+	sl.f[1] = s.f[1];
+	cr_assert_eq(pthread_create(&t, NULL, signal_later, &sl), 0);
+	t0 = mono_ns();
+	__atomic_store_n(&sl.waiting, 1, __ATOMIC_RELEASE);
 	ret = dma_resv_wait_timeout(&s.resv, DMA_RESV_USAGE_WRITE, false, 5 * NSEC_PER_SEC);
+	elapsed = mono_ns() - t0;
 	pthread_join(t, NULL);
+	/*
+	 * What is left is the timeout less the time the wait took: less than
+	 * the timeout (the fences came 50 ms later), and not less than the
+	 * timeout less the time this test saw pass around the call.
+	 */
 	cr_assert_gt(ret, 0);
-	cr_assert_leq(ret, 5 * NSEC_PER_SEC - 20 * NSEC_PER_MSEC, "remaining time not reduced");
+	cr_assert_lt(ret, 5 * NSEC_PER_SEC, "remaining time not reduced");
+	cr_assert_geq(ret, 5 * NSEC_PER_SEC - elapsed, "more time left than the wait left");
 	cr_assert_not(dma_resv_test_signaled(&s.resv, DMA_RESV_USAGE_READ));
 	four_fini(&s);
 }
