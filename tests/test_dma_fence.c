@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -316,6 +317,7 @@ Test(dma_fence, stub_over_put_is_a_bug, .signal = SIGABRT)
 struct signal_later {
 	struct dma_fence *fence;
 	int64_t delay_ns;
+	int *go; /* atomic; when set, the delay starts once *go is */
 };
 
 static void *signal_after_delay(void *arg)
@@ -323,6 +325,8 @@ static void *signal_after_delay(void *arg)
 	struct signal_later *s = arg;
 	struct timespec ts = ns_to_timespec(s->delay_ns);
 
+	while (s->go && !__atomic_load_n(s->go, __ATOMIC_ACQUIRE))
+		sched_yield();
 	nanosleep(&ts, NULL);
 	dma_fence_signal(s->fence);
 	return NULL;
@@ -356,15 +360,21 @@ Test(dma_fence, wait_timeout_returns_zero_on_timeout)
 Test(dma_fence, wait_timeout_returns_remaining_time_when_signalled)
 {
 	struct dma_fence *f = mock_fence();
-	struct signal_later s = { f, 10 * NSEC_PER_MSEC };
-	int64_t timeout = 5 * NSEC_PER_SEC, ret;
+	int go = 0;
+	struct signal_later s = { f, 50 * NSEC_PER_MSEC, &go };
+	int64_t timeout = 5 * NSEC_PER_SEC, ret, t0, elapsed;
 	pthread_t t;
 
 	pthread_create(&t, NULL, signal_after_delay, &s);
+	t0 = ktime_get_ns();
+	__atomic_store_n(&go, 1, __ATOMIC_RELEASE);
 	ret = dma_fence_wait_timeout(f, false, timeout);
+	elapsed = ktime_get_ns() - t0;
 	pthread_join(t, NULL);
+	/* the wait's own time is taken off, and no more than the test saw pass */
 	cr_assert_geq(ret, 1);
-	cr_assert_lt(ret, timeout - 5 * NSEC_PER_MSEC, "remaining time must account for the wait");
+	cr_assert_lt(ret, timeout, "remaining time must account for the wait");
+	cr_assert_geq(ret, timeout - elapsed, "more time left than the wait left");
 	cr_assert_eq(dma_fence_wait_timeout(f, false, timeout), timeout,
 		     "already signalled: the whole timeout remains");
 	cr_assert_eq(dma_fence_wait_timeout(f, false, DMA_FENCE_MAX_TIMEOUT),
