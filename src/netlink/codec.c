@@ -1121,6 +1121,48 @@ int nlc_netdev_parse_req(const void *msg, size_t len, uint16_t family, struct nl
 	return 0;
 }
 
+/* ---- replies, both families ---- */
+
+/* Put attribute @t of @o on its own, so that the caller chooses the order. */
+static void nlc_put_attr_of(struct nlc_msg *m, const struct nlc_obj *o, unsigned int t,
+			    const struct nlc_policy *policy, unsigned int maxtype)
+{
+	struct nlc_obj one;
+
+	if (!nlc_has(o, t))
+		return;
+	memset(&one, 0, sizeof(one));
+	one.present = 1ull << t;
+	one.v[t] = o->v[t];
+	one.tb[t] = o->tb[t];
+	nlc_put_obj(m, &one, policy, maxtype);
+}
+
+/*
+ * A reply to @cmd of @family, checked against that command's reply
+ * @policy (NULL: a command the codec does not know, -EOPNOTSUPP). A newer
+ * kernel may add attributes: they pass, the known ones are checked.
+ */
+static int nlc_parse_reply(const void *msg, size_t len, uint16_t family, uint8_t cmd,
+			   const struct nlc_policy *policy, unsigned int maxtype, struct nlc_obj *o,
+			   struct nlc_extack *ext)
+{
+	const void *attrs;
+	size_t alen;
+	uint8_t got;
+	int err;
+
+	if (!policy)
+		return -EOPNOTSUPP;
+	err = nlc_genl_msg(msg, len, family, &got, &attrs, &alen);
+	if (err)
+		return err;
+	if (got != cmd)
+		return -EINVAL;
+	return nlc_parse_attrs(o, attrs, alen, policy, maxtype,
+			       NLC_VALIDATE_STRICT_ATTRS | NLC_VALIDATE_NESTED, msg, ext);
+}
+
 /* ---- netdev family: replies ---- */
 
 int nlc_netdev_reply(void *buf, size_t cap, uint16_t family, uint32_t seq, uint32_t portid,
@@ -1142,17 +1184,9 @@ int nlc_netdev_reply(void *buf, size_t cap, uint16_t family, uint32_t seq, uint3
 						 NETDEV_A_QUEUE_IFINDEX, NETDEV_A_QUEUE_NAPI_ID,
 						 NETDEV_A_QUEUE_DMABUF,	 NETDEV_A_QUEUE_IO_URING,
 						 NETDEV_A_QUEUE_XSK };
-		struct nlc_obj one;
 
-		for (size_t i = 0; i < sizeof(order); i++) {
-			if (!nlc_has(o, order[i]))
-				continue;
-			memset(&one, 0, sizeof(one));
-			one.present = 1ull << order[i];
-			one.v[order[i]] = o->v[order[i]];
-			one.tb[order[i]] = o->tb[order[i]];
-			nlc_put_obj(&m, &one, policy, maxtype);
-		}
+		for (size_t i = 0; i < sizeof(order); i++)
+			nlc_put_attr_of(&m, o, order[i], policy, maxtype);
 	} else {
 		nlc_put_obj(&m, o, policy, maxtype);
 	}
@@ -1162,24 +1196,10 @@ int nlc_netdev_reply(void *buf, size_t cap, uint16_t family, uint32_t seq, uint3
 int nlc_netdev_parse_reply(const void *msg, size_t len, uint16_t family, uint8_t cmd,
 			   struct nlc_obj *o, struct nlc_extack *ext)
 {
-	const struct nlc_policy *policy;
-	unsigned int maxtype;
-	const void *attrs;
-	size_t alen;
-	uint8_t got;
-	int err;
+	unsigned int maxtype = 0;
+	const struct nlc_policy *policy = nlc_netdev_reply_policy(cmd, &maxtype);
 
-	policy = nlc_netdev_reply_policy(cmd, &maxtype);
-	if (!policy)
-		return -EOPNOTSUPP;
-	err = nlc_genl_msg(msg, len, family, &got, &attrs, &alen);
-	if (err)
-		return err;
-	if (got != cmd)
-		return -EINVAL;
-	/* a newer kernel may add attributes: they pass, the known ones are checked */
-	return nlc_parse_attrs(o, attrs, alen, policy, maxtype,
-			       NLC_VALIDATE_STRICT_ATTRS | NLC_VALIDATE_NESTED, msg, ext);
+	return nlc_parse_reply(msg, len, family, cmd, policy, maxtype, o, ext);
 }
 
 /* ---- ethtool family (net/ethtool/netlink.c and the message files, mainline) ---- */
@@ -1428,40 +1448,18 @@ int nlc_ethtool_reply(void *buf, size_t cap, uint16_t family, uint32_t seq, uint
 	if (ifname)
 		nlc_put_str(&m, ETHTOOL_A_HEADER_DEV_NAME, ifname);
 	nlc_nest_end(&m, hdr);
-	for (unsigned int t = 2; t <= maxtype; t++) {
-		struct nlc_obj one;
-
-		if (!nlc_has(o, t))
-			continue;
-		memset(&one, 0, sizeof(one));
-		one.present = 1ull << t;
-		one.v[t] = o->v[t];
-		one.tb[t] = o->tb[t];
-		nlc_put_obj(&m, &one, policy, maxtype);
-	}
+	for (unsigned int t = 2; t <= maxtype; t++)
+		nlc_put_attr_of(&m, o, t, policy, maxtype);
 	return nlc_msg_end(&m);
 }
 
 int nlc_ethtool_parse_reply(const void *msg, size_t len, uint16_t family, uint8_t cmd,
 			    struct nlc_obj *o, struct nlc_extack *ext)
 {
-	const struct nlc_policy *policy;
-	unsigned int maxtype;
-	const void *attrs;
-	size_t alen;
-	uint8_t got;
-	int err;
+	unsigned int maxtype = 0;
+	const struct nlc_policy *policy = nlc_ethtool_reply_policy(cmd, &maxtype);
 
-	policy = nlc_ethtool_reply_policy(cmd, &maxtype);
-	if (!policy)
-		return -EOPNOTSUPP;
-	err = nlc_genl_msg(msg, len, family, &got, &attrs, &alen);
-	if (err)
-		return err;
-	if (got != cmd)
-		return -EINVAL;
-	return nlc_parse_attrs(o, attrs, alen, policy, maxtype,
-			       NLC_VALIDATE_STRICT_ATTRS | NLC_VALIDATE_NESTED, msg, ext);
+	return nlc_parse_reply(msg, len, family, cmd, policy, maxtype, o, ext);
 }
 
 static const struct nlc_policy ethnl_bitset_policy[ETHTOOL_A_BITSET_MASK + 1] = {
