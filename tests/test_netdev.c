@@ -1016,7 +1016,7 @@ Test(netdev, flow_rule_with_bad_type_or_queue_is_einval)
 	struct devmem_flow_rule r = v4_rule(NULL, 80, 1);
 	uint32_t loc = 77;
 
-	r.flow_type = 0x02; /* UDP_V4_FLOW */
+	r.flow_type = 0x03; /* SCTP_V4_FLOW: no SCTP steering */
 	cr_assert_eq(netdev_flow_rule_add(dev, &r, &loc), -EINVAL);
 	r = v4_rule(NULL, 80, 4);
 	cr_assert_eq(netdev_flow_rule_add(dev, &r, &loc), -EINVAL);
