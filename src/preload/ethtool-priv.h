@@ -44,6 +44,8 @@ struct pl_ethtool_msg {
 	char ifname[16];
 	uint32_t len;
 	uint32_t pad;
+	/* reply: the reason of a failure, as the kernel's extack would say it */
+	char msg[256];
 };
 
 #endif
