@@ -75,8 +75,13 @@ void pl_ethtool_init(void)
 }
 
 static pthread_mutex_t pl_server_lock = PTHREAD_MUTEX_INITIALIZER;
-/* the process whose server runs; a forked child has its own (protected by pl_server_lock) */
+/*
+ * The process whose server runs (a forked child starts its own), its
+ * listening socket and thread; protected by pl_server_lock.
+ */
 static pid_t pl_server_pid;
+static int pl_server_fd = -1;
+static pthread_t pl_server_thread;
 
 static int pl_full_read(int fd, void *buf, size_t len)
 {
@@ -158,7 +163,7 @@ static void *pl_ethtool_server(void *arg)
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
-			pl_debug("ethtool server: accept: %s", strerror(errno));
+			/* EINVAL: pl_ethtool_release_all() shut the socket down */
 			return NULL;
 		}
 		pl_ethtool_serve(fd);
@@ -170,8 +175,6 @@ static void *pl_ethtool_server(void *arg)
 void pl_ethtool_server_start(void)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	pthread_attr_t attr;
-	pthread_t thread;
 	socklen_t alen;
 	pid_t pid = getpid();
 	int fd, n;
@@ -189,15 +192,27 @@ void pl_ethtool_server_start(void)
 		pl_real.close(fd);
 		goto out;
 	}
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&thread, &attr, pl_ethtool_server, (void *)(intptr_t)fd)) {
+	if (pthread_create(&pl_server_thread, NULL, pl_ethtool_server, (void *)(intptr_t)fd)) {
 		pl_real.close(fd);
-	} else {
-		pthread_setname_np(thread, "devmem-ethtool");
-		pl_server_pid = pid;
+		goto out;
 	}
-	pthread_attr_destroy(&attr);
+	pthread_setname_np(pl_server_thread, "devmem-ethtool");
+	pl_server_fd = fd;
+	pl_server_pid = pid;
 out:
+	pthread_mutex_unlock(&pl_server_lock);
+}
+
+void pl_ethtool_release_all(void)
+{
+	pthread_mutex_lock(&pl_server_lock);
+	/* a forked child has its parent's socket number but not its thread */
+	if (pl_server_pid == getpid() && pl_server_fd >= 0) {
+		shutdown(pl_server_fd, SHUT_RDWR);
+		pthread_join(pl_server_thread, NULL);
+		pl_real.close(pl_server_fd);
+		pl_server_fd = -1;
+		pl_server_pid = 0;
+	}
 	pthread_mutex_unlock(&pl_server_lock);
 }
