@@ -32,18 +32,27 @@
  * owner). One request, one reply, each a header and @len bytes: the
  * ethtool command struct as the SIOCETHTOOL caller would pass it, and the
  * same struct after the call.
+ *
+ * Every process under the shim that starts a child listens (a shell or
+ * xargs between the program and the stand-in does too). A request of
+ * @len 0 asks only whether the process already has a software NIC
+ * (PL_ETHTOOL_F_HAS_NIC): the stand-in takes the nearest ancestor that
+ * has one, else the topmost that listens, which is the program `devmem
+ * run` started.
  */
 #define PL_ETHTOOL_SOCK_FMT "devmem-ethtool.%d"
 #define PL_ETHTOOL_MAGIC 0x64657674 /* "devt" */
 #define PL_ETHTOOL_MAX_LEN (64 * 1024)
+#define PL_ETHTOOL_F_NOT_OURS 1 /* the interface is not emulated: the kernel's */
+#define PL_ETHTOOL_F_HAS_NIC 2 /* the process has a software NIC */
 
 struct pl_ethtool_msg {
 	uint32_t magic;
-	/* request: 0; reply: the ioctl's return, or -errno; -2: not emulated */
+	/* request: 0; reply: the ioctl's return, or -errno */
 	int32_t ret;
 	char ifname[16];
 	uint32_t len;
-	uint32_t pad;
+	uint32_t flags; /* reply: PL_ETHTOOL_F_* */
 	/* reply: the reason of a failure, as the kernel's extack would say it */
 	char msg[256];
 };

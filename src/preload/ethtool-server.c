@@ -22,6 +22,7 @@
 #include <net/if.h>
 #include <stdint.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,7 @@
 
 #include "devmem/error.h"
 #include "lib/error.h"
+#include "net/netdev.h"
 #include "preload/ethtool-priv.h"
 #include "preload/preload.h"
 
@@ -117,6 +119,21 @@ static int pl_full_write(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+static int pl_count_dev(struct net_device *dev, void *data)
+{
+	(void)dev;
+	return ++*(int *)data > 0;
+}
+
+/* Whether this process has a software NIC, so it is the one the program's ethtool means. */
+static bool pl_has_nic(void)
+{
+	int n = 0;
+
+	netdev_for_each(pl_count_dev, &n);
+	return n > 0;
+}
+
 /* One request on @fd: run it, answer it. */
 static void pl_ethtool_serve(int fd)
 {
@@ -131,8 +148,15 @@ static void pl_ethtool_serve(int fd)
 	    (cred.uid != geteuid() && cred.uid != 0))
 		return;
 	if (pl_full_read(fd, &msg, sizeof(msg)) || msg.magic != PL_ETHTOOL_MAGIC ||
-	    msg.len < sizeof(uint32_t) || msg.len > PL_ETHTOOL_MAX_LEN)
+	    (msg.len && msg.len < sizeof(uint32_t)) || msg.len > PL_ETHTOOL_MAX_LEN)
 		return;
+	msg.flags = pl_has_nic() ? PL_ETHTOOL_F_HAS_NIC : 0;
+	msg.ret = 0;
+	msg.msg[0] = 0;
+	if (!msg.len) {
+		pl_full_write(fd, &msg, sizeof(msg));
+		return;
+	}
 	/* room past the struct: a command never reads beyond what its caller sent */
 	data = calloc(1, PL_ETHTOOL_MAX_LEN + 4096);
 	if (!data)
@@ -145,7 +169,10 @@ static void pl_ethtool_serve(int fd)
 	ifr.ifr_data = data;
 	devmem_clear_error();
 	ret = pl_ethtool_ioctl(-1, &ifr);
-	msg.ret = ret == -1 ? -errno : ret;
+	if (ret == -2)
+		msg.flags |= PL_ETHTOOL_F_NOT_OURS;
+	else
+		msg.ret = ret == -1 ? -errno : ret;
 	snprintf(msg.msg, sizeof(msg.msg), "%s", ret == -1 ? devmem_last_error() : "");
 	if (pl_full_write(fd, &msg, sizeof(msg)) == 0)
 		pl_full_write(fd, data, msg.len);

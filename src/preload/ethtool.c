@@ -186,7 +186,7 @@ static int pl_get_sset_info(struct pl_ethtool_req *r)
 static int pl_get_strings(struct pl_ethtool_req *r)
 {
 	struct ethtool_gstrings gs;
-	char (*data)[ETH_GSTRING_LEN];
+	char(*data)[ETH_GSTRING_LEN];
 	const char *const *names;
 	int count, err = 0;
 
@@ -452,7 +452,8 @@ static int pl_fs_to_rule(const struct ethtool_rx_flow_spec *fs, struct devmem_fl
 	rule->flow_type = type;
 	rule->queue = (uint32_t)ethtool_get_flow_spec_ring(fs->ring_cookie);
 	if (type == TCP_V4_FLOW || type == UDP_V4_FLOW) {
-		const struct ethtool_tcpip4_spec *h = &fs->h_u.tcp_ip4_spec, *m = &fs->m_u.tcp_ip4_spec;
+		const struct ethtool_tcpip4_spec *h = &fs->h_u.tcp_ip4_spec,
+						 *m = &fs->m_u.tcp_ip4_spec;
 
 		if (!all_or_nothing((const uint8_t *)&m->ip4src, 4) ||
 		    !all_or_nothing((const uint8_t *)&m->ip4dst, 4) ||
@@ -468,7 +469,8 @@ static int pl_fs_to_rule(const struct ethtool_rx_flow_spec *fs, struct devmem_fl
 		return 0;
 	}
 	if (type == TCP_V6_FLOW || type == UDP_V6_FLOW) {
-		const struct ethtool_tcpip6_spec *h = &fs->h_u.tcp_ip6_spec, *m = &fs->m_u.tcp_ip6_spec;
+		const struct ethtool_tcpip6_spec *h = &fs->h_u.tcp_ip6_spec,
+						 *m = &fs->m_u.tcp_ip6_spec;
 
 		if (!all_or_nothing((const uint8_t *)m->ip6src, 16) ||
 		    !all_or_nothing((const uint8_t *)m->ip6dst, 16) ||
@@ -699,8 +701,8 @@ static int pl_set_rxfh_indir(struct pl_ethtool_req *r)
 		return -EINVAL;
 	if (!user_size)
 		return devmem_rss_set(r->ctl, r->ifindex, 0, NULL);
-	err = pl_copy_validate_indir(
-		r, indir, r->useraddr + offsetof(struct ethtool_rxfh_indir, ring_index));
+	err = pl_copy_validate_indir(r, indir,
+				     r->useraddr + offsetof(struct ethtool_rxfh_indir, ring_index));
 	if (err)
 		return err;
 	return devmem_rss_set(r->ctl, r->ifindex, 0, indir);
@@ -747,9 +749,8 @@ static int pl_get_rxfh(struct pl_ethtool_req *r)
 	if (copy_to_user(r->useraddr + offsetof(struct ethtool_rxfh, hfunc), &zero, 1) ||
 	    copy_to_user(r->useraddr + offsetof(struct ethtool_rxfh, rsvd8), &zero, 1))
 		return -EFAULT;
-	if (user_indir_size &&
-	    copy_to_user(r->useraddr + offsetof(struct ethtool_rxfh, rss_config), indir,
-			 sizeof(indir)))
+	if (user_indir_size && copy_to_user(r->useraddr + offsetof(struct ethtool_rxfh, rss_config),
+					    indir, sizeof(indir)))
 		return -EFAULT;
 	return 0;
 }
@@ -778,15 +779,15 @@ static int pl_set_rxfh(struct pl_ethtool_req *r)
 	if ((rxfh.indir_size && rxfh.indir_size != ETH_RXFH_INDIR_NO_CHANGE &&
 	     rxfh.indir_size != DEVMEM_RSS_INDIR_SIZE) ||
 	    rxfh.key_size ||
-	    (rxfh.indir_size == ETH_RXFH_INDIR_NO_CHANGE && rxfh.hfunc == PL_ETH_RSS_HASH_NO_CHANGE &&
-	     xfrm == PL_RXH_XFRM_NO_CHANGE))
+	    (rxfh.indir_size == ETH_RXFH_INDIR_NO_CHANGE &&
+	     rxfh.hfunc == PL_ETH_RSS_HASH_NO_CHANGE && xfrm == PL_RXH_XFRM_NO_CHANGE))
 		return -EINVAL;
 	/* no hash function can be chosen */
 	if (rxfh.hfunc != PL_ETH_RSS_HASH_NO_CHANGE)
 		return -EOPNOTSUPP;
 	if (rxfh.indir_size && rxfh.indir_size != ETH_RXFH_INDIR_NO_CHANGE) {
-		err = pl_copy_validate_indir(r, indir,
-					     r->useraddr + offsetof(struct ethtool_rxfh, rss_config));
+		err = pl_copy_validate_indir(
+			r, indir, r->useraddr + offsetof(struct ethtool_rxfh, rss_config));
 		if (err)
 			return err;
 		table = indir;
@@ -934,10 +935,12 @@ out:
 		what = pl_ethtool_cmd_name(cmd);
 		if (what)
 			pl_trace("ioctl(SIOCETHTOOL, %s, %s) = %d%s%s", ifr.ifr_name, what,
-				 rc < 0 ? -1 : rc, rc < 0 ? " " : "", rc < 0 ? strerrorname_np(-rc) : "");
+				 rc < 0 ? -1 : rc, rc < 0 ? " " : "",
+				 rc < 0 ? strerrorname_np(-rc) : "");
 		else
 			pl_trace("ioctl(SIOCETHTOOL, %s, %#x) = %d%s%s", ifr.ifr_name, cmd,
-				 rc < 0 ? -1 : rc, rc < 0 ? " " : "", rc < 0 ? strerrorname_np(-rc) : "");
+				 rc < 0 ? -1 : rc, rc < 0 ? " " : "",
+				 rc < 0 ? strerrorname_np(-rc) : "");
 	}
 	return rc < 0 ? pl_fail(rc) : rc;
 }

@@ -108,36 +108,6 @@ static int parent_of(int pid)
 	return ppid;
 }
 
-static int server_pid = -1; /* found once: 0 when there is none */
-
-static int server_connect(void)
-{
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	int pid = server_pid > 0 ? server_pid : getppid();
-
-	if (!server_pid)
-		return -1;
-	while (pid > 1) {
-		int n = snprintf(addr.sun_path + 1, sizeof(addr.sun_path) - 1, PL_ETHTOOL_SOCK_FMT,
-				 pid);
-		socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
-		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-		if (fd < 0)
-			break;
-		if (!connect(fd, (struct sockaddr *)&addr, len)) {
-			server_pid = pid;
-			return fd;
-		}
-		close(fd);
-		if (server_pid > 0)
-			break;
-		pid = parent_of(pid);
-	}
-	server_pid = 0;
-	return -1;
-}
-
 static int full_io(int fd, void *buf, size_t len, bool out)
 {
 	char *p = buf;
@@ -153,6 +123,63 @@ static int full_io(int fd, void *buf, size_t len, bool out)
 		len -= (size_t)n;
 	}
 	return 0;
+}
+
+static int connect_pid(int pid)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int n = snprintf(addr.sun_path + 1, sizeof(addr.sun_path) - 1, PL_ETHTOOL_SOCK_FMT, pid);
+	socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&addr, len)) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+/* Whether the process behind @fd already has a software NIC; -1 when it does not answer. */
+static int probe(int fd)
+{
+	struct pl_ethtool_msg msg = { .magic = PL_ETHTOOL_MAGIC };
+
+	if (full_io(fd, &msg, sizeof(msg), true) || full_io(fd, &msg, sizeof(msg), false) ||
+	    msg.magic != PL_ETHTOOL_MAGIC)
+		return -1;
+	return !!(msg.flags & PL_ETHTOOL_F_HAS_NIC);
+}
+
+static int server_pid = -1; /* chosen once: 0 when there is none */
+
+/*
+ * The owner of the software NIC: the nearest ancestor that has one, else
+ * the topmost that listens (the program, which makes its NIC on demand).
+ */
+static int server_connect(void)
+{
+	int top = 0;
+
+	if (server_pid < 0) {
+		server_pid = 0;
+		for (int pid = getppid(); pid > 1; pid = parent_of(pid)) {
+			int fd = connect_pid(pid), has;
+
+			if (fd < 0)
+				continue;
+			has = probe(fd);
+			close(fd);
+			if (has > 0) {
+				server_pid = pid;
+				break;
+			}
+			if (has == 0)
+				top = pid;
+		}
+		if (!server_pid)
+			server_pid = top;
+	}
+	return server_pid ? connect_pid(server_pid) : -1;
 }
 
 /*
@@ -176,7 +203,7 @@ static int send_ioctl(void *cmd, size_t len)
 	}
 	close(fd);
 	snprintf(last_msg, sizeof(last_msg), "%s", msg.msg);
-	if (msg.ret == -2)
+	if (msg.flags & PL_ETHTOOL_F_NOT_OURS)
 		return -2;
 	if (msg.ret < 0) {
 		errno = -msg.ret;
@@ -450,11 +477,16 @@ static int do_gfeatures(void)
 static const struct {
 	const char *old, *name;
 } feature_alias[] = {
-	{ "rx", "rx-checksum" },	 { "sg", "tx-scatter-gather" },
-	{ "tso", "tx-tcp-segmentation" }, { "gso", "tx-generic-segmentation" },
-	{ "gro", "rx-gro" },		 { "lro", "rx-lro" },
-	{ "rxvlan", "rx-vlan-hw-parse" }, { "txvlan", "tx-vlan-hw-insert" },
-	{ "ntuple", "rx-ntuple-filter" }, { "rxhash", "rx-hashing" },
+	{ "rx", "rx-checksum" },
+	{ "sg", "tx-scatter-gather" },
+	{ "tso", "tx-tcp-segmentation" },
+	{ "gso", "tx-generic-segmentation" },
+	{ "gro", "rx-gro" },
+	{ "lro", "rx-lro" },
+	{ "rxvlan", "rx-vlan-hw-parse" },
+	{ "txvlan", "tx-vlan-hw-insert" },
+	{ "ntuple", "rx-ntuple-filter" },
+	{ "rxhash", "rx-hashing" },
 };
 
 static int do_sfeatures(void)
@@ -526,8 +558,7 @@ static int do_sfeatures(void)
 static void print_rule(struct ethtool_rx_flow_spec *fs, uint32_t rss_context)
 {
 	uint32_t type = fs->flow_type & ~(uint32_t)(FLOW_EXT | FLOW_MAC_EXT | FLOW_RSS);
-	char a[INET6_ADDRSTRLEN], am[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN],
-		bm[INET6_ADDRSTRLEN];
+	char a[INET6_ADDRSTRLEN], am[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN], bm[INET6_ADDRSTRLEN];
 
 	printf("Filter: %d\n", fs->location);
 	/* ethtool shows the bits that are ignored */
@@ -536,8 +567,9 @@ static void print_rule(struct ethtool_rx_flow_spec *fs, uint32_t rss_context)
 	if (type == TCP_V4_FLOW || type == UDP_V4_FLOW || type == SCTP_V4_FLOW) {
 		struct ethtool_tcpip4_spec *h = &fs->h_u.tcp_ip4_spec, *m = &fs->m_u.tcp_ip4_spec;
 
-		printf("\tRule Type: %s over IPv4\n",
-		       type == TCP_V4_FLOW ? "TCP" : type == UDP_V4_FLOW ? "UDP" : "SCTP");
+		printf("\tRule Type: %s over IPv4\n", type == TCP_V4_FLOW ? "TCP" :
+						      type == UDP_V4_FLOW ? "UDP" :
+									    "SCTP");
 		printf("\tSrc IP addr: %s mask: %s\n\tDest IP addr: %s mask: %s\n"
 		       "\tTOS: 0x%x mask: 0x%x\n",
 		       inet_ntop(AF_INET, &h->ip4src, a, sizeof(a)),
@@ -549,8 +581,9 @@ static void print_rule(struct ethtool_rx_flow_spec *fs, uint32_t rss_context)
 	} else if (type == TCP_V6_FLOW || type == UDP_V6_FLOW || type == SCTP_V6_FLOW) {
 		struct ethtool_tcpip6_spec *h = &fs->h_u.tcp_ip6_spec, *m = &fs->m_u.tcp_ip6_spec;
 
-		printf("\tRule Type: %s over IPv6\n",
-		       type == TCP_V6_FLOW ? "TCP" : type == UDP_V6_FLOW ? "UDP" : "SCTP");
+		printf("\tRule Type: %s over IPv6\n", type == TCP_V6_FLOW ? "TCP" :
+						      type == UDP_V6_FLOW ? "UDP" :
+									    "SCTP");
 		printf("\tSrc IP addr: %s mask: %s\n\tDest IP addr: %s mask: %s\n"
 		       "\tTraffic Class: 0x%x mask: 0x%x\n",
 		       inet_ntop(AF_INET6, h->ip6src, a, sizeof(a)),
@@ -708,15 +741,15 @@ static int parse_rule(int i, struct ethtool_rx_flow_spec *fs, uint32_t *rss_cont
 			i += 2;
 			continue;
 		}
-		bit = !strcmp(opt, "src-ip")			   ? 0 :
-		      !strcmp(opt, "dst-ip")			   ? 1 :
-		      !strcmp(opt, v6 ? "tclass" : "tos")	   ? 2 :
-		      !strcmp(opt, "src-port")			   ? 3 :
-		      !strcmp(opt, "dst-port")			   ? 4 :
-		      !strcmp(opt, "action")			   ? 5 :
-		      !strcmp(opt, "queue")			   ? 6 :
-		      !strcmp(opt, "loc")			   ? 7 :
-									     -1;
+		bit = !strcmp(opt, "src-ip")		  ? 0 :
+		      !strcmp(opt, "dst-ip")		  ? 1 :
+		      !strcmp(opt, v6 ? "tclass" : "tos") ? 2 :
+		      !strcmp(opt, "src-port")		  ? 3 :
+		      !strcmp(opt, "dst-port")		  ? 4 :
+		      !strcmp(opt, "action")		  ? 5 :
+		      !strcmp(opt, "queue")		  ? 6 :
+		      !strcmp(opt, "loc")		  ? 7 :
+							    -1;
 		if (bit < 0) {
 			printf("Add rule, unrecognized option[%s]\n", opt);
 			return -1;
@@ -763,8 +796,10 @@ static int parse_rule(int i, struct ethtool_rx_flow_spec *fs, uint32_t *rss_cont
 			h = bit == 3 ? &fs->h_u.tcp_ip4_spec.psrc : &fs->h_u.tcp_ip4_spec.pdst;
 			m = bit == 3 ? &fs->m_u.tcp_ip4_spec.psrc : &fs->m_u.tcp_ip4_spec.pdst;
 			if (v6) {
-				h = bit == 3 ? &fs->h_u.tcp_ip6_spec.psrc : &fs->h_u.tcp_ip6_spec.pdst;
-				m = bit == 3 ? &fs->m_u.tcp_ip6_spec.psrc : &fs->m_u.tcp_ip6_spec.pdst;
+				h = bit == 3 ? &fs->h_u.tcp_ip6_spec.psrc :
+					       &fs->h_u.tcp_ip6_spec.pdst;
+				m = bit == 3 ? &fs->m_u.tcp_ip6_spec.psrc :
+					       &fs->m_u.tcp_ip6_spec.pdst;
 			}
 			len = 2;
 			if (!get_ulong(val, 0xffff, &v)) {
@@ -1112,16 +1147,26 @@ static const struct {
 	{ "-X", "--set-rxfh-indir", "--rxfh", do_srxfh },
 };
 
+/* `devmem run -v`: the command line and its exit code, one line written at once */
 static void trace(int code)
 {
 	const char *t = getenv("DEVMEM_RUN_TRACE");
+	char line[1024];
+	size_t n;
 
 	if (!t || !t[0] || !strcmp(t, "0"))
 		return;
-	fprintf(stderr, "devmem: ethtool");
-	for (int i = 1; i < g_argc; i++)
-		fprintf(stderr, " %s", g_argv[i]);
-	fprintf(stderr, " = %d%s\n", code, trace_extra);
+	n = (size_t)snprintf(line, sizeof(line), "devmem: ethtool");
+	for (int i = 1; i < g_argc && n < sizeof(line); i++)
+		n += (size_t)snprintf(line + n, sizeof(line) - n, " %s", g_argv[i]);
+	if (n < sizeof(line))
+		n += (size_t)snprintf(line + n, sizeof(line) - n, " = %d%s\n", code, trace_extra);
+	if (n >= sizeof(line)) {
+		n = sizeof(line) - 1;
+		line[n - 1] = '\n';
+	}
+	if (write(STDERR_FILENO, line, n) < 0)
+		return;
 }
 
 int main(int argc, char **argv)

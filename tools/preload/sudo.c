@@ -53,8 +53,8 @@ static bool find_real(char *buf, size_t len)
 /* sudo's options that take a value */
 static bool takes_value(const char *opt)
 {
-	static const char *const with_value[] = { "-u", "-g", "-C", "-D", "-h", "-p",
-						  "-r", "-t", "-T", "-U" };
+	static const char *const with_value[] = { "-u", "-g", "-C", "-D", "-h",
+						  "-p", "-r", "-t", "-T", "-U" };
 
 	for (size_t i = 0; i < sizeof(with_value) / sizeof(with_value[0]); i++) {
 		if (!strcmp(opt, with_value[i]))
