@@ -321,7 +321,7 @@ int devmem_get_features(struct devmem_ctl *ctl, int ifindex, uint64_t *hw, uint6
 /*
  * Set the features in @valid to their value in @wanted. Bits the device
  * cannot change are left alone and reported: the return value is 0 or
- * ETHTOOL_F_UNSUPPORTED (4).
+ * ETHTOOL_F_UNSUPPORTED (1).
  */
 int devmem_set_features(struct devmem_ctl *ctl, int ifindex, uint64_t valid, uint64_t wanted);
 

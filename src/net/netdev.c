@@ -939,7 +939,7 @@ int netdev_set_features(struct net_device *dev, uint64_t valid, uint64_t wanted)
 	netdev_lock(dev);
 	if (valid & ~dev->hw_features) {
 		valid &= dev->hw_features;
-		ret = 4; /* ETHTOOL_F_UNSUPPORTED */
+		ret = 1; /* ETHTOOL_F_UNSUPPORTED */
 	}
 	dev->wanted_features = (dev->wanted_features & ~valid) | (wanted & valid);
 	if ((dev->features & DEVMEM_NETIF_F_NTUPLE) &&

@@ -154,6 +154,8 @@ static void pl_ethtool_serve(int fd)
 	msg.ret = 0;
 	msg.msg[0] = 0;
 	if (!msg.len) {
+		pl_debug("ethtool server %d: asked whether it has a software NIC: %s", getpid(),
+			 msg.flags & PL_ETHTOOL_F_HAS_NIC ? "yes" : "no");
 		pl_full_write(fd, &msg, sizeof(msg));
 		return;
 	}

@@ -929,7 +929,10 @@ int pl_ethtool_ioctl(int fd, void *arg)
 		rc = -errno;
 		goto out;
 	}
-	rc = pl_dev_ethtool(&r, cmd);
+	/* the device itself, as __dev_get_by_name(): the software NIC shadows lo from here on */
+	rc = devmem_get_channels(r.ctl, ifindex, &(struct devmem_channels){ 0 });
+	if (!rc)
+		rc = pl_dev_ethtool(&r, cmd);
 out:
 	if (pl_tracing) {
 		what = pl_ethtool_cmd_name(cmd);

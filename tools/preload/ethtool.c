@@ -178,6 +178,9 @@ static int server_connect(void)
 		}
 		if (!server_pid)
 			server_pid = top;
+		if (getenv("DEVMEM_DEBUG") && server_pid)
+			fprintf(stderr, "devmem: ethtool: the software NIC of process %d\n",
+				server_pid);
 	}
 	return server_pid ? connect_pid(server_pid) : -1;
 }
