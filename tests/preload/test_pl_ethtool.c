@@ -791,7 +791,7 @@ static bool real_ethtool(void)
 		      "done; exit 1") == 0;
 }
 
-Test(pl_ethtool, system_sudo_ethtool_K_ntuple_on_turns_the_feature_on)
+Test(pl_ethtool, system_sudo_ethtool_offload_ntuple_on_turns_the_feature_on)
 {
 	prime();
 	cr_assert_eq(system("sudo ethtool -K lo ntuple on >&2"), 0);
@@ -800,7 +800,7 @@ Test(pl_ethtool, system_sudo_ethtool_K_ntuple_on_turns_the_feature_on)
 	cr_assert_not(active_features() & (1ULL << NTUPLE_BIT));
 }
 
-Test(pl_ethtool, ethtool_N_flow_type_says_the_rule_id_and_the_device_has_it)
+Test(pl_ethtool, ethtool_config_nfc_flow_type_says_the_rule_id_and_the_device_has_it)
 {
 	char out[256];
 
@@ -813,7 +813,7 @@ Test(pl_ethtool, ethtool_N_flow_type_says_the_rule_id_and_the_device_has_it)
 	cr_assert_eq(rule_count(), 1);
 }
 
-Test(pl_ethtool, ethtool_n_lists_rules_as_ethtool_does)
+Test(pl_ethtool, ethtool_show_nfc_lists_rules_as_ethtool_does)
 {
 	char out[2048];
 	struct ethtool_rxnfc nfc = { .cmd = ETHTOOL_SRXCLSRLINS };
@@ -864,7 +864,7 @@ Test(pl_ethtool, ncdevmems_pipeline_deletes_every_rule)
 	cr_assert_eq(rule_count(), 0);
 }
 
-Test(pl_ethtool, ethtool_N_delete_of_no_rule_exits_1_with_ethtools_message)
+Test(pl_ethtool, ethtool_config_nfc_delete_of_no_rule_exits_1_with_ethtools_message)
 {
 	char out[256];
 
@@ -874,7 +874,7 @@ Test(pl_ethtool, ethtool_N_delete_of_no_rule_exits_1_with_ethtools_message)
 			      "Cannot delete classification rule\n");
 }
 
-Test(pl_ethtool, ethtool_N_refused_by_the_device_exits_1_with_ethtools_message)
+Test(pl_ethtool, ethtool_config_nfc_refused_by_the_device_exits_1_with_ethtools_message)
 {
 	char out[256];
 
@@ -886,7 +886,7 @@ Test(pl_ethtool, ethtool_N_refused_by_the_device_exits_1_with_ethtools_message)
 	cr_assert_eq(rule_count(), 0);
 }
 
-Test(pl_ethtool, ethtool_N_bad_arguments_exit_1_with_ethtools_message)
+Test(pl_ethtool, ethtool_config_nfc_bad_arguments_exit_1_with_ethtools_message)
 {
 	char out[256];
 
@@ -906,7 +906,7 @@ Test(pl_ethtool, ethtool_N_bad_arguments_exit_1_with_ethtools_message)
 	cr_assert_eq(rule_count(), 0);
 }
 
-Test(pl_ethtool, ethtool_N_context_targets_an_rss_context)
+Test(pl_ethtool, ethtool_config_nfc_context_targets_an_rss_context)
 {
 	char out[256];
 	struct ethtool_rxnfc get = { .cmd = ETHTOOL_GRXCLSRULE };
@@ -925,7 +925,7 @@ Test(pl_ethtool, ethtool_N_context_targets_an_rss_context)
 	cr_assert_str_eq(out, "Cannot set RX flow hash configuration: Device or resource busy\n");
 }
 
-Test(pl_ethtool, ethtool_X_equal_spreads_and_beyond_the_rings_fails)
+Test(pl_ethtool, ethtool_rxfh_equal_spreads_and_beyond_the_rings_fails)
 {
 	char out[256];
 	struct rxfh r = { .h = { .cmd = ETHTOOL_GRSSH, .indir_size = INDIR } };
@@ -941,7 +941,7 @@ Test(pl_ethtool, ethtool_X_equal_spreads_and_beyond_the_rings_fails)
 		     0);
 }
 
-Test(pl_ethtool, ethtool_x_prints_the_indirection_table)
+Test(pl_ethtool, ethtool_show_rxfh_prints_the_indirection_table)
 {
 	char out[2048];
 
@@ -952,7 +952,7 @@ Test(pl_ethtool, ethtool_x_prints_the_indirection_table)
 			      "    8:      0     1     2     3     0     1     2     3\n");
 }
 
-Test(pl_ethtool, ethtool_l_prints_the_channel_parameters)
+Test(pl_ethtool, ethtool_show_channels_prints_the_channel_parameters)
 {
 	char out[512];
 
@@ -971,7 +971,7 @@ Test(pl_ethtool, ethtool_l_prints_the_channel_parameters)
 			      "Combined:\tn/a\n");
 }
 
-Test(pl_ethtool, ethtool_L_sets_channels_and_a_refusal_exits_1)
+Test(pl_ethtool, ethtool_set_channels_sets_and_a_refusal_exits_1)
 {
 	char out[512];
 
@@ -984,7 +984,7 @@ Test(pl_ethtool, ethtool_L_sets_channels_and_a_refusal_exits_1)
 	cr_assert_eq(channels().rx_count, 3);
 }
 
-Test(pl_ethtool, ethtool_G_and_g_set_and_show_the_rings)
+Test(pl_ethtool, ethtool_set_ring_and_show_ring)
 {
 	char out[512];
 
@@ -995,7 +995,7 @@ Test(pl_ethtool, ethtool_G_and_g_set_and_show_the_rings)
 	cr_assert_str_eq(out, "Current hardware settings:\nRX:\t\t\t1024\n");
 }
 
-Test(pl_ethtool, ethtool_k_shows_and_K_of_a_fixed_feature_exits_1)
+Test(pl_ethtool, ethtool_show_features_and_a_fixed_features_change_exits_1)
 {
 	char out[4096];
 
@@ -1010,7 +1010,7 @@ Test(pl_ethtool, ethtool_k_shows_and_K_of_a_fixed_feature_exits_1)
 	cr_assert_eq(run("ethtool -K lo no-such-feature on 2>&1", out, sizeof(out)), 1);
 }
 
-Test(pl_ethtool, ethtool_i_names_the_driver)
+Test(pl_ethtool, ethtool_driver_names_the_driver)
 {
 	char out[512];
 
