@@ -13,6 +13,7 @@
 #include <linux/ethtool.h>
 #include <linux/sockios.h>
 #include <net/if.h>
+#include <spawn.h>
 #include <arpa/inet.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -30,6 +31,7 @@
 #define NR_RX 4 /* the software NIC's default queues */
 #define INDIR 128
 #define NTUPLE_BIT 38
+#define RXHASH_BIT 39
 
 static int eth_ioctl(const char *ifname, void *cmd)
 {
@@ -798,6 +800,21 @@ Test(pl_ethtool, system_sudo_ethtool_offload_ntuple_on_turns_the_feature_on)
 	cr_assert(active_features() & (1ULL << NTUPLE_BIT));
 	cr_assert_eq(system("ethtool -K lo ntuple off"), 0);
 	cr_assert_not(active_features() & (1ULL << NTUPLE_BIT));
+}
+
+Test(pl_ethtool, posix_spawn_of_a_shell_running_ethtool_reaches_the_nic)
+{
+	char *argv[] = { "sh", "-c", "ethtool -K lo rxhash off", NULL };
+	extern char **environ;
+	int status;
+	pid_t pid;
+
+	prime();
+	cr_assert(active_features() & (1ULL << RXHASH_BIT));
+	cr_assert_eq(posix_spawn(&pid, "/bin/sh", NULL, NULL, argv, environ), 0);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %#x", status);
+	cr_assert_not(active_features() & (1ULL << RXHASH_BIT));
 }
 
 Test(pl_ethtool, ethtool_config_nfc_flow_type_says_the_rule_id_and_the_device_has_it)
