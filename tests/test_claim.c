@@ -50,6 +50,7 @@ struct claim_args {
 	char domain[DEVMEM_SWNIC_DOMAIN_MAX + 1]; /* "" : the network namespace's */
 	bool shared;
 	uint32_t queue;
+	uint32_t then; /* a contender binds this queue too, after @queue, in one request; 0: none */
 	pid_t owner; /* the process the refusal must name */
 };
 
@@ -197,6 +198,14 @@ static int bind_queue(struct flow_rig *r, uint32_t queue, uint32_t *id)
 	return devmem_bind_rx(r->ctl, r->ifindex, r->buf_fd, &q, 1, NULL, id);
 }
 
+static int bind_queues(struct flow_rig *r, uint32_t first, uint32_t then, uint32_t *id)
+{
+	struct devmem_queue_id q[2] = { { .id = first, .type = NETDEV_QUEUE_TYPE_RX },
+					{ .id = then, .type = NETDEV_QUEUE_TYPE_RX } };
+
+	return devmem_bind_rx(r->ctl, r->ifindex, r->buf_fd, q, then ? 2 : 1, NULL, id);
+}
+
 /* The refusal names the kernel's reason and the owner. */
 static bool refusal_names(pid_t owner)
 {
@@ -318,7 +327,7 @@ static int contender(struct party *p, const struct claim_args *a)
 		tell(p, err);
 		return 1;
 	}
-	err = bind_queue(&r, a->queue, &id);
+	err = bind_queues(&r, a->queue, a->then, &id);
 	if (err == -EEXIST) {
 		if (a->owner && !refusal_names(a->owner))
 			err = -EPROTO;
@@ -585,6 +594,23 @@ Test(claim, failed_bind_leaves_the_queue_unclaimed)
 	cr_assert_eq(heard(&o), 0, "EBUSY then EINVAL, and no claim held");
 	cr_assert_eq(try_bind(&a), 0, "while that process lives");
 	go(&o);
+	cr_assert_eq(party_end(&o), 0);
+}
+
+Test(claim, bind_refused_on_its_second_queue_leaves_the_first_unclaimed)
+{
+	struct claim_args a, both;
+	struct party o;
+
+	args_init(&a, 2);
+	start_owner(&o, &a);
+	args_init(&both, 1);
+	both.then = 2;
+	both.owner = o.pid;
+	/* queue 1 was bound, then queue 2 refused: the rollback frees queue 1 */
+	cr_assert_eq(try_bind(&both), -EEXIST);
+	args_init(&a, 1);
+	cr_assert_eq(try_bind(&a), 0);
 	cr_assert_eq(party_end(&o), 0);
 }
 
