@@ -30,7 +30,9 @@
 #include "devmem/socket.h"
 #include "devmem/swnic.h"
 #include "net/claim.h"
+#include "net/netdev.h"
 #include "support/flow-test.h"
+#include "support/test-nic.h"
 #include "harness.h"
 
 #define MiB (1UL << 20)
@@ -817,4 +819,82 @@ Test(claim, nic_options_override_the_process_setting)
 	dma_buf_put(buf);
 	cr_assert_eq(devmem_swnic_destroy(ifindex), 0);
 	assert_all_gone();
+}
+
+/* ---- a queue that cannot leave its provider stays claimed ---- */
+
+struct tnic_rig {
+	struct test_nic *nic;
+	struct dma_buf *buf;
+	int fd;
+	char name[160]; /* the claim of rx queue 1 */
+};
+
+static void tnic_up(struct tnic_rig *t)
+{
+	struct test_nic_opts o = { 0 };
+	struct claim_args a;
+
+	args_init(&a, 1);
+	o.rxq_claim_domain = a.domain;
+	cr_assert_eq(test_nic_create(&o, &t->nic), 0, "%s", devmem_last_error());
+	cr_assert_eq(
+		netdev_set_header_split(test_nic_netdev(t->nic), ETHTOOL_TCP_DATA_SPLIT_ENABLED, 0),
+		0);
+	cr_assert_eq(devmem_host_buffer_create(1 * MiB, NULL, &t->buf), 0);
+	t->fd = dma_buf_fd(t->buf, O_CLOEXEC);
+	cr_assert_geq(t->fd, 0);
+	snprintf(t->name, sizeof(t->name), "libdevmem/%s/rxq/%d/1", a.domain,
+		 test_nic_ifindex(t->nic));
+}
+
+static void tnic_down(struct tnic_rig *t)
+{
+	test_nic_destroy(t->nic);
+	close(t->fd);
+	dma_buf_put(t->buf);
+	assert_all_gone();
+	cr_assert_eq(netdev_rxq_nr_claims(), 0);
+	cr_assert_not(unix_name_listed(t->name), "@%s after the device went", t->name);
+}
+
+static int tnic_bind(struct tnic_rig *t, struct net_devmem_dmabuf_binding **binding)
+{
+	struct devmem_queue_id q = { .id = 1, .type = NETDEV_QUEUE_TYPE_RX };
+
+	return net_devmem_bind_rx(test_nic_netdev(t->nic), t->fd, &q, 1, PAGE_SHIFT, binding);
+}
+
+Test(claim, bind_whose_restart_fails_leaves_no_claim)
+{
+	struct test_nic_faults faults = { .mem_alloc = -ENOMEM };
+	struct net_devmem_dmabuf_binding *binding = NULL;
+	struct tnic_rig t;
+
+	tnic_up(&t);
+	test_nic_set_faults(t.nic, &faults);
+	cr_assert_eq(tnic_bind(&t, &binding), -ENOMEM);
+	cr_assert_eq(netdev_rxq_nr_claims(), 0);
+	cr_assert_not(unix_name_listed(t.name));
+	test_nic_set_faults(t.nic, &(struct test_nic_faults){ 0 });
+	tnic_down(&t);
+}
+
+Test(claim, unbind_whose_restart_fails_keeps_the_claim_until_the_device_goes)
+{
+	struct test_nic_faults faults = { .mem_alloc = -ENOMEM };
+	struct net_devmem_dmabuf_binding *binding = NULL;
+	struct tnic_rig t;
+
+	tnic_up(&t);
+	cr_assert_eq(tnic_bind(&t, &binding), 0, "%s", devmem_last_error());
+	cr_assert_eq(netdev_rxq_nr_claims(), 1);
+	cr_assert(unix_name_listed(t.name), "@%s while bound", t.name);
+	/* the queue cannot go back to host pages: it keeps serving from the buffer */
+	test_nic_set_faults(t.nic, &faults);
+	net_devmem_unbind_dmabuf(binding);
+	cr_assert_eq(netdev_rxq_nr_claims(), 1);
+	cr_assert(unix_name_listed(t.name), "@%s while the provider stays", t.name);
+	test_nic_set_faults(t.nic, &(struct test_nic_faults){ 0 });
+	tnic_down(&t);
 }
