@@ -66,8 +66,8 @@ int dma_heap_check(const char *heap, size_t len, uint32_t fd_flags, uint64_t hea
  * kernel cannot pin what the file does not hold. The buffer holds its own
  * duplicates of the memfds. 0 and the buffer (one reference) in @out.
  */
-int swudmabuf_create(const struct udmabuf_create_item *items, uint32_t count,
-		     const char *exp_name, struct dma_buf **out);
+int swudmabuf_create(const struct udmabuf_create_item *items, uint32_t count, const char *exp_name,
+		     struct dma_buf **out);
 
 /*
  * A buffer of @len bytes (rounded up to pages, checked by dma_heap_check())

@@ -206,8 +206,8 @@ static int swudmabuf_map_at(const struct swudmabuf *swb, char *addr, uint64_t of
 		}
 		skip = off - start;
 		piece = min(r->size - skip, (uint64_t)len);
-		if (mmap(addr, piece, prot, flags | MAP_FIXED, r->memfd, (off_t)(r->offset + skip)) ==
-		    MAP_FAILED)
+		if (mmap(addr, piece, prot, flags | MAP_FIXED, r->memfd,
+			 (off_t)(r->offset + skip)) == MAP_FAILED)
 			return -errno;
 		addr += piece;
 		off += piece;
@@ -343,8 +343,8 @@ err_free:
 	return ret;
 }
 
-int swudmabuf_create(const struct udmabuf_create_item *items, uint32_t count,
-		     const char *exp_name, struct dma_buf **out)
+int swudmabuf_create(const struct udmabuf_create_item *items, uint32_t count, const char *exp_name,
+		     struct dma_buf **out)
 {
 	if (!out || (!items && count))
 		return devmem_err(-EINVAL, "udmabuf: no ranges or result pointer");
@@ -377,8 +377,9 @@ int swudmabuf_heap_alloc(const char *heap, size_t len, uint32_t fd_flags, struct
 		return devmem_err(-errno, "dma-heap: memfd_create: %s", strerror(errno));
 	if (ftruncate(memfd, (off_t)item.size) ||
 	    fcntl(memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)) {
-		ret = devmem_err(errno == EFBIG ? -ENOMEM : -errno, "dma-heap: sizing %llu bytes: %s",
-				 (unsigned long long)item.size, strerror(errno));
+		ret = devmem_err(errno == EFBIG ? -ENOMEM : -errno,
+				 "dma-heap: sizing %llu bytes: %s", (unsigned long long)item.size,
+				 strerror(errno));
 		goto out;
 	}
 	item.memfd = (__u32)memfd;
@@ -423,7 +424,8 @@ void *swudmabuf_mmap(struct dma_buf *dmabuf, int fd, void *addr, size_t len, int
 	int ret;
 
 	/* do_mmap()'s own checks come first */
-	if (!len || pages > SIZE_MAX / PAGE_SIZE || off < 0 || !IS_ALIGNED((uint64_t)off, PAGE_SIZE))
+	if (!len || pages > SIZE_MAX / PAGE_SIZE || off < 0 ||
+	    !IS_ALIGNED((uint64_t)off, PAGE_SIZE))
 		return swudmabuf_mmap_fail(EINVAL);
 	access = fcntl(fd, F_GETFL);
 	if (access < 0)

@@ -465,7 +465,8 @@ int pl_dev_open(const char *path, int flags)
 	} else {
 		return -2;
 	}
-	pl_trace("open(\"%s\", %#o) = %d %s", path, flags, fd, fd < 0 ? strerrorname_np(errno) : "");
+	pl_trace("open(\"%s\", %#o) = %d %s", path, flags, fd,
+		 fd < 0 ? strerrorname_np(errno) : "");
 	return fd;
 }
 
@@ -514,10 +515,15 @@ static void pl_fdinfo_common(FILE *out, const char *path)
 	if (n <= 0)
 		return;
 	buf[n] = '\0';
-	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
-		if (!strncmp(line, "pos:", 4) || !strncmp(line, "flags:", 6) ||
-		    !strncmp(line, "mnt_id:", 7) || !strncmp(line, "ino:", 4))
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		/* a dma-buf's file keeps O_ACCMODE and O_NONBLOCK only (dma_buf_getfile) */
+		if (!strncmp(line, "flags:", 6))
+			fprintf(out, "flags:\t0%lo\n",
+				strtoul(line + 6, NULL, 8) & (O_ACCMODE | O_NONBLOCK | O_CLOEXEC));
+		else if (!strncmp(line, "pos:", 4) || !strncmp(line, "mnt_id:", 7) ||
+			 !strncmp(line, "ino:", 4))
 			fprintf(out, "%s\n", line);
+	}
 }
 
 /*
