@@ -3,7 +3,7 @@
  * dma-bufs for a program written to the kernel's UAPI: /dev/udmabuf
  * (UDMABUF_CREATE, UDMABUF_CREATE_LIST), /dev/dma_heap/system
  * (DMA_HEAP_IOCTL_ALLOC), and the dma-buf fds they return (mmap,
- * DMA_BUF_IOCTL_SYSTEM, DMA_BUF_SET_NAME, fdinfo, dup, close, SCM_RIGHTS).
+ * DMA_BUF_IOCTL_SYNC, DMA_BUF_SET_NAME, fdinfo, dup, close, SCM_RIGHTS).
  *
  * Where the machine has the real device, its open passes through and the
  * kernel answers: the library imports a kernel dma-buf fd by itself at bind
@@ -81,11 +81,17 @@ static int pl_strndup_user(char *dst, const char *src, size_t n)
 	return -EINVAL;
 }
 
-static const char *pl_errname(int ret)
+/* " ENAME" of @err for a trace line, or "" for none. */
+static const char *pl_err(int err)
 {
-	const char *name = ret < 0 ? strerrorname_np(errno) : NULL;
+	static __thread char buf[32];
+	const char *name;
 
-	return name ? name : "";
+	if (!err)
+		return "";
+	name = strerrorname_np(err < 0 ? -err : err);
+	snprintf(buf, sizeof(buf), " %s", name ? name : "?");
+	return buf;
 }
 
 /* ---- the dma-buf fd (PL_FD_DMABUF) ---- */
@@ -160,14 +166,15 @@ static int pl_dmabuf_ioctl(struct pl_file *f, int fd, unsigned long request, voi
 			struct dma_buf_sync sync = { 0 };
 
 			pl_copy_from_user(&sync, arg, sizeof(sync));
-			pl_trace("ioctl(%d, DMA_BUF_IOCTL_SYNC, {flags=%#llx}) = %d %s", fd,
-				 (unsigned long long)sync.flags, ret, pl_errname(ret));
+			pl_trace("ioctl(%d, DMA_BUF_IOCTL_SYNC, {flags=%#llx}) = %d%s", fd,
+				 (unsigned long long)sync.flags, ret, pl_err(ret < 0 ? errno : 0));
 		}
 		return ret;
 	case DMA_BUF_SET_NAME_A:
 	case DMA_BUF_SET_NAME_B:
 		ret = pl_dmabuf_set_name(dmabuf, arg);
-		pl_trace("ioctl(%d, DMA_BUF_SET_NAME) = %d %s", fd, ret, pl_errname(ret));
+		pl_trace("ioctl(%d, DMA_BUF_SET_NAME) = %d%s", fd, ret,
+			 pl_err(ret < 0 ? errno : 0));
 		return ret;
 	default:
 		/* sync files (EXPORT/IMPORT_SYNC_FILE) are not emulated: as without CONFIG_SYNC_FILE */
@@ -181,8 +188,8 @@ static void *pl_dmabuf_mmap(struct pl_file *f, int fd, void *addr, size_t len, i
 {
 	void *ret = swudmabuf_mmap(pl_dmabuf(f), fd, addr, len, prot, flags, off);
 
-	pl_trace("mmap(%p, %zu, %#x, %#x, %d, %lld) on a dma-buf = %p %s", addr, len, prot, flags,
-		 fd, (long long)off, ret, ret == MAP_FAILED ? strerrorname_np(errno) : "");
+	pl_trace("mmap(%p, %zu, %#x, %#x, %d, %lld) on a dma-buf = %p%s", addr, len, prot, flags,
+		 fd, (long long)off, ret, pl_err(ret == MAP_FAILED ? errno : 0));
 	return ret;
 }
 
@@ -266,10 +273,9 @@ static int pl_udmabuf_ioctl_create(int fd, void *arg)
 	item.offset = create.offset;
 	item.size = create.size;
 	ret = pl_udmabuf_create(&item, 1, create.flags);
-	pl_trace("ioctl(%d, UDMABUF_CREATE, {memfd=%d, flags=%#x, offset=%llu, size=%llu}) = %d %s",
+	pl_trace("ioctl(%d, UDMABUF_CREATE, {memfd=%d, flags=%#x, offset=%llu, size=%llu}) = %d%s",
 		 fd, (int)create.memfd, create.flags, (unsigned long long)create.offset,
-		 (unsigned long long)create.size, ret < 0 ? -1 : ret,
-		 ret < 0 ? strerrorname_np(-ret) : "");
+		 (unsigned long long)create.size, ret < 0 ? -1 : ret, pl_err(ret < 0 ? ret : 0));
 	return ret < 0 ? pl_fail(ret) : ret;
 }
 
@@ -297,9 +303,9 @@ static int pl_udmabuf_ioctl_create_list(int fd, void *arg)
 		ret = pl_udmabuf_create(list, head.count, head.flags);
 	free(list);
 out:
-	pl_trace("ioctl(%d, UDMABUF_CREATE_LIST, {flags=%#x, count=%u}) = %d %s", fd,
+	pl_trace("ioctl(%d, UDMABUF_CREATE_LIST, {flags=%#x, count=%u}) = %d%s", fd,
 		 ret == -EFAULT ? 0 : head.flags, ret == -EFAULT ? 0 : head.count,
-		 ret < 0 ? -1 : ret, ret < 0 ? strerrorname_np(-ret) : "");
+		 ret < 0 ? -1 : ret, pl_err(ret < 0 ? ret : 0));
 	return ret < 0 ? pl_fail(ret) : ret;
 }
 
@@ -399,10 +405,10 @@ static int pl_dma_heap_dev_ioctl(struct pl_file *f, int fd, unsigned long reques
 	if (pl_tracing) {
 		pl_copy_from_user(&data, arg, min(sizeof(data), (size_t)_IOC_SIZE(req)));
 		pl_trace("ioctl(%d, DMA_HEAP_IOCTL_ALLOC, {len=%llu, fd=%u, fd_flags=%#x, "
-			 "heap_flags=%#llx}) = %d %s",
+			 "heap_flags=%#llx}) = %d%s",
 			 fd, (unsigned long long)data.len, data.fd, data.fd_flags,
 			 (unsigned long long)data.heap_flags, ret < 0 ? -1 : ret,
-			 ret < 0 ? strerrorname_np(-ret) : "");
+			 pl_err(ret < 0 ? ret : 0));
 	}
 	return ret < 0 ? pl_fail(ret) : ret;
 }
@@ -465,8 +471,7 @@ int pl_dev_open(const char *path, int flags)
 	} else {
 		return -2;
 	}
-	pl_trace("open(\"%s\", %#o) = %d %s", path, flags, fd,
-		 fd < 0 ? strerrorname_np(errno) : "");
+	pl_trace("open(\"%s\", %#o) = %d%s", path, flags, fd, pl_err(fd < 0 ? errno : 0));
 	return fd;
 }
 
