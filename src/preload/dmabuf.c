@@ -385,7 +385,8 @@ static int pl_dma_heap_ioctl(int fd, unsigned int ucmd, void *arg)
 	if (!ret)
 		ret = pl_dma_heap_allocate((struct dma_heap_allocation_data *)kdata);
 	if (!ret && pl_copy_to_user(arg, kdata, out_size)) {
-		/* the program unmapped its argument meanwhile */
+		/* the program unmapped its argument meanwhile: the fd it cannot learn goes */
+		pl_fd_forget((int)((struct dma_heap_allocation_data *)kdata)->fd);
 		close((int)((struct dma_heap_allocation_data *)kdata)->fd);
 		ret = -EFAULT;
 	}
