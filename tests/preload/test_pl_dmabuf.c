@@ -657,3 +657,50 @@ Test(pl_dmabuf, a_heap_buffer_without_o_rdwr_is_read_only_for_mmap)
 	close((int)d.fd);
 	close(heap);
 }
+
+/* All of @fd until EOF into @buf (@size bytes, NUL-terminated). */
+static void slurp(int fd, char *buf, size_t size)
+{
+	size_t got = 0;
+	ssize_t n;
+
+	while (got < size - 1 && (n = read(fd, buf + got, size - 1 - got)) > 0)
+		got += (size_t)n;
+	buf[got] = '\0';
+}
+
+/* devmem run -v: one line on stderr per emulated call, nothing on stdout. */
+Test(pl_dmabuf, tracing_writes_one_line_per_emulated_call_on_stderr_only)
+{
+	char out[4096], err[4096];
+	int o[2], e[2], status;
+	pid_t pid;
+
+	need_emulated_udmabuf();
+	cr_assert_eq(pipe(o), 0);
+	cr_assert_eq(pipe(e), 0);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (!pid) {
+		dup2(o[1], 1);
+		dup2(e[1], 2);
+		setenv("DEVMEM_RUN_TRACE", "1", 1);
+		execl("/proc/self/exe", "test_pl_dmabuf",
+		      "pl_dmabuf::udmabuf_create_ignores_flag_bits_other_than_cloexec_as_the_kernel",
+		      (char *)NULL);
+		_exit(127);
+	}
+	close(o[1]);
+	close(e[1]);
+	slurp(e[0], err, sizeof(err));
+	slurp(o[0], out, sizeof(out));
+	close(o[0]);
+	close(e[0]);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s", out);
+	cr_assert_not_null(strstr(err, "devmem: open(\"/dev/udmabuf\", 02) = "), "%s", err);
+	cr_assert_not_null(strstr(err, "devmem: ioctl("), "%s", err);
+	cr_assert_not_null(strstr(err, ", UDMABUF_CREATE, {memfd="), "%s", err);
+	cr_assert_not_null(strstr(err, "flags=0xdeadbeee, offset=0, size=16384}) = "), "%s", err);
+	cr_assert_null(strstr(out, "devmem:"), "%s", out);
+}
