@@ -47,7 +47,9 @@
 
 #include <devmem/uapi.h>
 
+#ifndef BUF_SIZE
 #define BUF_SIZE (251 * 4096) /* a whole number of pattern periods and pages */
+#endif
 #define CHUNK 65536
 #define EXIT_SKIP 77
 
