@@ -564,6 +564,7 @@ int main(int argc, char **argv)
 	nic_setup(&nl, ifname, ifindex, rxq, port);
 	id = bind_dmabuf(&nl, nl_family(&nl, "netdev"), ifindex, b.fd, rxq);
 	printf("bound rx queue %d of %s: dmabuf id %u\n", rxq, ifname, id);
+	fflush(stdout);
 
 	l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (l < 0)
