@@ -121,7 +121,9 @@ int devmem_swnic_destroy(int ifindex);
  * Without a call, the environment decides, read once at the first software
  * NIC: DEVMEM_SWNIC_SHARED unset, empty or "0" is off, "1" is on in the
  * network namespace's domain, anything else is on in the domain it names
- * (a bad name makes the creation fail with -EINVAL).
+ * (a bad name makes devmem_swnic_create() fail with -EINVAL, and a
+ * control-handle call that would shadow an interface with -ENODEV, each
+ * with a devmem_last_error() that names the variable).
  */
 int devmem_swnic_set_shared(bool shared, const char *domain);
 
