@@ -709,6 +709,36 @@ static int env_bind(const struct claim_args *a)
 	return err;
 }
 
+/* A bad domain in the environment, met by a control-handle call that would shadow lo. */
+static int env_bad_ctl(struct party *p, const struct claim_args *a)
+{
+	struct devmem_ctl *ctl;
+	int err;
+
+	setenv("DEVMEM_SWNIC_SHARED", "bad/domain", 1);
+	err = devmem_ctl_open(&ctl);
+	if (!err) {
+		err = devmem_set_header_split(ctl, (int)if_nametoindex("lo"),
+					      ETHTOOL_TCP_DATA_SPLIT_ENABLED, 0);
+		if (!strstr(devmem_last_error(), "DEVMEM_SWNIC_SHARED"))
+			err = -EPROTO;
+		devmem_ctl_close(ctl);
+	}
+	tell(p, err);
+	return 0;
+}
+
+Test(claim, bad_domain_in_the_environment_fails_the_shadow_naming_the_variable)
+{
+	struct claim_args a;
+	struct party c;
+
+	args_init(&a, 1);
+	party_start(&c, env_bad_ctl, &a);
+	cr_assert_eq(heard(&c), -ENODEV);
+	cr_assert_eq(party_end(&c), 0);
+}
+
 Test(claim, environment_variable_turns_claims_on)
 {
 	struct claim_args a, env;
