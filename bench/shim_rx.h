@@ -126,7 +126,8 @@ static void shim_rx_run(int fd, uint32_t id, uint64_t total)
 	uint64_t got = 0;
 
 	for (;;) {
-		char linear[64];
+		/* the iovec's length bounds a call's bytes, as the kernel's len does */
+		static char linear[SHIM_RX_MAX_CMSGS * 65536];
 		struct iovec iov = { linear, sizeof(linear) };
 		struct msghdr msg = { .msg_iov = &iov,
 				      .msg_iovlen = 1,

@@ -448,7 +448,8 @@ static void sender(const char *ifname, int ifindex, uint16_t port, uint64_t tota
 static uint64_t receive(int fd, const struct buf *b, uint32_t id)
 {
 	static char control[CMSG_SPACE(sizeof(struct dmabuf_cmsg)) * 128];
-	char linear[4096];
+	/* the iovec's length bounds the bytes of one call (dma-buf fragments are not copied) */
+	static char linear[128 * 65536];
 	uint64_t got = 0;
 
 	for (;;) {
