@@ -12,5 +12,6 @@ int cmd_send(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_tour(int argc, char **argv);
 int cmd_rdma(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 
 #endif

@@ -7,6 +7,7 @@
  *   devmem send    the client side of ncdevmem (send from a dma-buf)
  *   devmem info    devices, queues, bindings and page pools
  *   devmem tour    the dma-buf layer, step by step
+ *   devmem run     a program written to the kernel's interfaces, on the software path
  *
  * The library never prints; everything a person reads comes from here.
  */
@@ -36,6 +37,9 @@ static const struct command commands[] = {
 	{ "tour", cmd_tour,
 	  "the dma-buf layer, step by step: export, share across processes,\n"
 	  "           attach and map from two devices, move under an importer" },
+	{ "run", cmd_run,
+	  "run a program written to the kernel's devmem interfaces (ncdevmem,\n"
+	  "           your own) unmodified, on the software path" },
 	{ "rdma", cmd_rdma,
 	  "perftest's write-bw, read-bw and send-bw on the software RDMA\n"
 	  "           device, into host memory or vram that moves" },

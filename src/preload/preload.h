@@ -183,5 +183,12 @@ void pl_tcp_new(int fd);
  */
 void pl_ethtool_init(void);
 void pl_ethtool_server_start(void);
+/*
+ * devmem_preload_release_all() (the test harness, before it counts open
+ * fds): each area lets go of what it holds for the process itself (hidden
+ * sockets, the server and its thread), not what the program's fds hold.
+ */
+void pl_netlink_release_all(void);
+void pl_ethtool_release_all(void);
 
 #endif

@@ -54,6 +54,7 @@ meson install -C "$build" --no-rebuild --destdir "$dest" >"$tmp/install.log" 2>&
 # ---- what is installed: exactly this ----
 {
 	echo "$lib/libdevmem.a"
+	echo "$lib/libdevmem-preload.so"
 	echo "$lib/libdevmem.so"
 	echo "$lib/libdevmem.so.0"
 	echo "$lib/libdevmem.so.$version"
