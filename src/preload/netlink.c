@@ -622,7 +622,7 @@ static void pl_nl_getfamily(struct pl_nl_ctx *c, const struct nlmsghdr *nlh)
 	if (n > 0)
 		pl_nl_put(c, buf, (size_t)n, false);
 	pl_nl_finish(c, nlh, n < 0 ? n : 0, NULL);
-	pl_trace("devmem: netlink nlctrl getfamily %s = id %u", fam.name, fam.id);
+	pl_trace("netlink nlctrl getfamily %s = id %u", fam.name, fam.id);
 }
 
 /* ---- netdev ---- */
@@ -918,12 +918,12 @@ static void pl_nl_trace_bind(const struct nlc_request *req, int err, uint32_t id
 		off += (size_t)snprintf(queues + off, sizeof(queues) - off, "%srx:%u",
 					i ? "," : " queues=", req->queues[i].id);
 	if (!err)
-		pl_trace("devmem: netlink netdev %s ifindex=%u fd=%u%s = id %u",
+		pl_trace("netlink netdev %s ifindex=%u fd=%u%s = id %u",
 			 req->cmd == NETDEV_CMD_BIND_RX ? "bind-rx" : "bind-tx",
 			 (unsigned int)req->attrs.v[NETDEV_A_DMABUF_IFINDEX],
 			 (unsigned int)req->attrs.v[NETDEV_A_DMABUF_FD], queues, id);
 	else
-		pl_trace("devmem: netlink netdev %s ifindex=%u fd=%u%s = %s (%s)",
+		pl_trace("netlink netdev %s ifindex=%u fd=%u%s = %s (%s)",
 			 req->cmd == NETDEV_CMD_BIND_RX ? "bind-rx" : "bind-tx",
 			 (unsigned int)req->attrs.v[NETDEV_A_DMABUF_IFINDEX],
 			 (unsigned int)req->attrs.v[NETDEV_A_DMABUF_FD], queues,
@@ -965,7 +965,7 @@ static void pl_nl_netdev(struct pl_nl_ctx *c, const struct nlmsghdr *nlh)
 	if (dump) {
 		unsigned int n = pl_nl_netdev_dump(c, nlh, &req);
 
-		pl_trace("devmem: netlink netdev %s dump = %u objects", name, n);
+		pl_trace("netlink netdev %s dump = %u objects", name, n);
 		return;
 	}
 	memset(&o, 0, sizeof(o));
@@ -1020,13 +1020,16 @@ static void pl_nl_netdev(struct pl_nl_ctx *c, const struct nlmsghdr *nlh)
 	pl_nl_finish(c, nlh, err, &ext);
 	if (cmd == NETDEV_CMD_BIND_RX || cmd == NETDEV_CMD_BIND_TX)
 		return;
-	pl_trace("devmem: netlink netdev %s = %s", name,
-		 err ? pl_nl_errname(err, e, sizeof(e)) : "0");
+	pl_trace("netlink netdev %s = %s", name, err ? pl_nl_errname(err, e, sizeof(e)) : "0");
 	return;
 out:
 	pl_nl_finish(c, nlh, err, &ext);
-	pl_trace("devmem: netlink netdev %s = %s (%s)", name, pl_nl_errname(err, e, sizeof(e)),
-		 ext.has_msg ? ext.msg : "");
+	if (ext.has_miss_type)
+		pl_trace("netlink netdev %s = %s (missing attribute %u)", name,
+			 pl_nl_errname(err, e, sizeof(e)), ext.miss_type);
+	else
+		pl_trace("netlink netdev %s = %s (%s)", name, pl_nl_errname(err, e, sizeof(e)),
+			 ext.has_msg ? ext.msg : "");
 }
 
 /* ---- ethtool ---- */
@@ -1347,10 +1350,10 @@ out:
 	pl_nl_finish(c, nlh, err, &ext);
 	(void)flags;
 	if (err)
-		pl_trace("devmem: netlink ethtool %s %s = %s (%s)", pl_nl_ethtool_cmd_name(cmd),
-			 name, pl_nl_errname(err, e, sizeof(e)), ext.has_msg ? ext.msg : "");
+		pl_trace("netlink ethtool %s %s = %s (%s)", pl_nl_ethtool_cmd_name(cmd), name,
+			 pl_nl_errname(err, e, sizeof(e)), ext.has_msg ? ext.msg : "");
 	else
-		pl_trace("devmem: netlink ethtool %s %s = 0", pl_nl_ethtool_cmd_name(cmd), name);
+		pl_trace("netlink ethtool %s %s = 0", pl_nl_ethtool_cmd_name(cmd), name);
 }
 
 /* ---- the socket's operations ---- */
