@@ -352,12 +352,19 @@ static void pl_nl_finish(struct pl_nl_ctx *c, const struct nlmsghdr *nlh, int er
 		pl_nl_ack(c, nlh, err, ext);
 }
 
-/* The library's reason for a refusal, as the extack's message. */
-static void pl_nl_lib_extack(struct nlc_extack *ext)
+/*
+ * The library's reason for a refusal, as the extack's message. The library
+ * names the device first ("lo: ..."); the kernel's extack does not, the
+ * request already says which device it is.
+ */
+static void pl_nl_lib_extack(struct nlc_extack *ext, const char *ifname)
 {
 	const char *why = devmem_last_error();
+	size_t n = ifname ? strlen(ifname) : 0;
 
 	nlc_extack_clear(ext);
+	if (why && n && !strncmp(why, ifname, n) && why[n] == ':' && why[n + 1] == ' ')
+		why += n + 2;
 	if (why && *why) {
 		snprintf(ext->msg, sizeof(ext->msg), "%s", why);
 		ext->has_msg = true;
@@ -897,7 +904,7 @@ static int pl_nl_bind(struct pl_nl_ctx *c, const struct nlmsghdr *nlh,
 		err = devmem_bind_tx(c->nl->ctl, ifindex, fd, NULL, id);
 	if (!err)
 		return 0;
-	pl_nl_lib_extack(ext);
+	pl_nl_lib_extack(ext, NULL);
 	/* netdev_nl_bind_rx_doit(): no device is said with the ifindex alone */
 	if (err == -ENODEV) {
 		nlc_extack_clear(ext);
@@ -990,7 +997,7 @@ static void pl_nl_netdev(struct pl_nl_ctx *c, const struct nlmsghdr *nlh)
 		if (!err)
 			pl_nl_queue_obj(&q, &o);
 		else if (err != -ENODEV)
-			pl_nl_lib_extack(&ext);
+			pl_nl_lib_extack(&ext, NULL);
 		break;
 	}
 	case NETDEV_CMD_PAGE_POOL_GET: {
@@ -1151,7 +1158,7 @@ static int pl_nl_channels_set(struct net_device *dev, const struct nlmsghdr *nlh
 	devmem_clear_error();
 	err = netdev_set_channels(dev, rx, tx);
 	if (err)
-		pl_nl_lib_extack(ext);
+		pl_nl_lib_extack(ext, dev->name);
 	return err;
 }
 
@@ -1222,16 +1229,10 @@ static int pl_nl_rings_set(struct pl_nl_ctx *c, int ifindex, const struct nlmsgh
 	/* "unknown" lets the driver choose: the software NIC's choice is off */
 	if (split == ETHTOOL_TCP_DATA_SPLIT_UNKNOWN)
 		split = ETHTOOL_TCP_DATA_SPLIT_DISABLED;
-	if (nlc_has(a, ETHTOOL_A_RINGS_HDS_THRESH) && thresh > info->hds_thresh_max) {
-		snprintf(ext->msg, sizeof(ext->msg), "requested hds-thresh exceeds maximum");
-		ext->has_msg = true;
-		pl_nl_bad_attr(ext, nlh, a->tb[ETHTOOL_A_RINGS_HDS_THRESH]);
-		return -EINVAL;
-	}
 	devmem_clear_error();
 	err = devmem_set_header_split(c->nl->ctl, ifindex, split, thresh);
 	if (err)
-		pl_nl_lib_extack(ext);
+		pl_nl_lib_extack(ext, info->name);
 	return err;
 }
 
@@ -1304,7 +1305,7 @@ static void pl_nl_ethtool(struct pl_nl_ctx *c, const struct nlmsghdr *nlh)
 	devmem_clear_error();
 	err = devmem_dev_get(c->nl->ctl, ifindex, &info);
 	if (err) {
-		pl_nl_lib_extack(&ext);
+		pl_nl_lib_extack(&ext, name);
 		goto out;
 	}
 	switch (cmd) {

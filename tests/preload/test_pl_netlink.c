@@ -856,3 +856,179 @@ Test(pl_netlink, libmnl_client_gets_channels_of_lo)
 	cr_assert_geq(rx, 1);
 	mnl_socket_close(nl);
 }
+
+/* An ethtool request on lo with its header and one u32 attribute (none when @type is 0). */
+static int ethtool_req(int fd, uint16_t eth, uint8_t cmd, uint16_t type, uint32_t v, void *reply,
+		       size_t cap)
+{
+	uint8_t buf[128];
+	struct nlmsghdr *nlh = msg_start(buf, eth, NLM_F_ACK, 31, cmd);
+	struct nlattr *hdr = nest_start(nlh, 1);
+
+	put_u32(nlh, ETHTOOL_A_HEADER_DEV_INDEX, LO);
+	nest_end(nlh, hdr);
+	if (type)
+		put_u32(nlh, type, v);
+	return request(fd, nlh, reply, cap);
+}
+
+/* netdev_nl_dev_get_doit(): lo's entry; a device that does not exist is ENODEV. */
+Test(pl_netlink, dev_get_of_lo_gives_its_entry_and_of_no_device_enodev)
+{
+	uint8_t buf[128], reply[512];
+	int fd = nl_open(NULL);
+	uint16_t netdev = family(fd, "netdev");
+	struct nlmsghdr *nlh = msg_start(buf, netdev, NLM_F_ACK, 14, NETDEV_CMD_DEV_GET);
+
+	put_u32(nlh, NETDEV_A_DEV_IFINDEX, LO);
+	cr_assert_eq(request(fd, nlh, reply, sizeof(reply)), 0);
+	cr_assert_eq(u32_of(attr((void *)reply, NETDEV_A_DEV_IFINDEX)), LO);
+	cr_assert_not_null(attr((void *)reply, NETDEV_A_DEV_XDP_FEATURES));
+	nlh = msg_start(buf, netdev, NLM_F_ACK, 15, NETDEV_CMD_DEV_GET);
+	put_u32(nlh, NETDEV_A_DEV_IFINDEX, 0x7ffffff0);
+	cr_assert_eq(request(fd, nlh, NULL, 0), -ENODEV);
+	close(fd);
+}
+
+/* page_pool_nl_fill(): the bound queue's pool names the binding; a pool by its id. */
+Test(pl_netlink, page_pool_dump_shows_the_pool_of_the_bound_queue_and_get_finds_it)
+{
+	uint8_t buf[128], reply[512];
+	int fd = nl_open(NULL), dmabuf = host_dmabuf(1 << 20), found = 0;
+	uint16_t netdev = family(fd, "netdev"), eth = family(fd, "ethtool");
+	struct nlmsghdr *nlh;
+	uint32_t id, pool = 0;
+	struct msgs m;
+	size_t rem;
+
+	cr_assert_eq(rings_set_split(fd, eth, ETHTOOL_TCP_DATA_SPLIT_ENABLED), 0);
+	cr_assert_eq(bind_rx(fd, netdev, LO, (uint32_t)dmabuf, 3, reply, sizeof(reply)), 0);
+	id = u32_of(attr((void *)reply, NETDEV_A_DMABUF_ID));
+	nlh = msg_start(buf, netdev, NLM_F_DUMP, 16, NETDEV_CMD_PAGE_POOL_GET);
+	send_msg(fd, buf, nlh->nlmsg_len);
+	recv_until(fd, &m, 1);
+	for_each_msg(nlh, &m, rem)
+	{
+		const struct nlattr *d;
+
+		if (nlh->nlmsg_type == NLMSG_DONE)
+			continue;
+		d = attr(nlh, NETDEV_A_PAGE_POOL_DMABUF);
+		if (d && u32_of(d) == id) {
+			found++;
+			pool = u32_of(attr(nlh, NETDEV_A_PAGE_POOL_ID));
+		}
+	}
+	free(m.buf);
+	cr_assert_eq(found, 1);
+	nlh = msg_start(buf, netdev, NLM_F_ACK, 17, NETDEV_CMD_PAGE_POOL_GET);
+	put_u32(nlh, NETDEV_A_PAGE_POOL_ID, pool);
+	cr_assert_eq(request(fd, nlh, reply, sizeof(reply)), 0);
+	cr_assert_eq(u32_of(attr((void *)reply, NETDEV_A_PAGE_POOL_DMABUF)), id);
+	close(fd);
+	close(dmabuf);
+}
+
+/* netdev_nl_bind_rx_doit(): rx-page-size must be a power of two. */
+Test(pl_netlink, bind_rx_with_an_rx_page_size_not_a_power_of_two_is_einval)
+{
+	uint8_t buf[128], reply[512];
+	int fd = nl_open(NULL), dmabuf = host_dmabuf(1 << 20);
+	uint16_t netdev = family(fd, "netdev");
+	struct nlmsghdr *nlh = msg_start(buf, netdev, NLM_F_ACK, 8, NETDEV_CMD_BIND_RX);
+	struct nlattr *q;
+
+	put_u32(nlh, NETDEV_A_DMABUF_IFINDEX, LO);
+	put_u32(nlh, NETDEV_A_DMABUF_FD, (uint32_t)dmabuf);
+	q = nest_start(nlh, NETDEV_A_DMABUF_QUEUES);
+	put_u32(nlh, NETDEV_A_QUEUE_ID, 0);
+	put_u32(nlh, NETDEV_A_QUEUE_TYPE, NETDEV_QUEUE_TYPE_RX);
+	nest_end(nlh, q);
+	put_u32(nlh, 5 /* NETDEV_A_DMABUF_RX_PAGE_SIZE */, 3 * 4096);
+	cr_assert_eq(request(fd, nlh, reply, sizeof(reply)), -EINVAL);
+	cr_assert_str_eq(ext_msg((void *)reply), "rx-page-size must be a power of 2");
+	close(fd);
+	close(dmabuf);
+}
+
+/* ethnl_set_channels(): the new count, its maximum, and at least one rx channel. */
+Test(pl_netlink, channels_set_changes_the_rx_count_within_its_limits)
+{
+	uint8_t reply[512];
+	int fd = nl_open(NULL);
+	uint16_t eth = family(fd, "ethtool");
+	uint32_t max;
+
+	cr_assert_eq(ethtool_req(fd, eth, ETHTOOL_MSG_CHANNELS_GET, 0, 0, reply, sizeof(reply)), 0);
+	max = u32_of(attr((void *)reply, ETHTOOL_A_CHANNELS_RX_MAX));
+	cr_assert_eq(ethtool_req(fd, eth, ETHTOOL_MSG_CHANNELS_SET, ETHTOOL_A_CHANNELS_RX_COUNT, 2,
+				 NULL, 0),
+		     0);
+	cr_assert_eq(ethtool_req(fd, eth, ETHTOOL_MSG_CHANNELS_GET, 0, 0, reply, sizeof(reply)), 0);
+	cr_assert_eq(u32_of(attr((void *)reply, ETHTOOL_A_CHANNELS_RX_COUNT)), 2);
+	cr_assert_eq(ethtool_req(fd, eth, ETHTOOL_MSG_CHANNELS_SET, ETHTOOL_A_CHANNELS_RX_COUNT,
+				 max + 1, reply, sizeof(reply)),
+		     -EINVAL);
+	cr_assert_str_eq(ext_msg((void *)reply), "requested channel count exceeds maximum");
+	cr_assert_eq(ethtool_req(fd, eth, ETHTOOL_MSG_CHANNELS_SET, ETHTOOL_A_CHANNELS_RX_COUNT, 0,
+				 reply, sizeof(reply)),
+		     -EINVAL);
+	cr_assert_str_eq(ext_msg((void *)reply),
+			 "requested channel counts would result in no RX or TX channel");
+	close(fd);
+}
+
+/* ethnl_set_rings(): header split stays on while a queue is bound. */
+Test(pl_netlink, rings_set_cannot_disable_split_while_a_queue_is_bound)
+{
+	uint8_t reply[512];
+	int fd = nl_open(NULL), dmabuf = host_dmabuf(1 << 20);
+	uint16_t netdev = family(fd, "netdev"), eth = family(fd, "ethtool");
+	uint8_t buf[128];
+	struct nlmsghdr *nlh;
+	struct nlattr *hdr;
+	uint8_t off = ETHTOOL_TCP_DATA_SPLIT_DISABLED;
+
+	cr_assert_eq(rings_set_split(fd, eth, ETHTOOL_TCP_DATA_SPLIT_ENABLED), 0);
+	cr_assert_eq(bind_rx(fd, netdev, LO, (uint32_t)dmabuf, 0, reply, sizeof(reply)), 0);
+	nlh = msg_start(buf, eth, NLM_F_ACK, 3, ETHTOOL_MSG_RINGS_SET);
+	hdr = nest_start(nlh, ETHTOOL_A_RINGS_HEADER);
+	put_u32(nlh, ETHTOOL_A_HEADER_DEV_INDEX, LO);
+	nest_end(nlh, hdr);
+	put(nlh, ETHTOOL_A_RINGS_TCP_DATA_SPLIT, &off, 1);
+	cr_assert_eq(request(fd, nlh, reply, sizeof(reply)), -EINVAL);
+	cr_assert_str_eq(ext_msg((void *)reply),
+			 "can't disable tcp-data-split while device has memory provider enabled");
+	close(fd);
+	close(dmabuf);
+}
+
+/* ethnl_set_rings_validate(): what the software NIC has no setting for. */
+Test(pl_netlink, rings_set_of_a_cqe_size_is_eopnotsupp)
+{
+	uint8_t reply[512];
+	int fd = nl_open(NULL);
+	uint16_t eth = family(fd, "ethtool");
+
+	cr_assert_eq(ethtool_req(fd, eth, ETHTOOL_MSG_RINGS_SET, ETHTOOL_A_RINGS_CQE_SIZE, 128,
+				 reply, sizeof(reply)),
+		     -EOPNOTSUPP);
+	cr_assert_str_eq(ext_msg((void *)reply), "setting cqe size not supported");
+	close(fd);
+}
+
+/* rss_fill_reply(): the indirection table of context 0. */
+Test(pl_netlink, rss_get_gives_the_indirection_table)
+{
+	uint8_t reply[1024];
+	int fd = nl_open(NULL);
+	uint16_t eth = family(fd, "ethtool");
+	const struct nlattr *indir;
+
+	cr_assert_eq(ethtool_req(fd, eth, 38 /* ETHTOOL_MSG_RSS_GET */, 0, 0, reply, sizeof(reply)),
+		     0);
+	indir = attr((void *)reply, 4 /* ETHTOOL_A_RSS_INDIR */);
+	cr_assert_not_null(indir);
+	cr_assert_eq(indir->nla_len - NLA_HDRLEN, 128 * sizeof(uint32_t));
+	close(fd);
+}
