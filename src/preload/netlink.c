@@ -1236,7 +1236,7 @@ static int pl_nl_rings_set(struct pl_nl_ctx *c, int ifindex, const struct nlmsgh
 	return err;
 }
 
-/* rss_fill_reply(): the table of context 0, Toeplitz, no key to show. */
+/* rss_fill_reply(): the table of context 0 and its hash function (Toeplitz); no key. */
 static void pl_nl_rss_get(const struct devmem_dev_info *info, struct nlc_obj *o,
 			  struct nlattr *indir, size_t cap)
 {
@@ -1249,7 +1249,7 @@ static void pl_nl_rss_get(const struct devmem_dev_info *info, struct nlc_obj *o,
 		o->present |= 1ull << ETHTOOL_A_RSS_INDIR;
 		o->tb[ETHTOOL_A_RSS_INDIR] = indir;
 	}
-	pl_nl_set(o, ETHTOOL_A_RSS_INPUT_XFRM, 0);
+	/* no input transformation: rss_fill_reply() leaves a zero one out */
 }
 
 static const char *pl_nl_ethtool_cmd_name(uint8_t cmd)
@@ -1332,10 +1332,10 @@ static void pl_nl_ethtool(struct pl_nl_ctx *c, const struct nlmsghdr *nlh)
 		err = pl_nl_rings_set(c, ifindex, nlh, &req, &info, &ext);
 		break;
 	case ETHTOOL_MSG_RSS_GET:
-		/* contexts other than 0: the library has none */
+		/* rss_prepare_data(): a driver without contexts has only context 0 */
 		if (nlc_has(&req.attrs, ETHTOOL_A_RSS_CONTEXT) &&
 		    req.attrs.v[ETHTOOL_A_RSS_CONTEXT]) {
-			err = -ENOENT;
+			err = -EOPNOTSUPP;
 			break;
 		}
 		reply = ETHTOOL_MSG_RSS_GET_REPLY;

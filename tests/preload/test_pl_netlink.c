@@ -1032,3 +1032,15 @@ Test(pl_netlink, rss_get_gives_the_indirection_table)
 	cr_assert_eq(indir->nla_len - NLA_HDRLEN, 128 * sizeof(uint32_t));
 	close(fd);
 }
+
+/* rss_prepare_data(): a driver without RSS contexts answers only for context 0. */
+Test(pl_netlink, rss_get_of_another_context_is_eopnotsupp)
+{
+	int fd = nl_open(NULL);
+	uint16_t eth = family(fd, "ethtool");
+
+	cr_assert_eq(ethtool_req(fd, eth, 38 /* ETHTOOL_MSG_RSS_GET */,
+				 2 /* ETHTOOL_A_RSS_CONTEXT */, 1, NULL, 0),
+		     -EOPNOTSUPP);
+	close(fd);
+}
