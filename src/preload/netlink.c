@@ -80,16 +80,21 @@ struct pl_nl {
 	int hidden; /* the shim's socket; -1 until the first emulated request (lock) */
 	uint32_t hidden_portid; /* read lock-free by recvmsg (atomic) */
 	struct devmem_ctl *ctl; /* the bindings made on this socket (lock) */
-	bool connected; /* connect()ed to the kernel (kept by the shim) */
 	/* answers the program's receive queue had no room for yet (lock) */
 	struct pl_nl_queue pending;
 	int has_pending; /* atomic: pending is not empty */
+	/*
+	 * The kernel refused the hidden socket's unicast: sending to a user
+	 * port id of NETLINK_GENERIC takes CAP_NET_ADMIN (netlink_sendmsg(),
+	 * NL_CFG_F_NONROOT_SEND). recvmsg then hands the pending answers out
+	 * itself (lock).
+	 */
+	bool direct;
 };
 
 /* What one answer needs to know of the program's socket. */
 struct pl_nl_ctx {
 	struct pl_nl *nl;
-	int fd;
 	uint32_t portid; /* the program socket's port id: the answers' nlmsg_pid */
 	bool cap_ack;
 	bool ext_ack;
@@ -549,15 +554,12 @@ static void pl_nl_family_info(const char *name, struct nlc_family *fam)
 	} netdev_ops[] = {
 		{ NETDEV_CMD_DEV_GET, GENL_CMD_CAP_DO | GENL_CMD_CAP_DUMP | GENL_CMD_CAP_HASPOL },
 		{ NETDEV_CMD_PAGE_POOL_GET,
-		  GENL_ADMIN_PERM | GENL_CMD_CAP_DO | GENL_CMD_CAP_DUMP | GENL_CMD_CAP_HASPOL },
+		  GENL_CMD_CAP_DO | GENL_CMD_CAP_DUMP | GENL_CMD_CAP_HASPOL },
 		{ NETDEV_CMD_PAGE_POOL_STATS_GET,
-		  GENL_ADMIN_PERM | GENL_CMD_CAP_DO | GENL_CMD_CAP_DUMP | GENL_CMD_CAP_HASPOL },
-		{ NETDEV_CMD_QUEUE_GET,
-		  GENL_ADMIN_PERM | GENL_CMD_CAP_DO | GENL_CMD_CAP_DUMP | GENL_CMD_CAP_HASPOL },
-		{ NETDEV_CMD_NAPI_GET,
-		  GENL_ADMIN_PERM | GENL_CMD_CAP_DO | GENL_CMD_CAP_DUMP | GENL_CMD_CAP_HASPOL },
-		{ NETDEV_CMD_QSTATS_GET,
-		  GENL_ADMIN_PERM | GENL_CMD_CAP_DUMP | GENL_CMD_CAP_HASPOL },
+		  GENL_CMD_CAP_DO | GENL_CMD_CAP_DUMP | GENL_CMD_CAP_HASPOL },
+		{ NETDEV_CMD_QUEUE_GET, GENL_CMD_CAP_DO | GENL_CMD_CAP_DUMP | GENL_CMD_CAP_HASPOL },
+		{ NETDEV_CMD_NAPI_GET, GENL_CMD_CAP_DO | GENL_CMD_CAP_DUMP | GENL_CMD_CAP_HASPOL },
+		{ NETDEV_CMD_QSTATS_GET, GENL_CMD_CAP_DUMP | GENL_CMD_CAP_HASPOL },
 		{ NETDEV_CMD_BIND_RX, GENL_ADMIN_PERM | GENL_CMD_CAP_DO | GENL_CMD_CAP_HASPOL },
 		{ NETDEV_CMD_NAPI_SET, GENL_ADMIN_PERM | GENL_CMD_CAP_DO | GENL_CMD_CAP_HASPOL },
 		{ NETDEV_CMD_BIND_TX, GENL_CMD_CAP_DO | GENL_CMD_CAP_HASPOL },
@@ -960,9 +962,8 @@ static void pl_nl_netdev(struct pl_nl_ctx *c, const struct nlmsghdr *nlh)
 		       pl_nl_netdev_cmd_name[cmd] :
 		       "?";
 	nlc_extack_clear(&ext);
-	/* genl_family_rcv_msg(): the permission before the attributes */
-	if (!dump && (cmd == NETDEV_CMD_BIND_RX || cmd == NETDEV_CMD_BIND_TX) &&
-	    !pl_nl_net_admin()) {
+	/* genl_family_rcv_msg(): the permission before the attributes (bind-rx is admin-perm) */
+	if (!dump && cmd == NETDEV_CMD_BIND_RX && !pl_nl_net_admin()) {
 		err = -EPERM;
 		goto out;
 	}
@@ -1279,7 +1280,6 @@ static void pl_nl_ethtool(struct pl_nl_ctx *c, const struct nlmsghdr *nlh)
 	struct devmem_dev_info info;
 	struct net_device *dev = NULL;
 	struct nlc_extack ext;
-	uint32_t flags = 0;
 	int ifindex = 0;
 	struct nlc_obj o;
 	int err;
@@ -1301,7 +1301,11 @@ static void pl_nl_ethtool(struct pl_nl_ctx *c, const struct nlmsghdr *nlh)
 	err = pl_nl_ethtool_dev(nlh, &req, &ifindex, name, &ext);
 	if (err)
 		goto out;
-	flags = (uint32_t)req.header.v[ETHTOOL_A_HEADER_FLAGS];
+	/*
+	 * The header's flags (checked against their mask by the policy) change
+	 * nothing here: these messages carry no bitsets (COMPACT_BITSETS), no
+	 * statistics (STATS), and their sets send no reply to omit (OMIT_REPLY).
+	 */
 	devmem_clear_error();
 	err = devmem_dev_get(c->nl->ctl, ifindex, &info);
 	if (err) {
@@ -1349,7 +1353,6 @@ static void pl_nl_ethtool(struct pl_nl_ctx *c, const struct nlmsghdr *nlh)
 		pl_nl_ethtool_reply(c, nlh, reply, ifindex, name, &o);
 out:
 	pl_nl_finish(c, nlh, err, &ext);
-	(void)flags;
 	if (err)
 		pl_trace("netlink ethtool %s %s = %s (%s)", pl_nl_ethtool_cmd_name(cmd), name,
 			 pl_nl_errname(err, e, sizeof(e)), ext.has_msg ? ext.msg : "");
@@ -1424,14 +1427,20 @@ static void pl_nl_flush(struct pl_nl *nl, int fd)
 	struct pl_nl_dgram *d;
 	uint32_t portid;
 
-	if (pl_nl_portid(fd, &portid))
-		return;
+	if (nl->direct || pl_nl_portid(fd, &portid))
+		goto out;
 	to.nl_pid = portid;
 	while ((d = nl->pending.head)) {
 		if (pl_real.sendto(nl->hidden, d->data, d->len, MSG_DONTWAIT,
 				   (struct sockaddr *)&to, sizeof(to)) < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				break;
+			if (errno == EPERM) {
+				pl_debug(
+					"netlink: no CAP_NET_ADMIN to unicast answers: recvmsg gives them");
+				nl->direct = true;
+				break;
+			}
 			pl_debug("netlink: an answer of %zu bytes is lost: %s", d->len,
 				 strerror(errno));
 		}
@@ -1440,14 +1449,54 @@ static void pl_nl_flush(struct pl_nl *nl, int fd)
 			nl->pending.tail = NULL;
 		free(d);
 	}
+out:
 	__atomic_store_n(&nl->has_pending, nl->pending.head != NULL, __ATOMIC_RELEASE);
+}
+
+/*
+ * recvmsg of a pending answer when it cannot be queued on the socket: what
+ * netlink_recvmsg() would have given for it, from the kernel's address
+ * (nl->lock held). Returns -2 when there is none.
+ */
+static ssize_t pl_nl_recv_direct(struct pl_nl *nl, struct msghdr *msg, int flags)
+{
+	struct pl_nl_dgram *d = nl->pending.head;
+	size_t off = 0;
+
+	if (!nl->direct || !d)
+		return -2;
+	for (size_t i = 0; i < msg->msg_iovlen && off < d->len; i++) {
+		size_t n = msg->msg_iov[i].iov_len < d->len - off ? msg->msg_iov[i].iov_len :
+								    d->len - off;
+
+		memcpy(msg->msg_iov[i].iov_base, d->data + off, n);
+		off += n;
+	}
+	msg->msg_flags = off < d->len ? MSG_TRUNC : 0;
+	if (msg->msg_name && msg->msg_namelen >= sizeof(struct sockaddr_nl)) {
+		struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+
+		memcpy(msg->msg_name, &kernel, sizeof(kernel));
+		msg->msg_namelen = sizeof(kernel);
+	}
+	msg->msg_controllen = 0;
+	if (flags & MSG_TRUNC)
+		off = d->len;
+	if (!(flags & MSG_PEEK)) {
+		nl->pending.head = d->next;
+		if (!d->next)
+			nl->pending.tail = NULL;
+		free(d);
+		__atomic_store_n(&nl->has_pending, nl->pending.head != NULL, __ATOMIC_RELEASE);
+	}
+	return (ssize_t)off;
 }
 
 /* Answer one message the shim emulates (nl->lock held). */
 static void pl_nl_answer(struct pl_nl *nl, int fd, const struct nlmsghdr *nlh)
 {
 	const struct pl_nl_families *fam = pl_nl_families();
-	struct pl_nl_ctx c = { .nl = nl, .fd = fd };
+	struct pl_nl_ctx c = { .nl = nl };
 	int err;
 
 	err = pl_nl_prepare(nl);
@@ -1482,11 +1531,10 @@ static void pl_nl_answer(struct pl_nl *nl, int fd, const struct nlmsghdr *nlh)
 }
 
 /* Whether @msg is addressed to the kernel (no address, or port id 0 and no groups). */
-static bool pl_nl_to_kernel(const struct pl_nl *nl, const struct msghdr *msg)
+static bool pl_nl_to_kernel(const struct msghdr *msg)
 {
 	const struct sockaddr_nl *sa = msg->msg_name;
 
-	(void)nl;
 	if (!sa || !msg->msg_namelen)
 		return true;
 	if (msg->msg_namelen < sizeof(*sa) || sa->nl_family != AF_NETLINK)
@@ -1523,7 +1571,7 @@ static ssize_t pl_nl_sendmsg(struct pl_file *f, int fd, const struct msghdr *msg
 	uint8_t *buf;
 	ssize_t ret;
 
-	if (nl->protocol != NETLINK_GENERIC || !msg || !pl_nl_to_kernel(nl, msg) ||
+	if (nl->protocol != NETLINK_GENERIC || !msg || !pl_nl_to_kernel(msg) ||
 	    (msg->msg_iovlen && !msg->msg_iov))
 		return pl_real.sendmsg(fd, msg, flags);
 	for (size_t i = 0; i < msg->msg_iovlen; i++) {
@@ -1608,7 +1656,10 @@ static ssize_t pl_nl_recvmsg(struct pl_file *f, int fd, struct msghdr *msg, int 
 	if (__atomic_load_n(&nl->has_pending, __ATOMIC_ACQUIRE)) {
 		pthread_mutex_lock(&nl->lock);
 		pl_nl_flush(nl, fd);
+		ret = pl_nl_recv_direct(nl, msg, flags);
 		pthread_mutex_unlock(&nl->lock);
+		if (ret != -2)
+			return ret;
 	}
 	ret = pl_real.recvmsg(fd, msg, flags);
 	if (ret < 0)
@@ -1644,12 +1695,7 @@ static int pl_nl_connect(struct pl_file *f, int fd, const struct sockaddr *addr,
 	    sa->nl_family != AF_NETLINK || sa->nl_pid || sa->nl_groups)
 		return pl_real.connect(fd, addr, len);
 	err = pl_nl_portid(fd, &portid);
-	if (err)
-		return pl_fail(err);
-	pthread_mutex_lock(&nl->lock);
-	nl->connected = true;
-	pthread_mutex_unlock(&nl->lock);
-	return 0;
+	return err ? pl_fail(err) : 0;
 }
 
 /* The socket's last fd is gone: its bindings go with it (netdev_nl_sock_priv_destroy()). */

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/ethtool_netlink.h>
 #include <linux/genetlink.h>
 #include <linux/netlink.h>
@@ -17,6 +18,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <libmnl/libmnl.h>
@@ -1042,5 +1044,68 @@ Test(pl_netlink, rss_get_of_another_context_is_eopnotsupp)
 	cr_assert_eq(ethtool_req(fd, eth, 38 /* ETHTOOL_MSG_RSS_GET */,
 				 2 /* ETHTOOL_A_RSS_CONTEXT */, 1, NULL, 0),
 		     -EOPNOTSUPP);
+	close(fd);
+}
+
+/* Drop CAP_NET_ADMIN from the effective set of this (forked) test process. */
+static void drop_net_admin(void)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2];
+
+	cr_assert_eq(syscall(SYS_capget, &hdr, data), 0);
+	data[CAP_TO_INDEX(CAP_NET_ADMIN)].effective &= ~CAP_TO_MASK(CAP_NET_ADMIN);
+	cr_assert_eq(syscall(SYS_capset, &hdr, data), 0);
+}
+
+/* genl_family_rcv_msg(): GENL_ADMIN_PERM operations need CAP_NET_ADMIN (bind-rx, channels-set). */
+Test(pl_netlink, bind_rx_and_channels_set_without_cap_net_admin_are_eperm)
+{
+	uint8_t reply[512];
+	int fd = nl_open(NULL), dmabuf = host_dmabuf(1 << 20);
+	uint16_t netdev = family(fd, "netdev"), eth = family(fd, "ethtool");
+
+	drop_net_admin();
+	cr_assert_eq(bind_rx(fd, netdev, LO, (uint32_t)dmabuf, 1, reply, sizeof(reply)), -EPERM);
+	cr_assert_eq(ethtool_req(fd, eth, ETHTOOL_MSG_CHANNELS_SET, ETHTOOL_A_CHANNELS_RX_COUNT, 2,
+				 NULL, 0),
+		     -EPERM);
+	/* reads need no privilege */
+	cr_assert_eq(ethtool_req(fd, eth, ETHTOOL_MSG_CHANNELS_GET, 0, 0, NULL, 0), 0);
+	close(fd);
+	close(dmabuf);
+}
+
+/*
+ * Without CAP_NET_ADMIN the shim's socket may not unicast to the program's
+ * (netlink_sendmsg(): NL_CFG_F_NONROOT_SEND): recvmsg still gives each
+ * answer whole, from port id 0, with MSG_PEEK and MSG_TRUNC as the kernel.
+ */
+Test(pl_netlink, without_cap_net_admin_answers_are_read_with_peek_and_trunc)
+{
+	uint8_t buf[128], reply[512], tiny[8];
+	int fd = nl_open(NULL);
+	uint16_t eth = family(fd, "ethtool");
+	struct nlmsghdr *nlh = msg_start(buf, eth, 0, 5, ETHTOOL_MSG_CHANNELS_GET);
+	struct nlattr *hdr = nest_start(nlh, ETHTOOL_A_CHANNELS_HEADER);
+	struct sockaddr_nl from = { .nl_pid = 99 };
+	socklen_t flen = sizeof(from);
+	struct iovec iov = { tiny, sizeof(tiny) };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
+	ssize_t whole;
+
+	put_u32(nlh, ETHTOOL_A_HEADER_DEV_INDEX, LO);
+	nest_end(nlh, hdr);
+	drop_net_admin();
+	send_msg(fd, buf, nlh->nlmsg_len);
+	whole = recv(fd, reply, sizeof(reply), MSG_PEEK | MSG_TRUNC);
+	cr_assert_gt(whole, (ssize_t)sizeof(tiny));
+	cr_assert_eq(recvmsg(fd, &m, MSG_PEEK), (ssize_t)sizeof(tiny));
+	cr_assert(m.msg_flags & MSG_TRUNC);
+	cr_assert_eq(recvfrom(fd, reply, sizeof(reply), 0, (struct sockaddr *)&from, &flen), whole);
+	cr_assert_eq(from.nl_pid, 0);
+	cr_assert_eq(((struct nlmsghdr *)reply)->nlmsg_type, eth);
+	cr_assert_eq(recv(fd, reply, sizeof(reply), MSG_DONTWAIT), -1);
+	cr_assert_eq(errno, EAGAIN);
 	close(fd);
 }
