@@ -54,6 +54,8 @@
 /* a request larger than this is never the shim's (it goes to the kernel whole) */
 #define PL_NL_MAX_REQ (1u << 20)
 #define PL_NL_REPLY_SIZE 8192u
+/* UIO_MAXIOV: the kernel's own limit on a send's iovec */
+#define PL_NL_MAX_IOV 1024
 
 /* One datagram the hidden socket sends to the program. */
 struct pl_nl_dgram {
@@ -1362,6 +1364,23 @@ out:
 
 /* ---- the socket's operations ---- */
 
+/* Copy from the program's memory as the kernel would: a bad address is false, never a fault. */
+static bool pl_nl_peek(void *dst, const void *src, size_t len)
+{
+	struct iovec local = { dst, len }, remote = { (void *)src, len };
+
+	if (!len)
+		return true;
+	return src && process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == (ssize_t)len;
+}
+
+static bool pl_nl_poke(void *dst, const void *src, size_t len)
+{
+	struct iovec local = { (void *)src, len }, remote = { dst, len };
+
+	return dst && process_vm_writev(getpid(), &local, 1, &remote, 1, 0) == (ssize_t)len;
+}
+
 static bool pl_nl_sockopt(int fd, int name)
 {
 	int v = 0;
@@ -1458,30 +1477,39 @@ out:
  * netlink_recvmsg() would have given for it, from the kernel's address
  * (nl->lock held). Returns -2 when there is none.
  */
-static ssize_t pl_nl_recv_direct(struct pl_nl *nl, struct msghdr *msg, int flags)
+static ssize_t pl_nl_recv_direct(struct pl_nl *nl, struct msghdr *umsg, int flags)
 {
+	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
 	struct pl_nl_dgram *d = nl->pending.head;
-	size_t off = 0;
+	struct iovec iov[PL_NL_MAX_IOV], local;
+	struct msghdr msg;
+	size_t cap = 0, n;
 
 	if (!nl->direct || !d)
 		return -2;
-	for (size_t i = 0; i < msg->msg_iovlen && off < d->len; i++) {
-		size_t n = msg->msg_iov[i].iov_len < d->len - off ? msg->msg_iov[i].iov_len :
-								    d->len - off;
-
-		memcpy(msg->msg_iov[i].iov_base, d->data + off, n);
-		off += n;
+	/* the program's buffers, written as the kernel writes them: EFAULT, never a fault */
+	if (!pl_nl_peek(&msg, umsg, sizeof(msg)) || msg.msg_iovlen > PL_NL_MAX_IOV ||
+	    !pl_nl_peek(iov, msg.msg_iov, msg.msg_iovlen * sizeof(iov[0])))
+		return pl_fail(msg.msg_iovlen > PL_NL_MAX_IOV ? EMSGSIZE : EFAULT);
+	for (size_t i = 0; i < msg.msg_iovlen; i++)
+		cap += iov[i].iov_len;
+	n = cap < d->len ? cap : d->len;
+	local = (struct iovec){ d->data, n };
+	if (n && process_vm_writev(getpid(), &local, 1, iov, msg.msg_iovlen, 0) != (ssize_t)n)
+		return pl_fail(EFAULT);
+	msg.msg_flags = n < d->len ? MSG_TRUNC : 0;
+	if (msg.msg_name && msg.msg_namelen >= sizeof(kernel)) {
+		if (!pl_nl_poke(msg.msg_name, &kernel, sizeof(kernel)))
+			return pl_fail(EFAULT);
+		msg.msg_namelen = sizeof(kernel);
 	}
-	msg->msg_flags = off < d->len ? MSG_TRUNC : 0;
-	if (msg->msg_name && msg->msg_namelen >= sizeof(struct sockaddr_nl)) {
-		struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
-
-		memcpy(msg->msg_name, &kernel, sizeof(kernel));
-		msg->msg_namelen = sizeof(kernel);
-	}
-	msg->msg_controllen = 0;
+	msg.msg_controllen = 0;
+	if (!pl_nl_poke(&umsg->msg_namelen, &msg.msg_namelen, sizeof(msg.msg_namelen)) ||
+	    !pl_nl_poke(&umsg->msg_controllen, &msg.msg_controllen, sizeof(msg.msg_controllen)) ||
+	    !pl_nl_poke(&umsg->msg_flags, &msg.msg_flags, sizeof(msg.msg_flags)))
+		return pl_fail(EFAULT);
 	if (flags & MSG_TRUNC)
-		off = d->len;
+		n = d->len;
 	if (!(flags & MSG_PEEK)) {
 		nl->pending.head = d->next;
 		if (!d->next)
@@ -1489,7 +1517,7 @@ static ssize_t pl_nl_recv_direct(struct pl_nl *nl, struct msghdr *msg, int flags
 		free(d);
 		__atomic_store_n(&nl->has_pending, nl->pending.head != NULL, __ATOMIC_RELEASE);
 	}
-	return (ssize_t)off;
+	return (ssize_t)n;
 }
 
 /* Answer one message the shim emulates (nl->lock held). */
@@ -1563,30 +1591,46 @@ static ssize_t pl_nl_send_kernel(int fd, const struct msghdr *msg, int flags, co
  * netlink_rcv_skb()'s walk: whole messages one after another; the rest of a
  * buffer too short for one is ignored by the kernel, and so goes to it.
  */
-static ssize_t pl_nl_sendmsg(struct pl_file *f, int fd, const struct msghdr *msg, int flags)
+static ssize_t pl_nl_sendmsg(struct pl_file *f, int fd, const struct msghdr *umsg, int flags)
 {
 	struct pl_nl *nl = f->priv;
+	struct iovec iov[PL_NL_MAX_IOV];
+	struct sockaddr_nl to;
 	size_t len = 0, off = 0, seg = 0;
 	bool any = false, first = true;
+	struct msghdr msg;
+	struct iovec local;
 	uint8_t *buf;
 	ssize_t ret;
 
-	if (nl->protocol != NETLINK_GENERIC || !msg || !pl_nl_to_kernel(msg) ||
-	    (msg->msg_iovlen && !msg->msg_iov))
-		return pl_real.sendmsg(fd, msg, flags);
-	for (size_t i = 0; i < msg->msg_iovlen; i++) {
-		if (msg->msg_iov[i].iov_len && !msg->msg_iov[i].iov_base)
-			return pl_real.sendmsg(fd, msg, flags);
-		len += msg->msg_iov[i].iov_len;
+	/*
+	 * Everything the program hands over is read as the kernel reads it,
+	 * through copies: a bad pointer is the kernel's EFAULT, never a fault
+	 * here. What cannot be read whole goes to the kernel as it is.
+	 */
+	if (nl->protocol != NETLINK_GENERIC || !pl_nl_peek(&msg, umsg, sizeof(msg)) ||
+	    msg.msg_iovlen > PL_NL_MAX_IOV ||
+	    !pl_nl_peek(iov, msg.msg_iov, msg.msg_iovlen * sizeof(iov[0])))
+		return pl_real.sendmsg(fd, umsg, flags);
+	if (msg.msg_name && msg.msg_namelen) {
+		if (msg.msg_namelen < sizeof(to) || !pl_nl_peek(&to, msg.msg_name, sizeof(to)))
+			return pl_real.sendmsg(fd, umsg, flags);
+		msg.msg_name = &to;
 	}
+	if (!pl_nl_to_kernel(&msg))
+		return pl_real.sendmsg(fd, umsg, flags);
+	msg.msg_iov = iov;
+	for (size_t i = 0; i < msg.msg_iovlen; i++)
+		len += iov[i].iov_len;
 	if (len < NLMSG_HDRLEN || len > PL_NL_MAX_REQ)
-		return pl_real.sendmsg(fd, msg, flags);
+		return pl_real.sendmsg(fd, umsg, flags);
 	buf = malloc(len);
 	if (!buf)
 		return pl_fail(ENOBUFS);
-	for (size_t i = 0; i < msg->msg_iovlen; i++) {
-		memcpy(buf + off, msg->msg_iov[i].iov_base, msg->msg_iov[i].iov_len);
-		off += msg->msg_iov[i].iov_len;
+	local = (struct iovec){ buf, len };
+	if (process_vm_readv(getpid(), &local, 1, iov, msg.msg_iovlen, 0) != (ssize_t)len) {
+		free(buf);
+		return pl_real.sendmsg(fd, umsg, flags);
 	}
 	for (off = 0; len - off >= NLMSG_HDRLEN;) {
 		const struct nlmsghdr *nlh = (const void *)(buf + off);
@@ -1603,7 +1647,7 @@ static ssize_t pl_nl_sendmsg(struct pl_file *f, int fd, const struct msghdr *msg
 	}
 	if (!any) {
 		free(buf);
-		return pl_real.sendmsg(fd, msg, flags);
+		return pl_real.sendmsg(fd, umsg, flags);
 	}
 
 	pthread_mutex_lock(&nl->lock);
@@ -1621,7 +1665,7 @@ static ssize_t pl_nl_sendmsg(struct pl_file *f, int fd, const struct msghdr *msg
 		}
 		/* the kernel's messages before this one, in one send as they came */
 		if (off > seg) {
-			ret = pl_nl_send_kernel(fd, msg, flags, buf + seg, off - seg, first);
+			ret = pl_nl_send_kernel(fd, &msg, flags, buf + seg, off - seg, first);
 			first = false;
 			if (ret < 0)
 				goto out;
@@ -1631,7 +1675,7 @@ static ssize_t pl_nl_sendmsg(struct pl_file *f, int fd, const struct msghdr *msg
 		seg = off;
 	}
 	if (len > seg) {
-		ret = pl_nl_send_kernel(fd, msg, flags, buf + seg, len - seg, first);
+		ret = pl_nl_send_kernel(fd, &msg, flags, buf + seg, len - seg, first);
 		if (ret < 0)
 			goto out;
 	}

@@ -1109,3 +1109,17 @@ Test(pl_netlink, without_cap_net_admin_answers_are_read_with_peek_and_trunc)
 	cr_assert_eq(errno, EAGAIN);
 	close(fd);
 }
+
+/* The kernel reads the sender's memory with copy_from_user(): a bad pointer is EFAULT. */
+Test(pl_netlink, a_send_from_a_bad_pointer_is_efault)
+{
+	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+	int fd = nl_open(NULL);
+	void *bad = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	cr_assert_neq(bad, MAP_FAILED);
+	cr_assert_eq(sendto(fd, bad, 64, 0, (struct sockaddr *)&kernel, sizeof(kernel)), -1);
+	cr_assert_eq(errno, EFAULT);
+	munmap(bad, 4096);
+	close(fd);
+}
