@@ -12,10 +12,12 @@
 #include <linux/genetlink.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
+#include <linux/udmabuf.h>
 #include <net/if.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -264,14 +266,23 @@ static int request(int fd, const struct nlmsghdr *req, void *reply, size_t cap)
 	return err;
 }
 
-/* A host memfd-backed dma-buf of @size bytes (sealed against shrinking and growing). */
+/* A dma-buf of @size bytes as a program makes one: UDMABUF_CREATE over a sealed memfd. */
 static int host_dmabuf(size_t size)
 {
-	int fd = memfd_create("pl-netlink", MFD_ALLOW_SEALING | MFD_CLOEXEC);
+	struct udmabuf_create create = { .size = size };
+	int memfd = memfd_create("pl-netlink", MFD_ALLOW_SEALING | MFD_CLOEXEC), dev, fd;
 
-	cr_assert_geq(fd, 0);
-	cr_assert_eq(ftruncate(fd, (off_t)size), 0);
-	cr_assert_eq(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW), 0);
+	cr_assert_geq(memfd, 0);
+	cr_assert_eq(ftruncate(memfd, (off_t)size), 0);
+	cr_assert_eq(fcntl(memfd, F_ADD_SEALS, F_SEAL_SHRINK), 0);
+	dev = open("/dev/udmabuf", O_RDWR | O_CLOEXEC);
+	cr_assert_geq(dev, 0, "/dev/udmabuf: %s", strerror(errno));
+	create.memfd = (uint32_t)memfd;
+	create.flags = UDMABUF_FLAGS_CLOEXEC;
+	fd = ioctl(dev, UDMABUF_CREATE, &create);
+	cr_assert_geq(fd, 0, "UDMABUF_CREATE: %s", strerror(errno));
+	close(dev);
+	close(memfd);
 	return fd;
 }
 
