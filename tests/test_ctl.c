@@ -968,7 +968,7 @@ Test(ctl, flow_rules_are_added_listed_and_deleted_by_location)
 
 Test(ctl, bad_flow_rules_are_einval)
 {
-	struct devmem_flow_rule bad_type = { .flow_type = 0x02, .queue = 0 },
+	struct devmem_flow_rule bad_type = { .flow_type = 0x03 /* SCTP_V4_FLOW */, .queue = 0 },
 				bad_queue = { .flow_type = TCP_V4_FLOW, .queue = NR_QUEUES };
 	struct rig r;
 	uint32_t loc = 77;

@@ -254,6 +254,27 @@ Test(ctl_kernel, xdp_and_xsk_hooks_are_not_the_kernels_controls)
 	devmem_ctl_close(ctl);
 }
 
+/* ethtool's own settings of a kernel device are ethtool's there, not the handle's */
+Test(ctl_kernel, ethtool_settings_beyond_devmems_are_eopnotsupp_on_the_kernel_backend)
+{
+	struct devmem_ctl *ctl = open_kernel();
+	struct devmem_flow_rule rule = { .flow_type = TCP_V4_FLOW, .rss_context = 1 };
+	struct devmem_channels ch;
+	struct devmem_ringparam rp;
+	uint32_t indir[DEVMEM_RSS_INDIR_SIZE], ctx, loc;
+	uint64_t a, b, c;
+
+	cr_assert_eq(devmem_get_channels(ctl, lo_ifindex(), &ch), -EOPNOTSUPP);
+	cr_assert_eq(devmem_set_channels(ctl, lo_ifindex(), 1, 1), -EOPNOTSUPP);
+	cr_assert_eq(devmem_get_ringparam(ctl, lo_ifindex(), &rp), -EOPNOTSUPP);
+	cr_assert_eq(devmem_get_features(ctl, lo_ifindex(), &a, &b, &c), -EOPNOTSUPP);
+	cr_assert_eq(devmem_rss_get(ctl, lo_ifindex(), 0, indir), -EOPNOTSUPP);
+	cr_assert_eq(devmem_rss_context_create(ctl, lo_ifindex(), NULL, &ctx), -EOPNOTSUPP);
+	cr_assert_eq(devmem_flow_rule_insert(ctl, lo_ifindex(), &rule, 0, &loc), -EOPNOTSUPP);
+	cr_assert_eq(devmem_flow_rule_add(ctl, lo_ifindex(), &rule, &loc), -EOPNOTSUPP);
+	devmem_ctl_close(ctl);
+}
+
 static int sysfs_queues(const char *ifname, const char *prefix)
 {
 	char path[128];

@@ -1016,7 +1016,7 @@ Test(netdev, flow_rule_with_bad_type_or_queue_is_einval)
 	struct devmem_flow_rule r = v4_rule(NULL, 80, 1);
 	uint32_t loc = 77;
 
-	r.flow_type = 0x02; /* UDP_V4_FLOW */
+	r.flow_type = 0x03; /* SCTP_V4_FLOW: no SCTP steering */
 	cr_assert_eq(netdev_flow_rule_add(dev, &r, &loc), -EINVAL);
 	r = v4_rule(NULL, 80, 4);
 	cr_assert_eq(netdev_flow_rule_add(dev, &r, &loc), -EINVAL);
@@ -1237,4 +1237,73 @@ Test(netdev, test_nic_starts_every_queue_on_host_pages)
 	test_nic_destroy(nic);
 	cr_assert_eq(page_pool_nr_live(), 0);
 	test_nic_destroy(NULL);
+}
+
+Test(netdev, steering_to_an_rss_context_uses_the_contexts_table)
+{
+	struct test_nic *nic = nic_new();
+	struct net_device *dev = test_nic_netdev(nic);
+	struct netdev_flow_key k = v4_key("1.2.3.4", 1, "5.6.7.8", 9);
+	struct devmem_flow_rule r = v4_rule("5.6.7.8", 9, 0);
+	uint32_t indir[DEVMEM_RSS_INDIR_SIZE], ctx, loc;
+
+	for (unsigned int i = 0; i < DEVMEM_RSS_INDIR_SIZE; i++)
+		indir[i] = 2 + i % 2;
+	cr_assert_eq(netdev_rss_context_create(dev, indir, &ctx), 0);
+	r.rss_context = ctx;
+	cr_assert_eq(netdev_flow_rule_insert(dev, &r, RX_CLS_LOC_ANY, &loc), 0);
+	cr_assert_eq(netdev_steer_flow(dev, &k, 6), 2);
+	cr_assert_eq(netdev_steer_flow(dev, &k, 7), 3);
+	cr_assert_eq(netdev_rss_context_delete(dev, ctx), -EBUSY);
+	cr_assert_eq(netdev_flow_rule_del(dev, loc), 0);
+	cr_assert_eq(netdev_rss_context_delete(dev, ctx), 0);
+	cr_assert_eq(netdev_rss_context_delete(dev, ctx), -ENOENT);
+	test_nic_destroy(nic);
+}
+
+Test(netdev, udp_rules_never_steer_tcp_flows)
+{
+	struct test_nic *nic = nic_new();
+	struct net_device *dev = test_nic_netdev(nic);
+	struct netdev_flow_key k = v4_key("1.2.3.4", 1, "5.6.7.8", 9);
+	struct devmem_flow_rule r = v4_rule("5.6.7.8", 9, 3);
+	uint32_t loc;
+
+	r.flow_type = UDP_V4_FLOW;
+	cr_assert_eq(netdev_flow_rule_add(dev, &r, &loc), 0);
+	cr_assert_eq(netdev_steer_flow(dev, &k, 5), dev->rss_indir[5]);
+	test_nic_destroy(nic);
+}
+
+Test(netdev, channels_below_a_queue_an_rss_context_uses_are_einval)
+{
+	struct test_nic *nic = nic_new();
+	struct net_device *dev = test_nic_netdev(nic);
+	uint32_t indir[DEVMEM_RSS_INDIR_SIZE] = { 0 }, ctx;
+
+	indir[9] = 3;
+	cr_assert_eq(netdev_rss_context_create(dev, indir, &ctx), 0);
+	cr_assert_eq(netdev_set_channels(dev, 3, 3), -EINVAL);
+	assert_error_has("RSS context");
+	cr_assert_eq(netdev_rss_context_delete(dev, ctx), 0);
+	cr_assert_eq(netdev_set_channels(dev, 3, 3), 0);
+	test_nic_destroy(nic);
+}
+
+Test(netdev, turning_ntuple_off_deletes_every_flow_rule)
+{
+	struct test_nic *nic = nic_new();
+	struct net_device *dev = test_nic_netdev(nic);
+	struct devmem_flow_rule r = v4_rule(NULL, 80, 1);
+	uint64_t hw, wanted, active;
+	uint32_t loc;
+
+	cr_assert_eq(netdev_set_features(dev, DEVMEM_NETIF_F_NTUPLE, DEVMEM_NETIF_F_NTUPLE), 0);
+	cr_assert_eq(netdev_flow_rule_add(dev, &r, &loc), 0);
+	cr_assert_eq(netdev_set_features(dev, DEVMEM_NETIF_F_NTUPLE, 0), 0);
+	netdev_get_features(dev, &hw, &wanted, &active);
+	cr_assert_not(active & DEVMEM_NETIF_F_NTUPLE);
+	cr_assert_eq(dev->nr_flow_rules, 0);
+	cr_assert_eq(netdev_set_features(dev, 1ULL << 16, 1ULL << 16), 1, "a fixed feature");
+	test_nic_destroy(nic);
 }

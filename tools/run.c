@@ -65,6 +65,31 @@ static const char *find_preload(char *buf, size_t len)
 	return file_exists(buf) ? buf : NULL;
 }
 
+/*
+ * The ethtool and sudo stand-ins of the build tree when this command runs
+ * from one (the shim knows the installed ones): DEVMEM_RUN_TOOLDIR, unless
+ * the user set it.
+ */
+static int set_tooldir(void)
+{
+	char exe[PATH_MAX - 64], dir[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	char *slash;
+
+	if (getenv("DEVMEM_RUN_TOOLDIR") || n <= 0)
+		return 0;
+	exe[n] = '\0';
+	slash = strrchr(exe, '/');
+	if (!slash)
+		return 0;
+	*slash = '\0';
+	snprintf(dir, sizeof(dir), "%s/preload/ethtool", exe);
+	if (access(dir, X_OK))
+		return 0;
+	snprintf(dir, sizeof(dir), "%s/preload", exe);
+	return setenv("DEVMEM_RUN_TOOLDIR", dir, 1) ? -errno : 0;
+}
+
 /* LD_PRELOAD with @first (and a sanitizer's runtime before it) ahead of what was there. */
 static int set_preload(const char *first)
 {
@@ -126,6 +151,8 @@ int cmd_run(int argc, char **argv)
 		return EXIT_RUNTIME;
 	}
 	err = set_preload(preload);
+	if (!err)
+		err = set_tooldir();
 	if (!err && verbose)
 		err = setenv("DEVMEM_RUN_TRACE", "1", 1) ? -errno : 0;
 	if (!err && *ifaces)

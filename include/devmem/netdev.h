@@ -63,7 +63,15 @@ extern "C" {
 #endif
 #ifndef TCP_V4_FLOW
 #define TCP_V4_FLOW 0x01
+#define UDP_V4_FLOW 0x02
 #define TCP_V6_FLOW 0x05
+#define UDP_V6_FLOW 0x06
+#endif
+#ifndef RX_CLS_LOC_SPECIAL
+#define RX_CLS_LOC_SPECIAL 0x80000000
+#define RX_CLS_LOC_ANY 0xffffffff
+#define RX_CLS_LOC_FIRST 0xfffffffe
+#define RX_CLS_LOC_LAST 0xfffffffd
 #endif
 
 /* Entries of a device's RSS indirection table. */
@@ -243,21 +251,38 @@ int devmem_set_rss_equal(struct devmem_ctl *ctl, int ifindex, uint32_t n);
 
 /* An ntuple rule: a zero address or port is a wildcard. */
 struct devmem_flow_rule {
-	uint32_t flow_type; /* TCP_V4_FLOW or TCP_V6_FLOW */
+	uint32_t flow_type; /* TCP_V4_FLOW, TCP_V6_FLOW, UDP_V4_FLOW or UDP_V6_FLOW */
 	uint8_t src_addr[16]; /* IPv4 in the first 4 bytes, network order */
 	uint8_t dst_addr[16];
 	uint16_t src_port; /* network order */
 	uint16_t dst_port; /* network order */
-	uint32_t queue; /* rx queue the matching flows go to */
+	uint32_t queue; /* rx queue the matching flows go to (0 with a context) */
+	/*
+	 * 0: the flows go to @queue. Otherwise an RSS context of the device
+	 * (devmem_rss_context_create()): its table picks the queue, as
+	 * ethtool's "context N" (FLOW_RSS) does.
+	 */
+	uint32_t rss_context;
 };
 
 /*
- * Add a rule; its location (ethtool's "loc", from 0) goes to *@loc. Rules
- * match in location order. -EINVAL (bad flow type, queue out of range),
+ * Add a rule at the lowest free location, which goes to *@loc (ethtool's
+ * "loc", from 0). Rules match in location order. -EINVAL (bad flow type,
+ * queue out of range, no such RSS context, a queue with a context),
  * -ENOSPC (DEVMEM_MAX_FLOW_RULES held).
  */
 int devmem_flow_rule_add(struct devmem_ctl *ctl, int ifindex, const struct devmem_flow_rule *rule,
 			 uint32_t *loc);
+/*
+ * devmem_flow_rule_add() at location @loc (below DEVMEM_MAX_FLOW_RULES; a
+ * rule already there is replaced), or where the device chooses:
+ * RX_CLS_LOC_ANY and RX_CLS_LOC_LAST take the highest free location (as
+ * ethtool's own rule manager does), RX_CLS_LOC_FIRST the lowest. The
+ * location used goes to *@out. -EINVAL for any other location at or above
+ * DEVMEM_MAX_FLOW_RULES; -ENOSPC when none is free.
+ */
+int devmem_flow_rule_insert(struct devmem_ctl *ctl, int ifindex,
+			    const struct devmem_flow_rule *rule, uint32_t loc, uint32_t *out);
 /* Delete the rule at @loc: -ENOENT when there is none. */
 int devmem_flow_rule_del(struct devmem_ctl *ctl, int ifindex, uint32_t loc);
 /*
@@ -266,6 +291,78 @@ int devmem_flow_rule_del(struct devmem_ctl *ctl, int ifindex, uint32_t loc);
  */
 int devmem_flow_rule_list(struct devmem_ctl *ctl, int ifindex, struct devmem_flow_rule *rules,
 			  uint32_t *locs, unsigned int max);
+
+/*
+ * The rest of ethtool's view of a device. Software backend only: on a
+ * kernel handle each is -EOPNOTSUPP (use ethtool there).
+ */
+
+/* Channels (ethtool -l/-L): the software NIC has separate rx and tx queues. */
+struct devmem_channels {
+	uint32_t max_rx, max_tx, max_other, max_combined;
+	uint32_t rx_count, tx_count, other_count, combined_count;
+};
+
+int devmem_get_channels(struct devmem_ctl *ctl, int ifindex, struct devmem_channels *ch);
+/*
+ * Change the real queue counts. -EINVAL: 0 or above the maximum, or a queue
+ * that would go away is still used by the indirection table or an RSS
+ * context, a flow rule, an AF_XDP pool or a memory provider (a bound
+ * dma-buf), as ethtool_check_max_channel() refuses.
+ */
+int devmem_set_channels(struct devmem_ctl *ctl, int ifindex, uint32_t rx, uint32_t tx);
+
+/* Ring sizes (ethtool -g/-G). */
+struct devmem_ringparam {
+	uint32_t rx_max_pending, tx_max_pending;
+	uint32_t rx_pending, tx_pending;
+};
+
+int devmem_get_ringparam(struct devmem_ctl *ctl, int ifindex, struct devmem_ringparam *rp);
+/* -EINVAL for 0 or above the maximum. */
+int devmem_set_ringparam(struct devmem_ctl *ctl, int ifindex, uint32_t rx, uint32_t tx);
+
+/*
+ * Features (ethtool -k/-K), as the kernel's netdev_features_t bits. The
+ * software NIC can change DEVMEM_NETIF_F_NTUPLE (off at creation; turning
+ * it off deletes every flow rule, as drivers flush their filters) and
+ * DEVMEM_NETIF_F_RXHASH (on); the others it reports are fixed.
+ */
+#define DEVMEM_NETIF_F_NTUPLE (1ULL << 38)
+#define DEVMEM_NETIF_F_RXHASH (1ULL << 39)
+
+int devmem_get_features(struct devmem_ctl *ctl, int ifindex, uint64_t *hw, uint64_t *wanted,
+			uint64_t *active);
+/*
+ * Set the features in @valid to their value in @wanted. Bits the device
+ * cannot change are left alone and reported: the return value is 0 or
+ * ETHTOOL_F_UNSUPPORTED (1).
+ */
+int devmem_set_features(struct devmem_ctl *ctl, int ifindex, uint64_t valid, uint64_t wanted);
+
+/* RSS contexts besides the device's own table (context 0). */
+#define DEVMEM_RSS_MAX_CONTEXTS 32
+
+/*
+ * Copy the indirection table of @context (0: the device's) into @indir
+ * (DEVMEM_RSS_INDIR_SIZE entries). -ENOENT: no such context.
+ */
+int devmem_rss_get(struct devmem_ctl *ctl, int ifindex, uint32_t context, uint32_t *indir);
+/*
+ * Replace the table of @context with @indir (DEVMEM_RSS_INDIR_SIZE
+ * entries, each below the rx queue count: -EINVAL otherwise). NULL @indir
+ * resets context 0 to its default spread. -ENOENT: no such context.
+ */
+int devmem_rss_set(struct devmem_ctl *ctl, int ifindex, uint32_t context, const uint32_t *indir);
+/*
+ * Create an RSS context with @indir (NULL: spread over every rx queue) and
+ * return its id (1 .. DEVMEM_RSS_MAX_CONTEXTS) in *@context. -EBUSY when
+ * every id is taken.
+ */
+int devmem_rss_context_create(struct devmem_ctl *ctl, int ifindex, const uint32_t *indir,
+			      uint32_t *context);
+/* Delete a context: -ENOENT (none), -EBUSY (a flow rule still targets it). */
+int devmem_rss_context_delete(struct devmem_ctl *ctl, int ifindex, uint32_t context);
 
 /*
  * The states a devmem bind refuses, settable so the refusals can be seen:

@@ -1421,6 +1421,9 @@ static int swnic_create(const char *ifname, int ifindex, const struct devmem_swn
 	cfg.netmem_tx = true;
 	cfg.hds_thresh_max = 0; /* the kernel stack has no headers for us to split */
 	cfg.rxq_claim_domain = shared ? domain : NULL;
+	/* an rx queue's ring is its provided buffers; tx sends go through the same size */
+	cfg.rx_pending = cfg.tx_pending = nic->opts.ring_entries;
+	cfg.rx_max_pending = cfg.tx_max_pending = 32768;
 	cfg.priv_size = sizeof(nic);
 	cfg.priv_destructor = swnic_destructor;
 	err = alloc_netdev(&cfg, &nic->netdev);

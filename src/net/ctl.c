@@ -465,12 +465,193 @@ int devmem_flow_rule_add(struct devmem_ctl *ctl, int ifindex, const struct devme
 	err = ctl_kernel_of(ctl, &k);
 	if (err)
 		return err;
+	if (k && rule->rss_context)
+		return devmem_err(-EOPNOTSUPP,
+				  "flow rule add: RSS contexts are not on the kernel backend");
 	if (k)
 		return ctl_kernel_flow_rule_add(k, ifindex, rule, loc);
 	err = ctl_get_dev(ctl, ifindex, &dev);
 	if (err)
 		return err;
 	err = netdev_flow_rule_add(dev, rule, loc);
+	netdev_put(dev);
+	return err;
+}
+
+/*
+ * The software device for a call the kernel backend does not carry (those
+ * settings are the kernel's own ethtool's there).
+ */
+static int ctl_sw_dev(struct devmem_ctl *ctl, int ifindex, const char *what,
+		      struct net_device **dev)
+{
+	struct ctl_kernel *k;
+	int err;
+
+	*dev = NULL;
+	err = ctl_kernel_of(ctl, &k);
+	if (err)
+		return err;
+	if (k)
+		return devmem_err(-EOPNOTSUPP, "%s: not on the kernel backend (use ethtool)", what);
+	return ctl_get_dev(ctl, ifindex, dev);
+}
+
+int devmem_flow_rule_insert(struct devmem_ctl *ctl, int ifindex,
+			    const struct devmem_flow_rule *rule, uint32_t loc, uint32_t *out)
+{
+	struct net_device *dev;
+	int err;
+
+	if (!rule || !out)
+		return devmem_err(-EINVAL,
+				  "flow rule insert: no rule or nowhere to return its location");
+	err = ctl_sw_dev(ctl, ifindex, "flow rule insert", &dev);
+	if (err)
+		return err;
+	err = netdev_flow_rule_insert(dev, rule, loc, out);
+	netdev_put(dev);
+	return err;
+}
+
+int devmem_get_channels(struct devmem_ctl *ctl, int ifindex, struct devmem_channels *ch)
+{
+	struct net_device *dev;
+	int err;
+
+	if (!ch)
+		return devmem_err(-EINVAL, "channels: nowhere to put them");
+	err = ctl_sw_dev(ctl, ifindex, "channels", &dev);
+	if (err)
+		return err;
+	netdev_get_channels(dev, ch);
+	netdev_put(dev);
+	return 0;
+}
+
+int devmem_set_channels(struct devmem_ctl *ctl, int ifindex, uint32_t rx, uint32_t tx)
+{
+	struct net_device *dev;
+	int err;
+
+	err = ctl_sw_dev(ctl, ifindex, "channels", &dev);
+	if (err)
+		return err;
+	err = netdev_set_channels(dev, rx, tx);
+	netdev_put(dev);
+	return err;
+}
+
+int devmem_get_ringparam(struct devmem_ctl *ctl, int ifindex, struct devmem_ringparam *rp)
+{
+	struct net_device *dev;
+	int err;
+
+	if (!rp)
+		return devmem_err(-EINVAL, "rings: nowhere to put them");
+	err = ctl_sw_dev(ctl, ifindex, "rings", &dev);
+	if (err)
+		return err;
+	err = netdev_get_ringparam(dev, rp);
+	netdev_put(dev);
+	return err;
+}
+
+int devmem_set_ringparam(struct devmem_ctl *ctl, int ifindex, uint32_t rx, uint32_t tx)
+{
+	struct net_device *dev;
+	int err;
+
+	err = ctl_sw_dev(ctl, ifindex, "rings", &dev);
+	if (err)
+		return err;
+	err = netdev_set_ringparam(dev, rx, tx);
+	netdev_put(dev);
+	return err;
+}
+
+int devmem_get_features(struct devmem_ctl *ctl, int ifindex, uint64_t *hw, uint64_t *wanted,
+			uint64_t *active)
+{
+	struct net_device *dev;
+	int err;
+
+	if (!hw || !wanted || !active)
+		return devmem_err(-EINVAL, "features: nowhere to put them");
+	err = ctl_sw_dev(ctl, ifindex, "features", &dev);
+	if (err)
+		return err;
+	netdev_get_features(dev, hw, wanted, active);
+	netdev_put(dev);
+	return 0;
+}
+
+int devmem_set_features(struct devmem_ctl *ctl, int ifindex, uint64_t valid, uint64_t wanted)
+{
+	struct net_device *dev;
+	int err;
+
+	err = ctl_sw_dev(ctl, ifindex, "features", &dev);
+	if (err)
+		return err;
+	err = netdev_set_features(dev, valid, wanted);
+	netdev_put(dev);
+	return err;
+}
+
+int devmem_rss_get(struct devmem_ctl *ctl, int ifindex, uint32_t context, uint32_t *indir)
+{
+	struct net_device *dev;
+	int err;
+
+	if (!indir)
+		return devmem_err(-EINVAL, "rss: nowhere to put the table");
+	err = ctl_sw_dev(ctl, ifindex, "rss", &dev);
+	if (err)
+		return err;
+	err = netdev_rss_get(dev, context, indir);
+	netdev_put(dev);
+	return err;
+}
+
+int devmem_rss_set(struct devmem_ctl *ctl, int ifindex, uint32_t context, const uint32_t *indir)
+{
+	struct net_device *dev;
+	int err;
+
+	err = ctl_sw_dev(ctl, ifindex, "rss", &dev);
+	if (err)
+		return err;
+	err = netdev_rss_set(dev, context, indir);
+	netdev_put(dev);
+	return err;
+}
+
+int devmem_rss_context_create(struct devmem_ctl *ctl, int ifindex, const uint32_t *indir,
+			      uint32_t *context)
+{
+	struct net_device *dev;
+	int err;
+
+	if (!context)
+		return devmem_err(-EINVAL, "rss context: nowhere to return its id");
+	err = ctl_sw_dev(ctl, ifindex, "rss context", &dev);
+	if (err)
+		return err;
+	err = netdev_rss_context_create(dev, indir, context);
+	netdev_put(dev);
+	return err;
+}
+
+int devmem_rss_context_delete(struct devmem_ctl *ctl, int ifindex, uint32_t context)
+{
+	struct net_device *dev;
+	int err;
+
+	err = ctl_sw_dev(ctl, ifindex, "rss context", &dev);
+	if (err)
+		return err;
+	err = netdev_rss_context_delete(dev, context);
 	netdev_put(dev);
 	return err;
 }

@@ -58,10 +58,20 @@ static int netdev_check_config(const struct net_device_config *cfg)
 	return 0;
 }
 
-static void netdev_rss_fill_equal(struct net_device *dev, uint32_t n)
+/* What the driver lets ethtool change, and what is on and cannot change. */
+#define NETDEV_HW_FEATURES (DEVMEM_NETIF_F_NTUPLE | DEVMEM_NETIF_F_RXHASH)
+/* NETIF_F_HIGHDMA, NETIF_F_GSO, NETIF_F_GRO: the kernel stack does them for us */
+#define NETDEV_FIXED_ON_FEATURES ((1ULL << 5) | (1ULL << 11) | (1ULL << 14))
+
+static void rss_fill_equal(uint32_t *indir, uint32_t n)
 {
 	for (unsigned int i = 0; i < DEVMEM_RSS_INDIR_SIZE; i++)
-		dev->rss_indir[i] = i % n;
+		indir[i] = i % n;
+}
+
+static void netdev_rss_fill_equal(struct net_device *dev, uint32_t n)
+{
+	rss_fill_equal(dev->rss_indir, n);
 }
 
 int alloc_netdev(const struct net_device_config *cfg, struct net_device **out)
@@ -111,6 +121,14 @@ int alloc_netdev(const struct net_device_config *cfg, struct net_device **out)
 	dev->real_num_tx_queues = cfg->num_tx_queues;
 	dev->tcp_data_split = ETHTOOL_TCP_DATA_SPLIT_DISABLED;
 	dev->hds_thresh_max = cfg->hds_thresh_max;
+	dev->rx_pending = cfg->rx_pending;
+	dev->rx_max_pending = cfg->rx_max_pending;
+	dev->tx_pending = cfg->tx_pending;
+	dev->tx_max_pending = cfg->tx_max_pending;
+	/* ntuple filters exist but are off until asked for, as on most NICs */
+	dev->hw_features = NETDEV_HW_FEATURES;
+	dev->wanted_features = NETDEV_FIXED_ON_FEATURES | DEVMEM_NETIF_F_RXHASH;
+	dev->features = dev->wanted_features;
 	netdev_rss_fill_equal(dev, dev->real_num_rx_queues);
 	INIT_LIST_HEAD(&dev->flow_rules);
 	INIT_LIST_HEAD(&dev->list);
@@ -149,6 +167,8 @@ static void netdev_free(struct net_device *dev)
 		dev->priv_destructor(dev);
 	list_for_each_entry_safe(r, tmp, &dev->flow_rules, list)
 		free(r);
+	for (unsigned int i = 1; i <= DEVMEM_RSS_MAX_CONTEXTS; i++)
+		free(dev->rss_ctx[i]);
 	pthread_mutex_destroy(&dev->lock);
 	device_put(dev->dev);
 	for (unsigned int i = 0; i < dev->num_rx_queues; i++)
@@ -620,51 +640,122 @@ int netdev_set_rss_equal(struct net_device *dev, uint32_t n)
 	return err;
 }
 
-int netdev_flow_rule_add(struct net_device *dev, const struct devmem_flow_rule *rule, uint32_t *loc)
+static bool flow_type_valid(uint32_t flow_type)
 {
-	struct netdev_flow_rule *r, *pos;
-	uint32_t free_loc = 0;
-	int err = 0;
+	return flow_type == TCP_V4_FLOW || flow_type == TCP_V6_FLOW || flow_type == UDP_V4_FLOW ||
+	       flow_type == UDP_V6_FLOW;
+}
+
+/* dev->lock held: the rule at @loc, or NULL */
+static struct netdev_flow_rule *flow_rule_find(struct net_device *dev, uint32_t loc)
+{
+	struct netdev_flow_rule *r;
+
+	list_for_each_entry(r, &dev->flow_rules, list) {
+		if (r->loc == loc)
+			return r;
+	}
+	return NULL;
+}
+
+/* dev->lock held: a free location, lowest or highest first; -ENOSPC when full */
+static int flow_rule_free_loc(struct net_device *dev, bool highest, uint32_t *loc)
+{
+	uint8_t used[DEVMEM_MAX_FLOW_RULES / 8] = { 0 };
+	struct netdev_flow_rule *r;
+
+	list_for_each_entry(r, &dev->flow_rules, list)
+		used[r->loc / 8] |= 1U << (r->loc % 8);
+	for (uint32_t i = 0; i < DEVMEM_MAX_FLOW_RULES; i++) {
+		uint32_t l = highest ? DEVMEM_MAX_FLOW_RULES - 1 - i : i;
+
+		if (!(used[l / 8] & (1U << (l % 8)))) {
+			*loc = l;
+			return 0;
+		}
+	}
+	return devmem_err(-ENOSPC, "%s: %u flow rules already", dev->name, dev->nr_flow_rules);
+}
+
+/* dev->lock held: where the rule goes, the kernel drivers' checks on it */
+static int flow_rule_check(struct net_device *dev, const struct devmem_flow_rule *rule)
+{
+	if (rule->rss_context) {
+		if (rule->rss_context > DEVMEM_RSS_MAX_CONTEXTS || !dev->rss_ctx[rule->rss_context])
+			return devmem_err(-EINVAL,
+					  "%s: flow rule to RSS context %u, which does not exist",
+					  dev->name, rule->rss_context);
+		/* the table alone picks the queue: no queue offset is added */
+		if (rule->queue)
+			return devmem_err(
+				-EINVAL,
+				"%s: flow rule to RSS context %u with queue %u (the device does not add them)",
+				dev->name, rule->rss_context, rule->queue);
+		return 0;
+	}
+	if (rule->queue >= dev->real_num_rx_queues)
+		return devmem_err(-EINVAL, "%s: flow rule to rx queue %u (device has %u)",
+				  dev->name, rule->queue, dev->real_num_rx_queues);
+	return 0;
+}
+
+int netdev_flow_rule_insert(struct net_device *dev, const struct devmem_flow_rule *rule,
+			    uint32_t loc, uint32_t *out)
+{
+	struct netdev_flow_rule *r, *pos, *old;
+	int err;
 
 	if (!rule)
 		return devmem_err(-EINVAL, "%s: no flow rule", dev->name);
-	if (rule->flow_type != TCP_V4_FLOW && rule->flow_type != TCP_V6_FLOW)
-		return devmem_err(-EINVAL, "%s: flow type %#x (TCP_V4_FLOW or TCP_V6_FLOW)",
+	if (!flow_type_valid(rule->flow_type))
+		return devmem_err(-EINVAL, "%s: flow type %#x (tcp4, tcp6, udp4 or udp6)",
 				  dev->name, rule->flow_type);
+	if (loc >= DEVMEM_MAX_FLOW_RULES && loc != RX_CLS_LOC_ANY && loc != RX_CLS_LOC_FIRST &&
+	    loc != RX_CLS_LOC_LAST)
+		return devmem_err(-EINVAL, "%s: flow rule location %u (0 to %u)", dev->name, loc,
+				  DEVMEM_MAX_FLOW_RULES - 1);
 	r = malloc(sizeof(*r));
 	if (!r)
 		return devmem_err(-ENOMEM, "%s: out of memory", dev->name);
 
 	netdev_lock(dev);
-	if (rule->queue >= dev->real_num_rx_queues) {
-		err = devmem_err(-EINVAL, "%s: flow rule to rx queue %u (device has %u)", dev->name,
-				 rule->queue, dev->real_num_rx_queues);
+	err = flow_rule_check(dev, rule);
+	if (err)
 		goto err_unlock;
+	if (loc >= DEVMEM_MAX_FLOW_RULES) {
+		err = flow_rule_free_loc(dev, loc != RX_CLS_LOC_FIRST, &loc);
+		if (err)
+			goto err_unlock;
 	}
-	if (dev->nr_flow_rules >= DEVMEM_MAX_FLOW_RULES) {
-		err = devmem_err(-ENOSPC, "%s: %u flow rules already", dev->name,
-				 dev->nr_flow_rules);
-		goto err_unlock;
+	/* a rule at an occupied location replaces the one there */
+	old = flow_rule_find(dev, loc);
+	if (old) {
+		list_del(&old->list);
+		dev->nr_flow_rules--;
 	}
-	/* the lowest free location: the first gap in the sorted list */
-	list_for_each_entry(pos, &dev->flow_rules, list) {
-		if (pos->loc != free_loc)
-			break;
-		free_loc++;
-	}
-	r->loc = free_loc;
+	r->loc = loc;
 	r->rule = *rule;
+	list_for_each_entry(pos, &dev->flow_rules, list) {
+		if (pos->loc > loc)
+			break;
+	}
 	list_add_tail(&r->list, &pos->list);
 	dev->nr_flow_rules++;
 	netdev_unlock(dev);
-	if (loc)
-		*loc = free_loc;
+	free(old);
+	if (out)
+		*out = loc;
 	return 0;
 
 err_unlock:
 	netdev_unlock(dev);
 	free(r);
 	return err;
+}
+
+int netdev_flow_rule_add(struct net_device *dev, const struct devmem_flow_rule *rule, uint32_t *loc)
+{
+	return netdev_flow_rule_insert(dev, rule, RX_CLS_LOC_FIRST, loc);
 }
 
 int netdev_flow_rule_del(struct net_device *dev, uint32_t loc)
@@ -773,8 +864,17 @@ static int netdev_check_channels_shrink(struct net_device *dev, unsigned int rx)
 					dev->name);
 		}
 	}
+	for (unsigned int c = 1; c <= DEVMEM_RSS_MAX_CONTEXTS; c++) {
+		for (unsigned int i = 0; dev->rss_ctx[c] && i < DEVMEM_RSS_INDIR_SIZE; i++) {
+			if (dev->rss_ctx[c][i] >= rx)
+				return devmem_err(
+					-EINVAL,
+					"%s: requested channel counts are too low for existing indirection table (RSS context %u)",
+					dev->name, c);
+		}
+	}
 	list_for_each_entry(r, &dev->flow_rules, list) {
-		if (r->rule.queue >= rx)
+		if (!r->rule.rss_context && r->rule.queue >= rx)
 			return devmem_err(
 				-EINVAL,
 				"%s: requested channel counts are too low for existing ntuple filter settings",
@@ -820,6 +920,207 @@ out:
 	return err;
 }
 
+void netdev_get_channels(struct net_device *dev, struct devmem_channels *ch)
+{
+	netdev_lock(dev);
+	*ch = (struct devmem_channels){
+		.max_rx = dev->num_rx_queues,
+		.max_tx = dev->num_tx_queues,
+		.rx_count = dev->real_num_rx_queues,
+		.tx_count = dev->real_num_tx_queues,
+	};
+	netdev_unlock(dev);
+}
+
+int netdev_get_ringparam(struct net_device *dev, struct devmem_ringparam *rp)
+{
+	if (!dev->rx_max_pending)
+		return devmem_err(-EOPNOTSUPP, "%s: the driver has no ring parameters", dev->name);
+	netdev_lock(dev);
+	*rp = (struct devmem_ringparam){
+		.rx_max_pending = dev->rx_max_pending,
+		.tx_max_pending = dev->tx_max_pending,
+		.rx_pending = dev->rx_pending,
+		.tx_pending = dev->tx_pending,
+	};
+	netdev_unlock(dev);
+	return 0;
+}
+
+int netdev_set_ringparam(struct net_device *dev, uint32_t rx, uint32_t tx)
+{
+	if (!dev->rx_max_pending)
+		return devmem_err(-EOPNOTSUPP, "%s: the driver has no ring parameters", dev->name);
+	if (!rx || !tx || rx > dev->rx_max_pending || tx > dev->tx_max_pending)
+		return devmem_err(-EINVAL, "%s: rings rx %u tx %u (1 to %u and 1 to %u)", dev->name,
+				  rx, tx, dev->rx_max_pending, dev->tx_max_pending);
+	netdev_lock(dev);
+	dev->rx_pending = rx;
+	dev->tx_pending = tx;
+	netdev_unlock(dev);
+	return 0;
+}
+
+void netdev_get_features(struct net_device *dev, uint64_t *hw, uint64_t *wanted, uint64_t *active)
+{
+	netdev_lock(dev);
+	*hw = dev->hw_features;
+	*wanted = dev->wanted_features;
+	*active = dev->features;
+	netdev_unlock(dev);
+}
+
+/* dev->lock held: ntuple turned off takes the filters with it, as drivers flush them */
+static void netdev_flush_flow_rules(struct net_device *dev)
+{
+	struct netdev_flow_rule *r, *tmp;
+
+	list_for_each_entry_safe(r, tmp, &dev->flow_rules, list) {
+		list_del(&r->list);
+		free(r);
+	}
+	dev->nr_flow_rules = 0;
+}
+
+int netdev_set_features(struct net_device *dev, uint64_t valid, uint64_t wanted)
+{
+	int ret = 0;
+
+	netdev_lock(dev);
+	if (valid & ~dev->hw_features) {
+		valid &= dev->hw_features;
+		ret = 1; /* ETHTOOL_F_UNSUPPORTED */
+	}
+	dev->wanted_features = (dev->wanted_features & ~valid) | (wanted & valid);
+	if ((dev->features & DEVMEM_NETIF_F_NTUPLE) &&
+	    !(dev->wanted_features & DEVMEM_NETIF_F_NTUPLE))
+		netdev_flush_flow_rules(dev);
+	dev->features = dev->wanted_features;
+	netdev_unlock(dev);
+	return ret;
+}
+
+/* dev->lock held: the table of @context, or NULL with -ENOENT said */
+static uint32_t *netdev_rss_table(struct net_device *dev, uint32_t context)
+{
+	if (!context)
+		return dev->rss_indir;
+	if (context > DEVMEM_RSS_MAX_CONTEXTS || !dev->rss_ctx[context]) {
+		devmem_err(-ENOENT, "%s: no RSS context %u", dev->name, context);
+		return NULL;
+	}
+	return dev->rss_ctx[context];
+}
+
+/* dev->lock held: every entry names a real rx queue */
+static int netdev_rss_check(struct net_device *dev, const uint32_t *indir)
+{
+	for (unsigned int i = 0; i < DEVMEM_RSS_INDIR_SIZE; i++) {
+		if (indir[i] >= dev->real_num_rx_queues)
+			return devmem_err(
+				-EINVAL,
+				"%s: indirection table entry %u is rx queue %u (device has %u)",
+				dev->name, i, indir[i], dev->real_num_rx_queues);
+	}
+	return 0;
+}
+
+int netdev_rss_get(struct net_device *dev, uint32_t context, uint32_t *indir)
+{
+	uint32_t *table;
+	int err = 0;
+
+	netdev_lock(dev);
+	table = netdev_rss_table(dev, context);
+	if (table)
+		memcpy(indir, table, sizeof(dev->rss_indir));
+	else
+		err = -ENOENT;
+	netdev_unlock(dev);
+	return err;
+}
+
+int netdev_rss_set(struct net_device *dev, uint32_t context, const uint32_t *indir)
+{
+	uint32_t *table;
+	int err = 0;
+
+	netdev_lock(dev);
+	table = netdev_rss_table(dev, context);
+	if (!table) {
+		err = -ENOENT;
+	} else if (!indir) {
+		if (context)
+			err = devmem_err(-EINVAL, "%s: no table for RSS context %u", dev->name,
+					 context);
+		else
+			netdev_rss_fill_equal(dev, dev->real_num_rx_queues);
+	} else {
+		err = netdev_rss_check(dev, indir);
+		if (!err)
+			memcpy(table, indir, sizeof(dev->rss_indir));
+	}
+	netdev_unlock(dev);
+	return err;
+}
+
+int netdev_rss_context_create(struct net_device *dev, const uint32_t *indir, uint32_t *context)
+{
+	uint32_t *table = malloc(sizeof(dev->rss_indir));
+	int err = 0;
+
+	if (!table)
+		return devmem_err(-ENOMEM, "%s: out of memory", dev->name);
+	netdev_lock(dev);
+	if (indir) {
+		err = netdev_rss_check(dev, indir);
+		if (err)
+			goto err_unlock;
+		memcpy(table, indir, sizeof(dev->rss_indir));
+	} else {
+		rss_fill_equal(table, dev->real_num_rx_queues);
+	}
+	for (uint32_t c = 1; c <= DEVMEM_RSS_MAX_CONTEXTS; c++) {
+		if (!dev->rss_ctx[c]) {
+			dev->rss_ctx[c] = table;
+			*context = c;
+			netdev_unlock(dev);
+			return 0;
+		}
+	}
+	err = devmem_err(-EBUSY, "%s: %d RSS contexts already", dev->name, DEVMEM_RSS_MAX_CONTEXTS);
+err_unlock:
+	netdev_unlock(dev);
+	free(table);
+	return err;
+}
+
+int netdev_rss_context_delete(struct net_device *dev, uint32_t context)
+{
+	struct netdev_flow_rule *r;
+	uint32_t *table = NULL;
+	int err = 0;
+
+	netdev_lock(dev);
+	if (!context || !netdev_rss_table(dev, context)) {
+		err = devmem_err(-ENOENT, "%s: no RSS context %u", dev->name, context);
+		goto out;
+	}
+	list_for_each_entry(r, &dev->flow_rules, list) {
+		if (r->rule.rss_context == context) {
+			err = devmem_err(-EBUSY, "%s: flow rule %u targets RSS context %u",
+					 dev->name, r->loc, context);
+			goto out;
+		}
+	}
+	table = dev->rss_ctx[context];
+	dev->rss_ctx[context] = NULL;
+out:
+	netdev_unlock(dev);
+	free(table);
+	return err;
+}
+
 /* ---- steering ---- */
 
 static bool addr_matches(const uint8_t *rule, const uint8_t *key, size_t len)
@@ -834,6 +1135,7 @@ static bool flow_rule_matches(const struct devmem_flow_rule *rule,
 {
 	size_t len;
 
+	/* the keys are TCP flows: udp4 and udp6 rules never match them */
 	if (rule->flow_type == TCP_V4_FLOW && key->family == AF_INET)
 		len = 4;
 	else if (rule->flow_type == TCP_V6_FLOW && key->family == AF_INET6)
@@ -856,7 +1158,11 @@ unsigned int netdev_steer_flow(struct net_device *dev, const struct netdev_flow_
 	queue = dev->rss_indir[hash % DEVMEM_RSS_INDIR_SIZE];
 	list_for_each_entry(r, &dev->flow_rules, list) {
 		if (flow_rule_matches(&r->rule, key)) {
-			queue = r->rule.queue;
+			if (r->rule.rss_context)
+				queue = dev->rss_ctx[r->rule.rss_context]
+						    [hash % DEVMEM_RSS_INDIR_SIZE];
+			else
+				queue = r->rule.queue;
 			break;
 		}
 	}

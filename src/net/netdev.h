@@ -128,6 +128,8 @@ struct net_device_config {
 	 * queue refuses the bind as one of this process's would.
 	 */
 	const char *rxq_claim_domain;
+	/* ring sizes (ethtool -g); 0: the driver has none (EOPNOTSUPP) */
+	uint32_t rx_pending, rx_max_pending, tx_pending, tx_max_pending;
 	size_t priv_size; /* bytes of driver data at netdev_priv() */
 	/* called by the last netdev_put(), before the driver data is freed; may be NULL */
 	void (*priv_destructor)(struct net_device *dev);
@@ -160,8 +162,12 @@ struct net_device {
 	uint32_t hds_thresh, hds_thresh_max;
 	bool xdp_prog; /* an XDP program is attached */
 	uint32_t rss_indir[DEVMEM_RSS_INDIR_SIZE]; /* equal over all rx queues at creation */
+	/* RSS contexts by id (1 ..); NULL where there is none */
+	uint32_t *rss_ctx[DEVMEM_RSS_MAX_CONTEXTS + 1];
 	struct list_head flow_rules; /* struct netdev_flow_rule, by loc */
 	unsigned int nr_flow_rules;
+	uint64_t hw_features, wanted_features, features; /* netdev_features_t bits */
+	uint32_t rx_pending, rx_max_pending, tx_pending, tx_max_pending;
 
 	long refcnt; /* atomic */
 	struct list_head list; /* in the registry; protected by the registry lock */
@@ -309,6 +315,18 @@ int netdev_set_xsk_pool(struct net_device *dev, uint32_t rxq_idx, bool attached)
  * counts, for 0, or when a queue that would go away has a memory provider.
  */
 int netdev_set_channels(struct net_device *dev, unsigned int rx, unsigned int tx);
+/* Insert at @loc or where the device chooses (devmem_flow_rule_insert()). */
+int netdev_flow_rule_insert(struct net_device *dev, const struct devmem_flow_rule *rule,
+			    uint32_t loc, uint32_t *out);
+void netdev_get_channels(struct net_device *dev, struct devmem_channels *ch);
+int netdev_get_ringparam(struct net_device *dev, struct devmem_ringparam *rp);
+int netdev_set_ringparam(struct net_device *dev, uint32_t rx, uint32_t tx);
+void netdev_get_features(struct net_device *dev, uint64_t *hw, uint64_t *wanted, uint64_t *active);
+int netdev_set_features(struct net_device *dev, uint64_t valid, uint64_t wanted);
+int netdev_rss_get(struct net_device *dev, uint32_t context, uint32_t *indir);
+int netdev_rss_set(struct net_device *dev, uint32_t context, const uint32_t *indir);
+int netdev_rss_context_create(struct net_device *dev, const uint32_t *indir, uint32_t *context);
+int netdev_rss_context_delete(struct net_device *dev, uint32_t context);
 
 /*
  * The rx queue for a TCP flow: the first flow rule that matches (by

@@ -1236,6 +1236,18 @@ PL_EXPORT pid_t fork(void)
 	return pl_real.fork();
 }
 
+/*
+ * A shell (dash) starts simple commands with vfork(); the ethtool server
+ * must be listening before, and a function that calls vfork() cannot
+ * return into the child. vfork() may be fork(), as POSIX allows.
+ */
+PL_EXPORT pid_t vfork(void)
+{
+	pl_ready();
+	pl_ethtool_server_start();
+	return pl_real.fork();
+}
+
 PL_EXPORT int system(const char *cmd)
 {
 	static int (*real)(const char *);

@@ -1,9 +1,10 @@
 #!/bin/sh
 # `meson install` into a temporary DESTDIR, then use the result the way a
 # user does: only through pkg-config.
-#   install.sh BUILD_DIR SOURCE_DIR VERSION PREFIX LIBDIR INCLUDEDIR BINDIR MANDIR SANITIZE
+#   install.sh BUILD_DIR SOURCE_DIR VERSION PREFIX LIBDIR INCLUDEDIR BINDIR MANDIR SANITIZE LIBEXECDIR
 # Checks that exactly the libraries, public headers, libdevmem.pc, the devmem
-# command and the man pages are installed; that every installed header
+# command, the ethtool and sudo stand-ins of devmem run and the man pages
+# are installed; that every installed header
 # compiles on its own (no private include); that the examples build out of
 # the tree with `pkg-config --cflags --libs libdevmem` against the shared
 # library and, with --static, against the static one; and that the built
@@ -19,6 +20,7 @@ includedir=$6
 bindir=$7
 mandir=$8
 sanitize=$9
+libexecdir=${10}
 
 skip() {
 	echo "SKIP: $*"
@@ -47,6 +49,7 @@ lib=$dest$(abs "$libdir")
 inc=$dest$(abs "$includedir")
 bin=$dest$(abs "$bindir")
 man=$dest$(abs "$mandir")
+libexec=$dest$(abs "$libexecdir")
 
 meson install -C "$build" --no-rebuild --destdir "$dest" >"$tmp/install.log" 2>&1 ||
 	{ cat "$tmp/install.log"; fail "meson install failed"; }
@@ -60,6 +63,8 @@ meson install -C "$build" --no-rebuild --destdir "$dest" >"$tmp/install.log" 2>&
 	echo "$lib/libdevmem.so.$version"
 	echo "$lib/pkgconfig/libdevmem.pc"
 	echo "$bin/devmem"
+	echo "$libexec/libdevmem/bin/ethtool"
+	echo "$libexec/libdevmem/bin/sudo"
 	echo "$man/man1/devmem.1"
 	echo "$man/man7/libdevmem.7"
 	for h in "$src"/include/devmem/*.h; do
