@@ -47,7 +47,9 @@
 
 #include <devmem/uapi.h>
 
+#ifndef BUF_SIZE
 #define BUF_SIZE (251 * 4096) /* a whole number of pattern periods and pages */
+#endif
 #define CHUNK 65536
 #define EXIT_SKIP 77
 
@@ -446,7 +448,8 @@ static void sender(const char *ifname, int ifindex, uint16_t port, uint64_t tota
 static uint64_t receive(int fd, const struct buf *b, uint32_t id)
 {
 	static char control[CMSG_SPACE(sizeof(struct dmabuf_cmsg)) * 128];
-	char linear[4096];
+	/* the iovec's length bounds the bytes of one call (dma-buf fragments are not copied) */
+	static char linear[128 * 65536];
 	uint64_t got = 0;
 
 	for (;;) {
@@ -562,6 +565,7 @@ int main(int argc, char **argv)
 	nic_setup(&nl, ifname, ifindex, rxq, port);
 	id = bind_dmabuf(&nl, nl_family(&nl, "netdev"), ifindex, b.fd, rxq);
 	printf("bound rx queue %d of %s: dmabuf id %u\n", rxq, ifname, id);
+	fflush(stdout);
 
 	l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (l < 0)

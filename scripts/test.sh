@@ -39,7 +39,7 @@ setup build-asan -Dbench=false -Db_sanitize=address,undefined -Db_lundef=false
 run build-asan "unit and stress tests under ASan+UBSan" --timeout-multiplier 3
 
 setup build-tsan -Dbench=false -Db_sanitize=thread -Db_lundef=false
-run build-tsan "unit and stress tests under TSan" --suite unit --suite stress --timeout-multiplier 4
+run build-tsan "unit, stress and preload tests under TSan" --suite unit --suite stress --suite preload --timeout-multiplier 4
 
 # make bench's release build (-O3 warns where -O2 does not): it must compile
 echo "== the release build of make bench"

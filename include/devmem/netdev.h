@@ -27,6 +27,20 @@
  * child frees only the child's copy of the handle: the bindings stay bound,
  * and the parent's close unbinds them. A child forked before the process
  * used the network may use it as its own.
+ *
+ * Processes: on the kernel an rx queue has one memory provider for the
+ * whole machine (its network namespace), so a second program's bind-rx of
+ * a bound queue fails. A software NIC is its process's own, and by default
+ * two processes may each bind queue 1 of their shadow of lo. A shared
+ * software NIC (devmem_swnic_set_shared(), DEVMEM_SWNIC_SHARED, the shared
+ * option of devmem_swnic_create(); <devmem/swnic.h>) gives the kernel's
+ * answer: each queue it binds is claimed for the network namespace, a
+ * bind-rx of a queue another process's shared NIC has bound fails with
+ * -EEXIST and the kernel's "designated queue already memory provider
+ * bound", followed by "(by process PID)", and the queue is free again once
+ * that process unbinds, closes the handle, or ends in any way (SIGKILL
+ * too). Only the providers are shared; the settings below stay each
+ * process's own.
  */
 #ifndef DEVMEM_NETDEV_H
 #define DEVMEM_NETDEV_H
@@ -183,7 +197,8 @@ struct devmem_bind_opts {
  *     multiple of the rx page size);
  *  6. each queue, in ascending order: -EINVAL (header split off or
  *     threshold not 0), -EEXIST (XDP program attached, queue already has a
- *     provider), -EBUSY (AF_XDP pool on the queue), -EOPNOTSUPP (the
+ *     provider: on a shared software NIC, another process's too, whose pid
+ *     the message names), -EBUSY (AF_XDP pool on the queue), -EOPNOTSUPP (the
  *     driver cannot use the rx page size), -ENODATA (no page pool of the
  *     restarted queue took the buffer).
  * Also -ENOMEM. A failed bind leaves nothing bound, mapped or allocated, and

@@ -25,6 +25,22 @@
  * A software NIC belongs to the process that created it (its queue threads
  * do not exist in a forked child): in a child forked after the process first
  * used the network, the calls below fail with -EIO (devmem/netdev.h).
+ *
+ * Shared rx queues. Each process that shadows an interface has a software
+ * NIC of its own, so by default two processes can bind the same rx queue
+ * of lo at once, where a kernel NIC would refuse the second (one memory
+ * provider per queue). A shared software NIC claims each queue it binds for
+ * the whole network namespace, as the kernel's queue is: a bind-rx of a
+ * queue that another process's shared software NIC has bound fails with
+ * -EEXIST and the kernel's reason, naming that process's pid. The claim goes
+ * when the queue loses its provider: unbind, closing the control handle,
+ * destroying the NIC, or the process ending in any way (SIGKILL too; the
+ * kernel closes it). A forked child neither holds nor releases the parent's
+ * claims. Only providers are shared: header split, RSS, flow rules,
+ * channels, XDP and AF_XDP states stay each process's own. Off unless asked
+ * for (devmem_swnic_set_shared(), DEVMEM_SWNIC_SHARED, or opts.shared), so
+ * that independent programs (and the test suite, whose programs bind lo's
+ * queues in parallel) keep their own queues.
  */
 #ifndef DEVMEM_SWNIC_H
 #define DEVMEM_SWNIC_H
@@ -44,6 +60,17 @@ enum devmem_swnic_rx_mode {
 	DEVMEM_SWNIC_RX_BUNDLE, /* many buffers per completion (kernel 6.10+; -EOPNOTSUPP) */
 };
 
+/* Whether a software NIC's rx queues are claimed machine-wide (see the top). */
+enum devmem_swnic_shared {
+	/* devmem_swnic_set_shared() if called, else the DEVMEM_SWNIC_SHARED variable */
+	DEVMEM_SWNIC_SHARED_DEFAULT,
+	DEVMEM_SWNIC_SHARED_ON,
+	DEVMEM_SWNIC_SHARED_OFF,
+};
+
+/* Longest shared domain name (letters, digits, '.', '_', '-'). */
+#define DEVMEM_SWNIC_DOMAIN_MAX 64
+
 #define DEVMEM_SWNIC_DEFAULT_QUEUES 4
 #define DEVMEM_SWNIC_DEFAULT_POOL_SIZE 4096 /* data page pool ring entries */
 #define DEVMEM_SWNIC_DEFAULT_RING_ENTRIES 4096 /* provided buffers per rx queue */
@@ -57,6 +84,13 @@ struct devmem_swnic_opts {
 	uint32_t ring_entries; /* provided buffers per queue: a power of two, 1 .. 32768 */
 	uint32_t rx_mode; /* enum devmem_swnic_rx_mode */
 	uint32_t host_buf_size; /* host-page buffers of an unbound queue: 0 = PAGE_SIZE */
+	uint32_t shared; /* enum devmem_swnic_shared */
+	/*
+	 * SHARED_ON only: the domain the claims are made in; NULL or "" for
+	 * the network namespace's one. Processes see each other's claims
+	 * only within one domain.
+	 */
+	const char *shared_domain;
 };
 
 /*
@@ -74,6 +108,24 @@ int devmem_swnic_create(const char *ifname, const struct devmem_swnic_opts *opts
  * (their handles keep them until closed). -ENODEV when there is none.
  */
 int devmem_swnic_destroy(int ifindex);
+
+/*
+ * Whether the software NICs this process creates from now on, with
+ * DEVMEM_SWNIC_SHARED_DEFAULT in their options (as the ones a control handle
+ * creates when it names an interface), are shared, and in which @domain
+ * (NULL or "": the network namespace's; ignored when not @shared). NICs
+ * that exist keep what they were created with. Overrides the environment.
+ * Returns 0, or -EINVAL for a domain longer than DEVMEM_SWNIC_DOMAIN_MAX or
+ * with other bytes than letters, digits, '.', '_' and '-'. Any thread.
+ *
+ * Without a call, the environment decides, read once at the first software
+ * NIC: DEVMEM_SWNIC_SHARED unset, empty or "0" is off, "1" is on in the
+ * network namespace's domain, anything else is on in the domain it names
+ * (a bad name makes devmem_swnic_create() fail with -EINVAL, and a
+ * control-handle call that would shadow an interface with -ENODEV, each
+ * with a devmem_last_error() that names the variable).
+ */
+int devmem_swnic_set_shared(bool shared, const char *domain);
 
 /* What one rx queue has done (devmem_swnic_rxq_stats). */
 struct devmem_swnic_rxq_stats {

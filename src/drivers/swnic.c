@@ -58,6 +58,7 @@
 #include "lib/debug.h"
 #include "lib/error.h"
 #include "lib/list.h"
+#include "net/claim.h"
 #include "net/devmem.h"
 #include "net/netdev.h"
 #include "net/owner.h"
@@ -1187,6 +1188,84 @@ static void swnic_destructor(struct net_device *dev)
 	free(nic);
 }
 
+_Static_assert(DEVMEM_SWNIC_DOMAIN_MAX == NETDEV_CLAIM_DOMAIN_MAX, "one limit for domains");
+
+/*
+ * The process's choice for NICs created with DEVMEM_SWNIC_SHARED_DEFAULT:
+ * devmem_swnic_set_shared(), else the environment, read once. Control
+ * path only; protected by swnic_shared_lock.
+ */
+static pthread_mutex_t swnic_shared_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool swnic_shared_known;
+static bool swnic_shared;
+static char swnic_shared_domain[DEVMEM_SWNIC_DOMAIN_MAX + 1];
+static char swnic_shared_env_bad[160]; /* why the variable was refused; "" when it was not */
+
+/* swnic_shared_lock held */
+static void swnic_shared_read_env(void)
+{
+	const char *v = getenv("DEVMEM_SWNIC_SHARED");
+
+	swnic_shared_known = true;
+	if (!v || !*v || !strcmp(v, "0"))
+		return;
+	if (!strcmp(v, "1")) {
+		swnic_shared = true;
+		return;
+	}
+	if (netdev_claim_domain_check(v)) {
+		snprintf(swnic_shared_env_bad, sizeof(swnic_shared_env_bad),
+			 "DEVMEM_SWNIC_SHARED: %s", devmem_last_error());
+		return;
+	}
+	swnic_shared = true;
+	snprintf(swnic_shared_domain, sizeof(swnic_shared_domain), "%s", v);
+}
+
+int devmem_swnic_set_shared(bool shared, const char *domain)
+{
+	if (shared && domain && netdev_claim_domain_check(domain))
+		return -EINVAL;
+	pthread_mutex_lock(&swnic_shared_lock);
+	swnic_shared_known = true;
+	swnic_shared = shared;
+	swnic_shared_env_bad[0] = '\0';
+	snprintf(swnic_shared_domain, sizeof(swnic_shared_domain), "%s",
+		 shared && domain ? domain : "");
+	pthread_mutex_unlock(&swnic_shared_lock);
+	return 0;
+}
+
+/*
+ * The claim domain of a NIC created with @opts into @domain (a
+ * DEVMEM_SWNIC_DOMAIN_MAX + 1 buffer): 1 when shared, 0 when not, or
+ * -EINVAL when the environment asked for it with a bad domain.
+ */
+static int swnic_shared_resolve(const struct devmem_swnic_opts *opts, char *domain)
+{
+	int ret;
+
+	domain[0] = '\0';
+	if (opts->shared == DEVMEM_SWNIC_SHARED_OFF)
+		return 0;
+	if (opts->shared == DEVMEM_SWNIC_SHARED_ON) {
+		if (opts->shared_domain)
+			snprintf(domain, DEVMEM_SWNIC_DOMAIN_MAX + 1, "%s", opts->shared_domain);
+		return 1;
+	}
+	pthread_mutex_lock(&swnic_shared_lock);
+	if (!swnic_shared_known)
+		swnic_shared_read_env();
+	if (swnic_shared_env_bad[0]) {
+		ret = devmem_err(-EINVAL, "swnic: %s", swnic_shared_env_bad);
+	} else {
+		ret = swnic_shared;
+		memcpy(domain, swnic_shared_domain, sizeof(swnic_shared_domain));
+	}
+	pthread_mutex_unlock(&swnic_shared_lock);
+	return ret;
+}
+
 static int swnic_check_opts(const struct devmem_swnic_opts *in, struct devmem_swnic_opts *out)
 {
 	*out = (struct devmem_swnic_opts){ .sz = sizeof(*out) };
@@ -1225,6 +1304,12 @@ static int swnic_check_opts(const struct devmem_swnic_opts *in, struct devmem_sw
 		return devmem_err(-EINVAL,
 				  "swnic: host buffer size %u: a power of two from %lu to %lu",
 				  out->host_buf_size, PAGE_SIZE, PAGE_SIZE << PP_MAX_ORDER);
+	if (out->shared > DEVMEM_SWNIC_SHARED_OFF)
+		return devmem_err(-EINVAL, "swnic: unknown shared setting %u", out->shared);
+	if (out->shared_domain && out->shared != DEVMEM_SWNIC_SHARED_ON)
+		return devmem_err(-EINVAL, "swnic: a shared domain without shared on");
+	if (out->shared_domain && netdev_claim_domain_check(out->shared_domain))
+		return -EINVAL;
 	return 0;
 }
 
@@ -1292,16 +1377,23 @@ static int swnic_open_queues(struct swnic *nic)
 static int swnic_create(const char *ifname, int ifindex, const struct devmem_swnic_opts *opts,
 			struct net_device **out)
 {
+	char domain[DEVMEM_SWNIC_DOMAIN_MAX + 1];
 	struct net_device_config cfg = { 0 };
 	char dma_name[32];
 	struct swnic *nic;
-	int err;
+	int shared, err;
 
+	shared = swnic_shared_resolve(opts, domain);
+	if (shared < 0)
+		return shared;
 	nic = calloc(1, sizeof(*nic));
 	if (!nic)
 		return -ENOMEM;
 	net_owner_claim(); /* its queue threads will not exist in a forked child */
 	nic->opts = *opts;
+	/* the caller's string is copied into the device: keep no pointer to it */
+	nic->opts.shared = shared ? DEVMEM_SWNIC_SHARED_ON : DEVMEM_SWNIC_SHARED_OFF;
+	nic->opts.shared_domain = NULL;
 	pthread_mutex_init(&nic->lock, NULL);
 	nic->host_order = (unsigned int)__builtin_ctz(opts->host_buf_size / PAGE_SIZE);
 	if (opts->rx_mode == DEVMEM_SWNIC_RX_BUNDLE) {
@@ -1328,6 +1420,7 @@ static int swnic_create(const char *ifname, int ifindex, const struct devmem_swn
 	cfg.sock_ops = &swnic_sock_ops;
 	cfg.netmem_tx = true;
 	cfg.hds_thresh_max = 0; /* the kernel stack has no headers for us to split */
+	cfg.rxq_claim_domain = shared ? domain : NULL;
 	/* an rx queue's ring is its provided buffers; tx sends go through the same size */
 	cfg.rx_pending = cfg.tx_pending = nic->opts.ring_entries;
 	cfg.rx_max_pending = cfg.tx_max_pending = 32768;

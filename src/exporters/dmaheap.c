@@ -28,7 +28,7 @@
 #define DMA_HEAP_FD_FLAGS (O_RDWR | O_CLOEXEC)
 #define DMA_HEAP_HEAP_FLAGS 0ULL
 
-static int dma_heap_check(const char *heap, size_t len, uint32_t fd_flags, uint64_t heap_flags)
+int dma_heap_check(const char *heap, size_t len, uint32_t fd_flags, uint64_t heap_flags)
 {
 	if (!heap || !heap[0] || strchr(heap, '/') || strlen(heap) > 64)
 		return devmem_err(-EINVAL, "dma-heap: '%s' is not a heap name",

@@ -49,8 +49,13 @@ static long udmabuf_param(const char *name, long def)
 	return val;
 }
 
+long udmabuf_list_limit(void)
+{
+	return udmabuf_param("list_limit", UDMABUF_LIST_LIMIT);
+}
+
 /* The ranges: page aligned, not empty in total, within size_limit_mb. */
-static int udmabuf_check_ranges(const struct udmabuf_create_item *items, uint32_t count)
+int udmabuf_check_ranges(const struct udmabuf_create_item *items, uint32_t count)
 {
 	uint64_t pglimit = (uint64_t)udmabuf_param("size_limit_mb", UDMABUF_SIZE_LIMIT_MB)
 			   << (20 - PAGE_SHIFT);
@@ -78,7 +83,7 @@ static int udmabuf_check_ranges(const struct udmabuf_create_item *items, uint32_
 }
 
 /* The memfd: an open shmem file, sealed against shrinking, not against writing. */
-static int udmabuf_check_memfd(int memfd)
+int udmabuf_check_memfd(int memfd)
 {
 	int seals;
 
@@ -180,7 +185,7 @@ int devmem_udmabuf_create_list(const struct udmabuf_create_item *items, uint32_t
 			       uint32_t flags, struct dma_buf **out)
 {
 	struct udmabuf_create_list *head;
-	long list_limit = udmabuf_param("list_limit", UDMABUF_LIST_LIMIT);
+	long list_limit = udmabuf_list_limit();
 	int ret;
 
 	if (!out)

@@ -16,6 +16,7 @@
 #include "lib/compiler.h"
 #include "lib/debug.h"
 #include "lib/error.h"
+#include "net/claim.h"
 #include "net/netdev.h"
 
 #define NETDEV_MAX_QUEUES 1024
@@ -52,6 +53,8 @@ static int netdev_check_config(const struct net_device_config *cfg)
 				  cfg->num_tx_queues, NETDEV_MAX_QUEUES);
 	if (!cfg->dev)
 		return devmem_err(-EINVAL, "netdev %s: no DMA device", cfg->name);
+	if (cfg->rxq_claim_domain && netdev_claim_domain_check(cfg->rxq_claim_domain))
+		return -EINVAL;
 	return 0;
 }
 
@@ -97,6 +100,11 @@ int alloc_netdev(const struct net_device_config *cfg, struct net_device **out)
 		if (!dev->priv)
 			goto err_free_tx;
 	}
+	if (cfg->rxq_claim_domain) {
+		dev->rxq_claim_domain = strdup(cfg->rxq_claim_domain);
+		if (!dev->rxq_claim_domain)
+			goto err_free_priv;
+	}
 
 	strcpy(dev->name, cfg->name);
 	dev->ifindex = cfg->ifindex;
@@ -139,6 +147,8 @@ int alloc_netdev(const struct net_device_config *cfg, struct net_device **out)
 	*out = dev;
 	return 0;
 
+err_free_priv:
+	free(dev->priv);
 err_free_tx:
 	free(dev->_tx);
 err_free_rx:
@@ -161,6 +171,9 @@ static void netdev_free(struct net_device *dev)
 		free(dev->rss_ctx[i]);
 	pthread_mutex_destroy(&dev->lock);
 	device_put(dev->dev);
+	for (unsigned int i = 0; i < dev->num_rx_queues; i++)
+		DEVMEM_BUG_ON(dev->_rx[i].claim);
+	free(dev->rxq_claim_domain);
 	free(dev->priv);
 	free(dev->_tx);
 	free(dev->_rx);
@@ -237,6 +250,26 @@ out:
 	return err;
 }
 
+/*
+ * On a device that claims its queues, a provider is claimed machine-wide
+ * before it is installed (dev->lock held): -EEXIST when another process's
+ * provider has the queue.
+ */
+static int netdev_rxq_claim_get(struct net_device *dev, struct netdev_rx_queue *rxq)
+{
+	if (!dev->rxq_claim_domain)
+		return 0;
+	DEVMEM_BUG_ON(rxq->claim);
+	return netdev_rxq_claim(dev->rxq_claim_domain, dev->ifindex, rxq->index, &rxq->claim);
+}
+
+/* The queue has no provider any more: let every process have it (dev->lock held). */
+static void netdev_rxq_claim_put(struct netdev_rx_queue *rxq)
+{
+	netdev_rxq_unclaim(rxq->claim);
+	rxq->claim = NULL;
+}
+
 void unregister_netdev(struct net_device *dev)
 {
 	bool registered;
@@ -264,6 +297,7 @@ void unregister_netdev(struct net_device *dev)
 		if (ops && ops->uninstall)
 			ops->uninstall(rxq->mp_params.mp_priv, rxq);
 		rxq->mp_params = (struct pp_memory_provider_params){ 0 };
+		netdev_rxq_claim_put(rxq);
 	}
 	netdev_unlock(dev);
 	netdev_put(dev);
@@ -494,15 +528,27 @@ int net_mp_open_rxq(struct net_device *dev, unsigned int rxq_idx,
 		return devmem_err(-EEXIST,
 				  "rx queue %u: designated queue already memory provider bound",
 				  rxq_idx);
-	if (rxq->xsk_pool)
-		return devmem_err(-EBUSY, "rx queue %u: designated queue already in use by AF_XDP",
-				  rxq_idx);
+	/* the same check, for a provider another process installed */
+	err = netdev_rxq_claim_get(dev, rxq);
+	if (err)
+		return err;
+	if (rxq->xsk_pool) {
+		err = devmem_err(-EBUSY, "rx queue %u: designated queue already in use by AF_XDP",
+				 rxq_idx);
+		goto err_unclaim;
+	}
 
 	/* the new pools take the provider from the queue as they are created */
 	rxq->mp_params = *params;
 	err = netdev_rx_queue_restart(dev, rxq_idx);
-	if (err)
+	if (err) {
 		rxq->mp_params = (struct pp_memory_provider_params){ 0 };
+		goto err_unclaim;
+	}
+	return 0;
+
+err_unclaim:
+	netdev_rxq_claim_put(rxq);
 	return err;
 }
 
@@ -527,12 +573,16 @@ int net_mp_close_rxq(struct net_device *dev, unsigned int rxq_idx,
 				  rxq_idx);
 
 	rxq->mp_params = (struct pp_memory_provider_params){ 0 };
-	if (dev->reg_state == NETREG_UNREGISTERED)
-		return 0;
-	err = netdev_rx_queue_restart(dev, rxq_idx);
-	if (err)
-		rxq->mp_params = *params;
-	return err;
+	if (dev->reg_state != NETREG_UNREGISTERED) {
+		err = netdev_rx_queue_restart(dev, rxq_idx);
+		if (err) {
+			/* still serving from the provider: still claimed */
+			rxq->mp_params = *params;
+			return err;
+		}
+	}
+	netdev_rxq_claim_put(rxq);
+	return 0;
 }
 
 /* ---- ethtool settings ---- */

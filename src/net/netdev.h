@@ -46,6 +46,11 @@ struct netdev_rx_queue {
 	/* the memory provider pools of this queue take; protected by dev->lock */
 	struct pp_memory_provider_params mp_params;
 	bool xsk_pool; /* an AF_XDP pool is attached; protected by dev->lock */
+	/*
+	 * held while mp_params has a provider, on a device that claims its
+	 * queues machine-wide (net/claim.h); protected by dev->lock
+	 */
+	struct netdev_rxq_claim *claim;
 };
 
 /* A tx queue. */
@@ -115,6 +120,14 @@ struct net_device_config {
 	/* the driver reads sockets steered to its rx queues (net/sock.h); NULL: it does not */
 	const struct netdev_sock_ops *sock_ops;
 	uint32_t hds_thresh_max; /* largest header-split threshold */
+	/*
+	 * NULL: the rx queues are this process's alone (a test device). Else
+	 * a queue's memory provider is claimed for the whole network
+	 * namespace in this domain ("": the namespace's own; net/claim.h),
+	 * so a provider another process installed on the same ifindex and
+	 * queue refuses the bind as one of this process's would.
+	 */
+	const char *rxq_claim_domain;
 	/* ring sizes (ethtool -g); 0: the driver has none (EOPNOTSUPP) */
 	uint32_t rx_pending, rx_max_pending, tx_pending, tx_max_pending;
 	size_t priv_size; /* bytes of driver data at netdev_priv() */
@@ -135,6 +148,7 @@ struct net_device {
 	const struct netdev_queue_mgmt_ops *queue_mgmt_ops; /* immutable */
 	const struct netdev_sock_ops *sock_ops; /* immutable */
 	bool netmem_tx; /* immutable */
+	char *rxq_claim_domain; /* immutable: the config's, copied; NULL when not claimed */
 	unsigned int num_rx_queues, num_tx_queues; /* allocated; immutable */
 	struct netdev_rx_queue *_rx; /* num_rx_queues entries */
 	struct netdev_queue *_tx; /* num_tx_queues entries */
@@ -264,17 +278,20 @@ int netdev_rx_queue_restart(struct net_device *dev, unsigned int rxq_idx);
  * held), after the kernel's checks, each a message naming the queue:
  * -ERANGE (index beyond the real rx queues), -EINVAL (header split not
  * enabled, threshold not 0), -EEXIST (XDP program, provider already
- * installed), -EBUSY (AF_XDP pool), -EOPNOTSUPP (no queue management ops),
- * or the restart's error, after which the queue is as before.
+ * installed: by this process, or by another on a device that claims its
+ * queues, whose pid the message names), -EBUSY (AF_XDP pool), -EOPNOTSUPP
+ * (no queue management ops), or the restart's error, after which the queue
+ * is as before (and its claim dropped).
  */
 int net_mp_open_rxq(struct net_device *dev, unsigned int rxq_idx,
 		    const struct pp_memory_provider_params *params);
 
 /*
  * Clear queue @rxq_idx's provider (must be @params' one) and restart it on
- * host pages (dev->lock held). If the restart fails the provider stays
- * installed and the error is returned. Nothing to restart once the device
- * is unregistered: the provider is just cleared.
+ * host pages (dev->lock held), then drop the queue's claim. If the restart
+ * fails the provider stays installed, and claimed, and the error is
+ * returned. Nothing to restart once the device is unregistered: the
+ * provider is just cleared.
  */
 int net_mp_close_rxq(struct net_device *dev, unsigned int rxq_idx,
 		     const struct pp_memory_provider_params *params);

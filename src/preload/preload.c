@@ -1362,5 +1362,12 @@ __attribute__((constructor)) static void pl_init(void)
 	pl_debugging = pl_env_on("DEVMEM_DEBUG");
 	if (ifaces && *ifaces)
 		pl_parse_ifaces(ifaces);
+	/*
+	 * A kernel NIC's rx queue has one memory provider for every process:
+	 * the software NICs the shim makes claim theirs machine-wide, unless
+	 * DEVMEM_SWNIC_SHARED says otherwise (the library reads it then).
+	 */
+	if (!getenv("DEVMEM_SWNIC_SHARED"))
+		devmem_swnic_set_shared(true, NULL);
 	pl_ethtool_init();
 }

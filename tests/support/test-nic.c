@@ -242,6 +242,7 @@ int test_nic_create(const struct test_nic_opts *opts, struct test_nic **out)
 	else
 		cfg.queue_mgmt_ops = &tnic_queue_mgmt_ops;
 	cfg.netmem_tx = opts->netmem_tx;
+	cfg.rxq_claim_domain = opts->rxq_claim_domain;
 	cfg.hds_thresh_max = opts->hds_thresh_max ? opts->hds_thresh_max : TNIC_DEFAULT_HDS_MAX;
 	cfg.priv_size = sizeof(nic);
 	err = alloc_netdev(&cfg, &nic->netdev);

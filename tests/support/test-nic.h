@@ -36,6 +36,7 @@ struct test_nic_opts {
 	uint32_t hds_thresh_max; /* 0: 1024 */
 	unsigned int pool_size; /* ring size of the data pools; 0: 256 */
 	pthread_t owner; /* owner of the queues' pools; 0: the creating thread */
+	const char *rxq_claim_domain; /* claim providers machine-wide (net/claim.h); NULL: no */
 };
 
 /*
