@@ -1184,6 +1184,10 @@ Test(pl_ethtool, ethtool_line_is_traced_with_its_exit_code_and_rule)
 		     0);
 	cr_assert_str_eq(out, "devmem: ethtool -N lo flow-type tcp4 dst-port 9 queue 1 = 0 "
 			      "(rule 1023)\n");
+	/* a line ethtool refuses is traced too (xargs runs it once with no rule to delete) */
+	cr_assert_eq(
+		run("DEVMEM_RUN_TRACE=1 ethtool -N lo delete 2>&1 | tail -1", out, sizeof(out)), 0);
+	cr_assert_str_eq(out, "devmem: ethtool -N lo delete = 1\n");
 }
 
 Test(pl_ethtool, ethtool_on_an_interface_not_emulated_is_the_real_one_or_not_found)
