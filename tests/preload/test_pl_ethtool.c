@@ -602,6 +602,9 @@ Test(pl_ethtool, grxclsrlall_lists_locations_and_too_small_a_list_is_emsgsize)
 	cr_assert_eq(locs[1], 20);
 	all->rule_cnt = 1;
 	assert_fails(eth_ioctl("lo", all), EMSGSIZE);
+	/* more than the kernel could allocate for the list */
+	all->rule_cnt = (4U << 20) / 4 + 1;
+	assert_fails(eth_ioctl("lo", all), ENOMEM);
 }
 
 Test(pl_ethtool, srxclsrldel_removes_the_rule_and_an_empty_location_is_enoent)
