@@ -19,6 +19,9 @@
 #define PL_NETIF_F_NEVER_CHANGE ((1ULL << 10) | (1ULL << 13))
 #define PL_NETIF_F_ETHTOOL_BITS (~0ULL & ~PL_NETIF_F_NEVER_CHANGE)
 
+/* the largest kmalloc() of x86-64 (1 << (MAX_PAGE_ORDER + PAGE_SHIFT)) */
+#define PL_KMALLOC_MAX_SIZE (4UL << 20)
+
 /* struct ethtool_rxfh.input_xfrm (mainline; a reserved byte in 6.1 headers) */
 #define PL_RXH_XFRM_SYM_XOR (1 << 0)
 #define PL_RXH_XFRM_SYM_OR_XOR (1 << 1)

@@ -84,6 +84,13 @@ static pthread_mutex_t pl_server_lock = PTHREAD_MUTEX_INITIALIZER;
 static pid_t pl_server_pid;
 static int pl_server_fd = -1;
 static pthread_t pl_server_thread;
+/*
+ * The thread says when it waits in accept(), holding nothing: a fork right
+ * after the start must not copy a lock its start-up held (the allocator's,
+ * a sanitizer's) into a child that would wait for it forever.
+ */
+static pthread_cond_t pl_server_ready = PTHREAD_COND_INITIALIZER;
+static bool pl_server_running; /* protected by pl_server_lock */
 
 static int pl_full_read(int fd, void *buf, size_t len)
 {
@@ -186,6 +193,10 @@ static void *pl_ethtool_server(void *arg)
 {
 	int lfd = (int)(intptr_t)arg;
 
+	pthread_mutex_lock(&pl_server_lock);
+	pl_server_running = true;
+	pthread_cond_signal(&pl_server_ready);
+	pthread_mutex_unlock(&pl_server_lock);
 	for (;;) {
 		int fd = pl_real.accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 
@@ -211,6 +222,8 @@ void pl_ethtool_server_start(void)
 	pthread_mutex_lock(&pl_server_lock);
 	if (pl_server_pid == pid)
 		goto out;
+	/* a forked child has its parent's flag, not its thread */
+	pl_server_running = false;
 	n = snprintf(addr.sun_path + 1, sizeof(addr.sun_path) - 1, PL_ETHTOOL_SOCK_FMT, pid);
 	alen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
 	fd = pl_real.socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -228,6 +241,8 @@ void pl_ethtool_server_start(void)
 	pthread_setname_np(pl_server_thread, "devmem-ethtool");
 	pl_server_fd = fd;
 	pl_server_pid = pid;
+	while (!pl_server_running)
+		pthread_cond_wait(&pl_server_ready, &pl_server_lock);
 out:
 	pthread_mutex_unlock(&pl_server_lock);
 }
@@ -242,6 +257,7 @@ void pl_ethtool_release_all(void)
 		pl_real.close(pl_server_fd);
 		pl_server_fd = -1;
 		pl_server_pid = 0;
+		pl_server_running = false;
 	}
 	pthread_mutex_unlock(&pl_server_lock);
 }

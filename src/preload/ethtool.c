@@ -15,6 +15,7 @@
  * server (ethtool-server.c): one emulation for both.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <linux/ethtool.h>
 #include <linux/sockios.h>
 #include <net/if.h>
@@ -28,33 +29,47 @@
 #include "preload/ethtool-priv.h"
 #include "preload/preload.h"
 
-/* What the kernel's copy_from_user() says for memory it cannot read. */
-static int copy_from_user(void *dst, const void *src, size_t len)
+/*
+ * Where the process may not read itself through process_vm_readv() (a
+ * seccomp profile without it), copies are plain: a bad pointer then faults
+ * as it would in libc. Set once (atomic).
+ */
+static bool pl_plain_copies;
+
+/* The process's own memory through the kernel: -EFAULT where it is not readable/writable. */
+static int pl_copy(void *dst, const void *src, size_t len, bool to_user)
 {
-	struct iovec local = { .iov_base = dst, .iov_len = len };
-	struct iovec remote = { .iov_base = (void *)src, .iov_len = len };
+	struct iovec local = { .iov_base = to_user ? (void *)src : dst, .iov_len = len };
+	struct iovec remote = { .iov_base = to_user ? dst : (void *)src, .iov_len = len };
 	int saved = errno;
 	ssize_t n;
 
 	if (!len)
 		return 0;
-	n = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
-	errno = saved;
-	return n == (ssize_t)len ? 0 : -EFAULT;
+	if (!__atomic_load_n(&pl_plain_copies, __ATOMIC_RELAXED)) {
+		n = to_user ? process_vm_writev(getpid(), &local, 1, &remote, 1, 0) :
+			      process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+		if (n < 0 && (errno == ENOSYS || errno == EPERM)) {
+			__atomic_store_n(&pl_plain_copies, true, __ATOMIC_RELAXED);
+		} else {
+			errno = saved;
+			return n == (ssize_t)len ? 0 : -EFAULT;
+		}
+		errno = saved;
+	}
+	memcpy(dst, src, len);
+	return 0;
+}
+
+/* What the kernel's copy_from_user() says for memory it cannot read. */
+static int copy_from_user(void *dst, const void *src, size_t len)
+{
+	return pl_copy(dst, src, len, false);
 }
 
 static int copy_to_user(void *dst, const void *src, size_t len)
 {
-	struct iovec local = { .iov_base = (void *)src, .iov_len = len };
-	struct iovec remote = { .iov_base = dst, .iov_len = len };
-	int saved = errno;
-	ssize_t n;
-
-	if (!len)
-		return 0;
-	n = process_vm_writev(getpid(), &local, 1, &remote, 1, 0);
-	errno = saved;
-	return n == (ssize_t)len ? 0 : -EFAULT;
+	return pl_copy(dst, src, len, true);
 }
 
 /* One call: the device and where its argument lives. */
@@ -586,6 +601,9 @@ static int pl_get_rxnfc(struct pl_ethtool_req *r, uint32_t cmd)
 		free(locs);
 		return err;
 	default: /* ETHTOOL_GRXCLSRLALL */
+		/* the kernel's kcalloc() of the caller's rule_cnt: beyond KMALLOC_MAX_SIZE */
+		if (info.rule_cnt > PL_KMALLOC_MAX_SIZE / sizeof(uint32_t))
+			return -ENOMEM;
 		n = pl_rules(r, &rules, &locs);
 		if (n < 0)
 			return n;

@@ -10,9 +10,15 @@
  * process has its software NIC before any command line looks for it.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <libmnl/libmnl.h>
+#include <linux/ethtool_netlink.h>
+#include <linux/genetlink.h>
 #include <linux/ethtool.h>
 #include <linux/sockios.h>
+#include <linux/udmabuf.h>
 #include <net/if.h>
+#include <spawn.h>
 #include <arpa/inet.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -21,15 +27,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "devmem/uapi.h"
 
 #include "../harness.h"
 
 #define NR_RX 4 /* the software NIC's default queues */
 #define INDIR 128
 #define NTUPLE_BIT 38
+#define RXHASH_BIT 39
 
 static int eth_ioctl(const char *ifname, void *cmd)
 {
@@ -228,6 +238,135 @@ Test(pl_ethtool, schannels_below_a_queue_an_rss_context_uses_is_einval)
 	cr_assert_eq(set_rxfh(ETH_RXFH_CONTEXT_ALLOC, INDIR, indir, &ctx), 0);
 	assert_fails(set_channels(2, 2, 0), EINVAL);
 	cr_assert_eq(set_channels(3, 3, 0), 0, "%s", strerror(errno));
+}
+
+/* ---- a queue bound to a dma-buf, as a program binds it (genetlink, udmabuf) ---- */
+
+/* One request on @nl, its reply's attributes to @cb; the ack's errno (0 or negative). */
+static int nl_request(struct mnl_socket *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
+{
+	char buf[8192];
+	ssize_t n;
+	int ret;
+
+	nlh->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+	nlh->nlmsg_seq = 1;
+	cr_assert_geq(mnl_socket_sendto(nl, nlh, nlh->nlmsg_len), 0);
+	do {
+		n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+		cr_assert_gt(n, 0);
+		ret = mnl_cb_run(buf, (size_t)n, 1, mnl_socket_get_portid(nl), cb, data);
+	} while (ret > 0);
+	return ret < 0 ? -errno : 0;
+}
+
+static struct nlmsghdr *genl_start(char *buf, uint16_t family, uint8_t cmd)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct genlmsghdr *g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
+
+	nlh->nlmsg_type = family;
+	g->cmd = cmd;
+	g->version = 1;
+	return nlh;
+}
+
+static int u32_attr_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct nlattr *a;
+	uint32_t *want = data; /* [0]: attribute type in, [1]: value out */
+
+	mnl_attr_for_each(a, nlh, sizeof(struct genlmsghdr)) if (mnl_attr_get_type(a) == want[0])
+		want[1] = mnl_attr_get_u32(a);
+	return MNL_CB_OK;
+}
+
+static int family_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct nlattr *a;
+
+	mnl_attr_for_each(a, nlh, sizeof(struct genlmsghdr)) if (mnl_attr_get_type(a) ==
+								 CTRL_ATTR_FAMILY_ID) *
+		(uint16_t *)data = mnl_attr_get_u16(a);
+	return MNL_CB_OK;
+}
+
+static uint16_t genl_family(struct mnl_socket *nl, const char *name)
+{
+	char buf[256];
+	struct nlmsghdr *nlh = genl_start(buf, GENL_ID_CTRL, CTRL_CMD_GETFAMILY);
+	uint16_t id = 0;
+
+	mnl_attr_put_strz(nlh, CTRL_ATTR_FAMILY_NAME, name);
+	cr_assert_eq(nl_request(nl, nlh, family_cb, &id), 0);
+	cr_assert_gt(id, 0);
+	return id;
+}
+
+/* A dma-buf of @size from /dev/udmabuf, as ncdevmem makes it. */
+static int udmabuf(size_t size)
+{
+	struct udmabuf_create create = { .size = size };
+	int memfd = memfd_create("pl-ethtool", MFD_ALLOW_SEALING | MFD_CLOEXEC), dev, fd;
+
+	cr_assert_geq(memfd, 0);
+	cr_assert_eq(ftruncate(memfd, (off_t)size), 0);
+	cr_assert_eq(fcntl(memfd, F_ADD_SEALS, F_SEAL_SHRINK), 0);
+	dev = open("/dev/udmabuf", O_RDWR | O_CLOEXEC);
+	cr_assert_geq(dev, 0, "/dev/udmabuf: %s", strerror(errno));
+	create.memfd = (uint32_t)memfd;
+	fd = ioctl(dev, UDMABUF_CREATE, &create);
+	cr_assert_geq(fd, 0, "UDMABUF_CREATE: %s", strerror(errno));
+	close(dev);
+	close(memfd);
+	return fd;
+}
+
+/* Header split on, then rx queue @queue of lo bound to a new dma-buf on @nl; the dma-buf fd. */
+static int bind_queue(struct mnl_socket *nl, uint32_t queue)
+{
+	char buf[512];
+	struct nlmsghdr *nlh = genl_start(buf, genl_family(nl, "ethtool"), ETHTOOL_MSG_RINGS_SET);
+	struct nlattr *nest;
+	uint32_t id[2] = { NETDEV_A_DMABUF_ID, 0 };
+	int dmabuf;
+
+	nest = mnl_attr_nest_start(nlh, ETHTOOL_A_RINGS_HEADER);
+	mnl_attr_put_u32(nlh, ETHTOOL_A_HEADER_DEV_INDEX, if_nametoindex("lo"));
+	mnl_attr_nest_end(nlh, nest);
+	mnl_attr_put_u8(nlh, ETHTOOL_A_RINGS_TCP_DATA_SPLIT, ETHTOOL_TCP_DATA_SPLIT_ENABLED);
+	cr_assert_eq(nl_request(nl, nlh, NULL, NULL), 0, "rings-set: %s", strerror(errno));
+
+	dmabuf = udmabuf(64 * 4096);
+	nlh = genl_start(buf, genl_family(nl, "netdev"), NETDEV_CMD_BIND_RX);
+	mnl_attr_put_u32(nlh, NETDEV_A_DMABUF_IFINDEX, if_nametoindex("lo"));
+	mnl_attr_put_u32(nlh, NETDEV_A_DMABUF_FD, (uint32_t)dmabuf);
+	nest = mnl_attr_nest_start(nlh, NETDEV_A_DMABUF_QUEUES);
+	mnl_attr_put_u32(nlh, NETDEV_A_QUEUE_ID, queue);
+	mnl_attr_put_u32(nlh, NETDEV_A_QUEUE_TYPE, NETDEV_QUEUE_TYPE_RX);
+	mnl_attr_nest_end(nlh, nest);
+	cr_assert_eq(nl_request(nl, nlh, u32_attr_cb, id), 0, "bind-rx: %s", strerror(errno));
+	cr_assert_gt(id[1], 0);
+	return dmabuf;
+}
+
+/* ethtool_check_max_channel(): dev_get_min_mp_channel_count() */
+Test(pl_ethtool, schannels_below_a_queue_bound_to_a_dmabuf_is_einval_until_it_is_unbound)
+{
+	struct mnl_socket *nl;
+	int dmabuf;
+
+	prime();
+	nl = mnl_socket_open2(NETLINK_GENERIC, SOCK_CLOEXEC);
+	cr_assert_not_null(nl);
+	cr_assert_eq(mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID), 0);
+	dmabuf = bind_queue(nl, 3);
+	assert_fails(set_channels(3, NR_RX, 0), EINVAL);
+	cr_assert_eq(channels().rx_count, NR_RX);
+	/* the binding belongs to the socket: closing it frees the queue */
+	mnl_socket_close(nl);
+	cr_assert_eq(set_channels(3, NR_RX, 0), 0, "%s", strerror(errno));
+	close(dmabuf);
 }
 
 Test(pl_ethtool, ringparam_is_set_within_the_maximums)
@@ -463,6 +602,9 @@ Test(pl_ethtool, grxclsrlall_lists_locations_and_too_small_a_list_is_emsgsize)
 	cr_assert_eq(locs[1], 20);
 	all->rule_cnt = 1;
 	assert_fails(eth_ioctl("lo", all), EMSGSIZE);
+	/* more than the kernel could allocate for the list */
+	all->rule_cnt = (4U << 20) / 4 + 1;
+	assert_fails(eth_ioctl("lo", all), ENOMEM);
 }
 
 Test(pl_ethtool, srxclsrldel_removes_the_rule_and_an_empty_location_is_enoent)
@@ -800,6 +942,21 @@ Test(pl_ethtool, system_sudo_ethtool_offload_ntuple_on_turns_the_feature_on)
 	cr_assert_not(active_features() & (1ULL << NTUPLE_BIT));
 }
 
+Test(pl_ethtool, posix_spawn_of_a_shell_running_ethtool_reaches_the_nic)
+{
+	char *argv[] = { "sh", "-c", "ethtool -K lo rxhash off", NULL };
+	extern char **environ;
+	int status;
+	pid_t pid;
+
+	prime();
+	cr_assert(active_features() & (1ULL << RXHASH_BIT));
+	cr_assert_eq(posix_spawn(&pid, "/bin/sh", NULL, NULL, argv, environ), 0);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %#x", status);
+	cr_assert_not(active_features() & (1ULL << RXHASH_BIT));
+}
+
 Test(pl_ethtool, ethtool_config_nfc_flow_type_says_the_rule_id_and_the_device_has_it)
 {
 	char out[256];
@@ -1030,6 +1187,10 @@ Test(pl_ethtool, ethtool_line_is_traced_with_its_exit_code_and_rule)
 		     0);
 	cr_assert_str_eq(out, "devmem: ethtool -N lo flow-type tcp4 dst-port 9 queue 1 = 0 "
 			      "(rule 1023)\n");
+	/* a line ethtool refuses is traced too (xargs runs it once with no rule to delete) */
+	cr_assert_eq(
+		run("DEVMEM_RUN_TRACE=1 ethtool -N lo delete 2>&1 | tail -1", out, sizeof(out)), 0);
+	cr_assert_str_eq(out, "devmem: ethtool -N lo delete = 1\n");
 }
 
 Test(pl_ethtool, ethtool_on_an_interface_not_emulated_is_the_real_one_or_not_found)

@@ -79,10 +79,13 @@ __attribute__((noreturn)) static void exec_real(void)
 	exit(127);
 }
 
+static void trace(int code);
+
 __attribute__((noreturn)) static void exit_bad_args(void)
 {
 	fprintf(stderr, "ethtool: bad command line argument(s)\n"
 			"For more information run ethtool -h\n");
+	trace(1);
 	exit(1);
 }
 
