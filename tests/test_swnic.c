@@ -6,9 +6,11 @@
  * rules and RSS steer flows to their queues; and the NIC's own contract:
  * create, refusals, auto-shadowing, destroy under a live socket, stats.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -767,4 +769,56 @@ Test(swnic, unread_socket_stops_at_its_so_rcvbuf)
 	flow_rx_fini(&rx);
 	cr_assert_eq(devmem_close(fd), 0);
 	rig_down(&r);
+}
+
+/*
+ * An IPv6 socket accepting an IPv4 connection (v4-mapped addresses) gets
+ * IPv4 packets: the NIC's tcp4 rules steer it, with its IPv4 addresses and
+ * ports, and lo owns ::ffff:127.0.0.1 as it owns 127.0.0.1.
+ */
+Test(swnic, tcp4_rule_steers_an_ipv6_socket_with_v4_mapped_addresses)
+{
+	struct sockaddr_in6 l6 = { .sin6_family = AF_INET6 };
+	struct sockaddr_in peer = { .sin_family = AF_INET };
+	struct sockaddr_in c4 = { .sin_family = AF_INET };
+	socklen_t alen = sizeof(l6);
+	struct devmem_flow_rule rule = { .flow_type = TCP_V4_FLOW, .queue = 2 };
+	uint32_t loopback = htonl(INADDR_LOOPBACK), loc;
+	struct devmem_ctl *ctl;
+	int ifindex = (int)if_nametoindex("lo"), off = 0, l, c, s;
+
+	cr_assert_eq(devmem_ctl_open(&ctl), 0);
+	l = socket(AF_INET6, SOCK_STREAM, 0);
+	cr_assert_geq(l, 0);
+	cr_assert_eq(setsockopt(l, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off)), 0);
+	inet_pton(AF_INET6, "::ffff:127.0.0.1", &l6.sin6_addr);
+	cr_assert_eq(bind(l, (struct sockaddr *)&l6, sizeof(l6)), 0);
+	cr_assert_eq(listen(l, 1), 0);
+	cr_assert_eq(getsockname(l, (struct sockaddr *)&l6, &alen), 0);
+
+	c = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert_geq(c, 0);
+	c4.sin_addr.s_addr = loopback;
+	cr_assert_eq(bind(c, (struct sockaddr *)&c4, sizeof(c4)), 0);
+	alen = sizeof(c4);
+	cr_assert_eq(getsockname(c, (struct sockaddr *)&c4, &alen), 0);
+	/* the full 5-tuple, in its IPv4 form */
+	memcpy(rule.src_addr, &loopback, 4);
+	memcpy(rule.dst_addr, &loopback, 4);
+	rule.src_port = c4.sin_port;
+	rule.dst_port = l6.sin6_port;
+	cr_assert_eq(devmem_flow_rule_add(ctl, ifindex, &rule, &loc), 0, "%s", devmem_last_error());
+
+	peer.sin_addr.s_addr = loopback;
+	peer.sin_port = l6.sin6_port;
+	cr_assert_eq(connect(c, (struct sockaddr *)&peer, sizeof(peer)), 0);
+	s = accept(l, NULL, NULL);
+	cr_assert_geq(s, 0);
+	cr_assert_eq(devmem_sock_attach(s), 2, "%s", devmem_last_error());
+
+	cr_assert_eq(devmem_close(s), 0);
+	close(c);
+	close(l);
+	devmem_ctl_close(ctl);
+	cr_assert_eq(devmem_swnic_destroy(ifindex), 0);
 }

@@ -487,11 +487,36 @@ static int sk_create(int fd, const struct stat *st, struct devmem_sock **out)
 	return 0;
 }
 
-/* The kernel interface holding local address @sa, or 0. */
-static int sk_local_ifindex(const struct sockaddr *sa)
+/*
+ * An IPv6 socket's v4-mapped address (::ffff:a.b.c.d) is IPv4 on the wire:
+ * the NIC sees IPv4 packets, its tcp4 flow rules match them, and the address
+ * is the interface's IPv4 one. Rewrite @ss to the sockaddr_in it stands for.
+ */
+static void sk_unmap_v4(struct sockaddr_storage *ss)
 {
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+	struct sockaddr_in s4 = { .sin_family = AF_INET };
+
+	if (ss->ss_family != AF_INET6 || !IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
+		return;
+	s4.sin_port = s6->sin6_port;
+	memcpy(&s4.sin_addr, &s6->sin6_addr.s6_addr[12], 4);
+	memset(ss, 0, sizeof(*ss));
+	memcpy(ss, &s4, sizeof(s4));
+}
+
+/* The kernel interface holding local address @sa, or 0. */
+static int sk_local_ifindex(const struct sockaddr *in)
+{
+	struct sockaddr_storage ss = { 0 };
+	const struct sockaddr *sa = (const struct sockaddr *)&ss;
 	struct ifaddrs *ifa_list, *ifa;
 	int ifindex = 0;
+
+	memcpy(&ss, in,
+	       in->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) :
+					   sizeof(struct sockaddr_in));
+	sk_unmap_v4(&ss);
 
 	if (sa->sa_family == AF_INET &&
 	    (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127)
@@ -568,6 +593,8 @@ static int sk_flow_key(int fd, struct netdev_flow_key *key)
 		return -errno;
 	if (getpeername(fd, (struct sockaddr *)&peer, &plen))
 		return devmem_err(-EOPNOTSUPP, "fd %d: not a connected socket", fd);
+	sk_unmap_v4(&local);
+	sk_unmap_v4(&peer);
 	memset(key, 0, sizeof(*key));
 	key->family = local.ss_family;
 	if (local.ss_family == AF_INET) {

@@ -6,7 +6,9 @@
 #   NCDEVMEM=/path/to/ncdevmem meson test -C build ncdevmem
 #   ncdevmem.sh DEVMEM
 # - RX, as the kernel's devmem.py selftest runs it: a server bound to rx
-#   queue 1 of lo validating 1 GiB of the 7-byte pattern from socat;
+#   queue 1 of lo validating 1 GiB of the 7-byte pattern from socat, its flow
+#   steered by ncdevmem's 5-tuple rule (client 127.0.0.2) and by its 3-tuple
+#   rule (no -c); a flow the rule does not match is refused as on a NIC;
 # - TX: two lines from stdin sent from a tx-bound dma-buf to a socat listener.
 . "$(dirname "$0")/lib.sh"
 NCDEVMEM=${NCDEVMEM:-}
@@ -15,30 +17,54 @@ NCDEVMEM=${NCDEVMEM:-}
 command -v socat >/dev/null 2>&1 || skip "socat is not installed"
 BYTES=${NCDEVMEM_BYTES:-1073741824}
 
-# ---- RX ----
-port=$(pick_port 1)
-bg timeout 600 "$DEVMEM" run -- "$NCDEVMEM" -s 127.0.0.1 -c 127.0.0.1 -l -p "$port" -f lo \
-	-v 7 -t 1 -q 1 >"$WORK/rx.out" 2>"$WORK/rx.err"
-server=$BG_PID
-# ncdevmem sleeps a second after its flow rule, then binds and listens
-n=0
-until ss -Htln "sport = :$port" 2>/dev/null | grep -q .; do
-	n=$((n + 1))
-	[ $n -gt 200 ] && fail "ncdevmem did not listen on $port" "$WORK/rx.out" "$WORK/rx.err"
-	kill -0 "$server" 2>/dev/null ||
-		fail "ncdevmem exited before listening" "$WORK/rx.out" "$WORK/rx.err"
-	sleep 0.1
-done
-# the selftest's client: source port = the port, so the 5-tuple rule matches
-yes "$(printf '\001\002\003\004\005\006')" | head -c "$BYTES" |
-	socat -u - "TCP4:127.0.0.1:$port,bind=127.0.0.1:$port" 2>"$WORK/socat.err" ||
-	fail "socat could not send to ncdevmem" "$WORK/socat.err" "$WORK/rx.err"
-wait "$server"
-rc=$?
-[ $rc -eq 0 ] || fail "ncdevmem's RX check exited with $rc" "$WORK/rx.out" "$WORK/rx.err"
-grep -q "ncdevmem: ok" "$WORK/rx.out" "$WORK/rx.err" 2>/dev/null ||
-	grep -q "client exited" "$WORK/rx.out" "$WORK/rx.err" ||
-	fail "ncdevmem's RX check did not end as it does on success" "$WORK/rx.out" "$WORK/rx.err"
+# rx_check NAME CLIENT_IP|- SOCAT_BIND|-: ncdevmem's server on rx queue 1 of lo,
+# fed BYTES of its 7-byte pattern by socat; sets $rx_rc, logs in $WORK/NAME.*
+checks=0
+rx_check() {
+	name=$1
+	checks=$((checks + 1))
+	port=$(pick_port $((10 + checks)))
+	# shellcheck disable=SC2046
+	bg timeout 600 "$DEVMEM" run -- "$NCDEVMEM" -s 127.0.0.1 $([ "$2" = - ] || echo "-c $2") \
+		-l -p "$port" -f lo -v 7 -t 1 -q 1 >"$WORK/$name.out" 2>"$WORK/$name.err"
+	server=$BG_PID
+	# ncdevmem sleeps a second after its flow rule, then binds and listens
+	n=0
+	until ss -Htln "sport = :$port" 2>/dev/null | grep -q .; do
+		n=$((n + 1))
+		[ $n -gt 200 ] && fail "$name: ncdevmem did not listen on $port" "$WORK/$name.err"
+		kill -0 "$server" 2>/dev/null ||
+			fail "$name: ncdevmem exited before listening" "$WORK/$name.err"
+		sleep 0.1
+	done
+	bind=
+	[ "$3" = - ] || bind=",bind=$3:$port"
+	yes "$(printf '\001\002\003\004\005\006')" | head -c "$BYTES" |
+		socat -u - "TCP4:127.0.0.1:$port$bind" 2>"$WORK/$name.socat"
+	wait "$server"
+	rx_rc=$?
+}
+
+# The selftest's 5-tuple check (devmem.py: socat binds the client's address
+# and the port): on one host the client needs an address of its own, 127.0.0.2.
+rx_check rx5 127.0.0.2 127.0.0.2
+[ $rx_rc -eq 0 ] || fail "ncdevmem's RX check (5-tuple rule) exited with $rx_rc" "$WORK/rx5.err"
+grep -q "total_received=$BYTES" "$WORK/rx5.out" "$WORK/rx5.err" ||
+	fail "ncdevmem did not validate $BYTES bytes" "$WORK/rx5.out" "$WORK/rx5.err"
+grep -q "client exited" "$WORK/rx5.err" "$WORK/rx5.out" ||
+	fail "ncdevmem's RX check did not end as it does on success" "$WORK/rx5.err"
+# Without -c: the 3-tuple rule, any client port
+rx_check rx3 - -
+[ $rx_rc -eq 0 ] || fail "ncdevmem's RX check (3-tuple rule) exited with $rx_rc" "$WORK/rx3.err"
+grep -q "total_received=$BYTES" "$WORK/rx3.out" "$WORK/rx3.err" ||
+	fail "ncdevmem did not validate $BYTES bytes (3-tuple)" "$WORK/rx3.out" "$WORK/rx3.err"
+# -c 127.0.0.1 with a client from any port: the 5-tuple rule names src-port PORT,
+# which the flow does not have; a NIC then leaves the flow to RSS, away from the
+# bound queue, and ncdevmem says so
+rx_check rxmiss 127.0.0.1 -
+[ $rx_rc -eq 1 ] && grep -q "flow steering error" "$WORK/rxmiss.err" ||
+	fail "a flow the 5-tuple rule does not match reached the bound queue (rc $rx_rc)" \
+		"$WORK/rxmiss.err"
 
 # ---- TX ----
 port=$(pick_port 2)
@@ -59,5 +85,6 @@ while [ "$(cat "$WORK/tx.recv" 2>/dev/null)" != "$(printf 'hello\nworld')" ]; do
 	[ $n -gt 100 ] && fail "socat received '$(cat "$WORK/tx.recv")'" "$WORK/tx.err"
 	sleep 0.05
 done
-pass "RX: $((BYTES >> 20)) MiB validated by ncdevmem -v 7 on rx queue 1 of lo;" \
+pass "RX: $((BYTES >> 20)) MiB validated by ncdevmem -v 7 on rx queue 1 of lo, steered by" \
+	"its 5-tuple rule and by its 3-tuple rule; an unmatched flow is a flow steering error;" \
 	"TX: 'hello', 'world' sent from a tx-bound dma-buf"
