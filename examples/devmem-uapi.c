@@ -22,6 +22,9 @@
  * constants that Debian 12's kernel headers predate (struct dmabuf_cmsg,
  * the netdev family's bind commands).
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* memfd_create(), F_ADD_SEALS */
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/ethtool.h>
@@ -148,7 +151,8 @@ static struct nlattr *nl_put(struct nl *nl, uint16_t type, const void *data, siz
 
 	a->nla_type = type;
 	a->nla_len = (uint16_t)(NLA_HDRLEN + len);
-	memcpy((char *)a + NLA_HDRLEN, data, len);
+	if (len)
+		memcpy((char *)a + NLA_HDRLEN, data, len);
 	memset((char *)a + NLA_HDRLEN + len, 0, NLA_ALIGN(len) - len);
 	nl->len += NLA_ALIGN(a->nla_len);
 	return a;

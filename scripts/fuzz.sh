@@ -31,6 +31,9 @@ echo "== fuzz_pl_netlink (under the shim, in a network namespace of its own): ${
 asan_rt=$(cc -print-file-name=libasan.so)
 LD_PRELOAD="$asan_rt:$dir/src/libdevmem-preload.so" \
 	"$dir/tests/fuzz_pl_netlink" 1000000000 "$seed" "$secs" || status=1
+echo "== fuzz_pl_socket (a kernel-UAPI program's devmem socket calls, under the shim): ${secs}s, seed $seed"
+DEVMEM_SWNIC_SHARED="fuzz.$$" LD_PRELOAD="$asan_rt:$dir/src/libdevmem-preload.so" \
+	"$dir/tests/fuzz_pl_socket" 1000000000 "$seed" "$secs" || status=1
 
 rt=$(clang -print-file-name=libclang_rt.fuzzer-x86_64.a 2>/dev/null || true)
 if command -v clang >/dev/null 2>&1 && [ -f "$rt" ]; then
