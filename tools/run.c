@@ -157,6 +157,13 @@ int cmd_run(int argc, char **argv)
 		err = setenv("DEVMEM_RUN_TRACE", "1", 1) ? -errno : 0;
 	if (!err && *ifaces)
 		err = setenv("DEVMEM_RUN_IFACES", ifaces, 1) ? -errno : 0;
+	if (!err) {
+		/* exec keeps the pid: the shim knows the program from its children */
+		char pid[24];
+
+		snprintf(pid, sizeof(pid), "%ld", (long)getpid());
+		err = setenv("DEVMEM_RUN_PID", pid, 1) ? -errno : 0;
+	}
 	if (err)
 		return sys_fail(err, "run: setting the environment");
 	execvp(argv[optind], argv + optind);

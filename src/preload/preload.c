@@ -1224,27 +1224,47 @@ PL_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_
 
 /* ---- children ---- */
 
+static int pl_found_nic(struct net_device *dev, void *data)
+{
+	(void)dev;
+	(void)data;
+	return 1;
+}
+
 /*
  * A child that execs starts clean: the shim's state lives in memory only.
  * Before the process starts one, the ethtool server (which the child's
- * `ethtool` stand-in talks to) must be listening.
+ * `ethtool` stand-in talks to) must be listening. system(), popen() and
+ * posix_spawn() start it always: they run commands. A bare fork() starts it
+ * in the program `devmem run` started (a shell script's shell among them)
+ * and in a process that has a software NIC to answer for; any other process
+ * that forks before it touches the network (a test runner under
+ * LD_PRELOAD) stays single-threaded, as it was written to be.
  */
+static bool pl_run_top; /* this process is the one devmem run exec'd */
+
+static void pl_before_fork(void)
+{
+	if (pl_run_top || netdev_for_each(pl_found_nic, NULL))
+		pl_ethtool_server_start();
+}
+
 PL_EXPORT pid_t fork(void)
 {
 	pl_ready();
-	pl_ethtool_server_start();
+	pl_before_fork();
 	return pl_real.fork();
 }
 
 /*
- * A shell (dash) starts simple commands with vfork(); the ethtool server
- * must be listening before, and a function that calls vfork() cannot
- * return into the child. vfork() may be fork(), as POSIX allows.
+ * A shell (dash) starts simple commands with vfork(); a function that calls
+ * vfork() cannot return into the child. vfork() may be fork(), as POSIX
+ * allows.
  */
 PL_EXPORT pid_t vfork(void)
 {
 	pl_ready();
-	pl_ethtool_server_start();
+	pl_before_fork();
 	return pl_real.fork();
 }
 
@@ -1356,8 +1376,10 @@ static bool pl_env_on(const char *name)
 __attribute__((constructor)) static void pl_init(void)
 {
 	const char *ifaces = getenv("DEVMEM_RUN_IFACES");
+	const char *top = getenv("DEVMEM_RUN_PID");
 
 	pl_ready();
+	pl_run_top = top && strtol(top, NULL, 10) == (long)getpid();
 	pl_tracing = pl_env_on("DEVMEM_RUN_TRACE");
 	pl_debugging = pl_env_on("DEVMEM_DEBUG");
 	if (ifaces && *ifaces)
