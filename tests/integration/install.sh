@@ -144,5 +144,15 @@ grep -q "all match" devmem-rx.out || fail "devmem-rx did not report its result: 
 "$bin/devmem" --help >devmem.out 2>&1 || fail "the installed devmem --help exited with $?"
 grep -q "usage: devmem COMMAND" devmem.out || fail "the installed devmem printed no usage"
 
+# devmem-uapi, written to the kernel's interfaces, under the installed shim
+# (named by DEVMEM_PRELOAD: DESTDIR moved it from where the command looks)
+DEVMEM_PRELOAD="$lib/libdevmem-preload.so" DEVMEM_SWNIC_SHARED="install.$$" timeout 120 \
+	"$bin/devmem" run -- ./devmem-uapi -n 8388608 >uapi.out 2>&1 || {
+	cat uapi.out
+	fail "devmem-uapi under the installed devmem run and libdevmem-preload.so exited with $?"
+}
+grep -q "all intact" uapi.out || fail "devmem-uapi did not report its result: $(cat uapi.out)"
+
 echo "PASS: installed $(wc -l <"$tmp/expected") files; headers compile alone;" \
-	"examples built with pkg-config (shared and static) and ran"
+	"examples built with pkg-config (shared and static) and ran; devmem-uapi under the" \
+	"installed devmem run"
