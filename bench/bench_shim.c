@@ -106,13 +106,9 @@ struct sample {
 	double gbps, cpu_per_gb;
 };
 
-/* Run @argv, read its "bytes= secs= cpu=" line. */
-static struct sample run_one(char *const argv[])
+/* Run @argv; its first line of output goes to @line. Exits unless it exits 0. */
+static void run_child(char *const argv[], char *line, size_t size)
 {
-	struct sample s = { 0, 0 };
-	unsigned long long bytes;
-	double secs, cpu;
-	char line[256] = "";
 	int out[2], status;
 	FILE *fp;
 	pid_t pid;
@@ -130,50 +126,41 @@ static struct sample run_one(char *const argv[])
 		_exit(127);
 	}
 	close(out[1]);
+	line[0] = '\0';
 	fp = fdopen(out[0], "r");
-	if (!fp || !fgets(line, sizeof(line), fp))
+	if (!fp || !fgets(line, (int)size, fp))
 		line[0] = '\0';
 	if (fp)
 		fclose(fp);
-	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) ||
-	    sscanf(line, "bytes=%llu secs=%lf cpu=%lf", &bytes, &secs, &cpu) != 3) {
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status)) {
 		fprintf(stderr, "bench_shim: %s failed (%s)\n", argv[0], line);
 		exit(1);
 	}
-	s.gbps = (double)bytes / secs / 1e9;
-	s.cpu_per_gb = cpu / ((double)bytes / 1e9);
-	return s;
 }
 
-/* Run @argv, read its "calls_ns=R/S" line. */
+/* Run a receiver, read its "bytes= secs= cpu=" line. */
+static struct sample run_one(char *const argv[])
+{
+	unsigned long long bytes;
+	double secs, cpu;
+	char line[256];
+
+	run_child(argv, line, sizeof(line));
+	if (sscanf(line, "bytes=%llu secs=%lf cpu=%lf", &bytes, &secs, &cpu) != 3) {
+		fprintf(stderr, "bench_shim: %s printed '%s'\n", argv[0], line);
+		exit(1);
+	}
+	return (struct sample){ (double)bytes / secs / 1e9, cpu / ((double)bytes / 1e9) };
+}
+
+/* Run bench_shim_uapi -s, read its "calls_ns=R/S" line. */
 static void run_calls(char *const argv[], double *read_ns, double *recv_ns)
 {
-	char line[128] = "";
-	int out[2], status;
-	FILE *fp;
-	pid_t pid;
+	char line[128];
 
-	if (pipe(out))
-		shim_rx_die("pipe");
-	pid = fork();
-	if (pid < 0)
-		shim_rx_die("fork");
-	if (pid == 0) {
-		dup2(out[1], 1);
-		close(out[0]);
-		close(out[1]);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	close(out[1]);
-	fp = fdopen(out[0], "r");
-	if (!fp || !fgets(line, sizeof(line), fp))
-		line[0] = '\0';
-	if (fp)
-		fclose(fp);
-	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) ||
-	    sscanf(line, "calls_ns=%lf/%lf", read_ns, recv_ns) != 2) {
-		fprintf(stderr, "bench_shim: %s -s failed (%s)\n", argv[0], line);
+	run_child(argv, line, sizeof(line));
+	if (sscanf(line, "calls_ns=%lf/%lf", read_ns, recv_ns) != 2) {
+		fprintf(stderr, "bench_shim: %s printed '%s'\n", argv[0], line);
 		exit(1);
 	}
 }
