@@ -8,7 +8,8 @@
 # - RX, as the kernel's devmem.py selftest runs it: a server bound to rx
 #   queue 1 of lo validating 1 GiB of the 7-byte pattern from socat, its flow
 #   steered by ncdevmem's 5-tuple rule (client 127.0.0.2) and by its 3-tuple
-#   rule (no -c); a flow the rule does not match is refused as on a NIC;
+#   rule (no -c) and over IPv6; a flow the rule does not match is refused as
+#   on a NIC;
 # - TX: two lines from stdin sent from a tx-bound dma-buf to a socat listener.
 . "$(dirname "$0")/lib.sh"
 NCDEVMEM=${NCDEVMEM:-}
@@ -20,12 +21,14 @@ BYTES=${NCDEVMEM_BYTES:-1073741824}
 # rx_check NAME CLIENT_IP|- SOCAT_BIND|-: ncdevmem's server on rx queue 1 of lo,
 # fed BYTES of its 7-byte pattern by socat; sets $rx_rc, logs in $WORK/NAME.*
 checks=0
+server_ip=127.0.0.1
+socat_to=TCP4:127.0.0.1
 rx_check() {
 	name=$1
 	checks=$((checks + 1))
 	port=$(pick_port $((10 + checks)))
 	# shellcheck disable=SC2046
-	bg timeout 600 "$DEVMEM" run -- "$NCDEVMEM" -s 127.0.0.1 $([ "$2" = - ] || echo "-c $2") \
+	bg timeout 600 "$DEVMEM" run -- "$NCDEVMEM" -s $server_ip $([ "$2" = - ] || echo "-c $2") \
 		-l -p "$port" -f lo -v 7 -t 1 -q 1 >"$WORK/$name.out" 2>"$WORK/$name.err"
 	server=$BG_PID
 	# ncdevmem sleeps a second after its flow rule, then binds and listens
@@ -40,7 +43,7 @@ rx_check() {
 	bind=
 	[ "$3" = - ] || bind=",bind=$3:$port"
 	yes "$(printf '\001\002\003\004\005\006')" | head -c "$BYTES" |
-		socat -u - "TCP4:127.0.0.1:$port$bind" 2>"$WORK/$name.socat"
+		socat -u - "$socat_to:$port$bind" 2>"$WORK/$name.socat"
 	wait "$server"
 	rx_rc=$?
 }
@@ -58,6 +61,16 @@ rx_check rx3 - -
 [ $rx_rc -eq 0 ] || fail "ncdevmem's RX check (3-tuple rule) exited with $rx_rc" "$WORK/rx3.err"
 grep -q "total_received=$BYTES" "$WORK/rx3.out" "$WORK/rx3.err" ||
 	fail "ncdevmem did not validate $BYTES bytes (3-tuple)" "$WORK/rx3.out" "$WORK/rx3.err"
+# IPv6: ncdevmem's tcp6 rule, a socket that is IPv6 end to end
+server_ip=::1
+socat_to="TCP6:[::1]"
+rx_check rx6 - -
+[ $rx_rc -eq 0 ] || fail "ncdevmem's RX check over IPv6 exited with $rx_rc" "$WORK/rx6.err"
+grep -q "total_received=$BYTES" "$WORK/rx6.out" "$WORK/rx6.err" ||
+	fail "ncdevmem did not validate $BYTES bytes over IPv6" "$WORK/rx6.out" "$WORK/rx6.err"
+server_ip=127.0.0.1
+socat_to=TCP4:127.0.0.1
+
 # -c 127.0.0.1 with a client from any port: the 5-tuple rule names src-port PORT,
 # which the flow does not have; a NIC then leaves the flow to RSS, away from the
 # bound queue, and ncdevmem says so
@@ -86,5 +99,6 @@ while [ "$(cat "$WORK/tx.recv" 2>/dev/null)" != "$(printf 'hello\nworld')" ]; do
 	sleep 0.05
 done
 pass "RX: $((BYTES >> 20)) MiB validated by ncdevmem -v 7 on rx queue 1 of lo, steered by" \
-	"its 5-tuple rule and by its 3-tuple rule; an unmatched flow is a flow steering error;" \
+	"its 5-tuple rule and by its 3-tuple rule, and over IPv6 (tcp6 rule); an unmatched flow" \
+	"is a flow steering error;" \
 	"TX: 'hello', 'world' sent from a tx-bound dma-buf"
