@@ -360,9 +360,43 @@ static void pl_nl_finish(struct pl_nl_ctx *c, const struct nlmsghdr *nlh, int er
 }
 
 /*
- * The library's reason for a refusal, as the extack's message. The library
- * names the device first ("lo: ..."); the kernel's extack does not, the
- * request already says which device it is.
+ * Why the library refused the last request, in its own words (it names the
+ * queue, the process holding it, the limits): shown by the -v trace line
+ * and under DEVMEM_DEBUG, never in the extack.
+ */
+static __thread char pl_nl_why[256];
+
+/*
+ * The messages the kernel sets for the refusals the library shares with it
+ * (__net_mp_open_rxq(), netdev_nl_bind_rx_doit(), netdev_nl_bind_tx_doit(),
+ * ethnl_set_rings(), ethtool_check_max_channel(), ethnl_set_channels(),
+ * v6.18). The library's reason contains the kernel's text; anything else
+ * the kernel refuses without a message.
+ */
+#define PL_NL_MSG_MP_CHANNELS 11
+static const char *const pl_nl_kernel_msgs[] = {
+	"tcp-data-split is disabled",
+	"hds-thresh is not zero",
+	"unable to custom memory provider to device with XDP program attached",
+	"designated queue already memory provider bound",
+	"designated queue already in use by AF_XDP",
+	"rx-page-size must be a power of 2",
+	"Driver does not support netmem TX",
+	"can't disable tcp-data-split while device has memory provider enabled",
+	"can't set non-zero hds_thresh while device is memory provider enabled",
+	"requested channel counts are too low for existing ntuple filter settings",
+	"requested channel counts are too low for existing zerocopy AF_XDP sockets",
+	[PL_NL_MSG_MP_CHANNELS] =
+		"requested channel counts are too low for existing memory provider setting",
+};
+
+/* The indirection-table refusal: the library also says which RSS context holds the queue. */
+#define PL_NL_MSG_RXFH "requested channel counts are too low for existing indirection table"
+
+/*
+ * The kernel's extack for the library's refusal: the kernel's message
+ * exactly, or none where the kernel sets none. The library's reason is kept
+ * for the trace and for DEVMEM_DEBUG.
  */
 static void pl_nl_lib_extack(struct nlc_extack *ext, const char *ifname)
 {
@@ -372,10 +406,30 @@ static void pl_nl_lib_extack(struct nlc_extack *ext, const char *ifname)
 	nlc_extack_clear(ext);
 	if (why && n && !strncmp(why, ifname, n) && why[n] == ':' && why[n + 1] == ' ')
 		why += n + 2;
-	if (why && *why) {
-		snprintf(ext->msg, sizeof(ext->msg), "%s", why);
+	snprintf(pl_nl_why, sizeof(pl_nl_why), "%s", why ?: "");
+	if (!why || !*why)
+		return;
+	pl_debug("netlink: refused: %s", why);
+	if (strstr(why, PL_NL_MSG_RXFH)) {
+		snprintf(ext->msg, sizeof(ext->msg), "%s settings", PL_NL_MSG_RXFH);
 		ext->has_msg = true;
+		return;
 	}
+	for (size_t i = 0; i < sizeof(pl_nl_kernel_msgs) / sizeof(pl_nl_kernel_msgs[0]); i++) {
+		if (!strstr(why, pl_nl_kernel_msgs[i]))
+			continue;
+		snprintf(ext->msg, sizeof(ext->msg), "%s", pl_nl_kernel_msgs[i]);
+		ext->has_msg = true;
+		return;
+	}
+}
+
+/* What the trace line says of a refusal: the library's reason, else the extack's. */
+static const char *pl_nl_reason(const struct nlc_extack *ext)
+{
+	if (pl_nl_why[0])
+		return pl_nl_why;
+	return ext->has_msg ? ext->msg : "";
 }
 
 static void pl_nl_bad_attr(struct nlc_extack *ext, const struct nlmsghdr *nlh,
@@ -886,6 +940,40 @@ done:
 	return d.err ? 0 : d.n;
 }
 
+/*
+ * netdev_nl_read_rxq_bitmap(): a queue id beyond the device's rx queues is
+ * refused with no message, its id attribute (in the request's order) as the
+ * bad one.
+ */
+static const struct nlattr *pl_nl_bad_queue(struct pl_nl_ctx *c, const struct nlmsghdr *nlh,
+					    int ifindex)
+{
+	const struct nlattr *nla =
+		(const void *)((const uint8_t *)nlh + NLMSG_HDRLEN + GENL_HDRLEN);
+	long rem = (long)nlh->nlmsg_len - NLMSG_HDRLEN - GENL_HDRLEN;
+	struct devmem_dev_info info;
+
+	if (devmem_dev_get(c->nl->ctl, ifindex, &info))
+		return NULL;
+	for (; rem >= (long)NLA_HDRLEN && nla->nla_len >= NLA_HDRLEN && nla->nla_len <= rem;
+	     rem -= NLA_ALIGN(nla->nla_len),
+	     nla = (const void *)((const uint8_t *)nla + NLA_ALIGN(nla->nla_len))) {
+		const struct nlattr *in = (const void *)((const uint8_t *)nla + NLA_HDRLEN);
+		long irem = (long)nla->nla_len - NLA_HDRLEN;
+		uint32_t id;
+
+		if ((nla->nla_type & NLA_TYPE_MASK) != NETDEV_A_DMABUF_QUEUES)
+			continue;
+		for (; irem >= (long)NLA_HDRLEN && in->nla_len >= NLA_HDRLEN && in->nla_len <= irem;
+		     irem -= NLA_ALIGN(in->nla_len),
+		     in = (const void *)((const uint8_t *)in + NLA_ALIGN(in->nla_len)))
+			if ((in->nla_type & NLA_TYPE_MASK) == NETDEV_A_QUEUE_ID &&
+			    pl_nl_attr_u32(in, &id) && id >= info.num_rx_queues)
+				return in;
+	}
+	return NULL;
+}
+
 static int pl_nl_bind(struct pl_nl_ctx *c, const struct nlmsghdr *nlh,
 		      const struct nlc_request *req, uint32_t *id, struct nlc_extack *ext)
 {
@@ -909,6 +997,8 @@ static int pl_nl_bind(struct pl_nl_ctx *c, const struct nlmsghdr *nlh,
 	if (!err)
 		return 0;
 	pl_nl_lib_extack(ext, NULL);
+	if (err == -EINVAL && !ext->has_msg && req->cmd == NETDEV_CMD_BIND_RX)
+		pl_nl_bad_attr(ext, nlh, pl_nl_bad_queue(c, nlh, ifindex));
 	/* netdev_nl_bind_rx_doit(): no device is said with the ifindex alone */
 	if (err == -ENODEV) {
 		nlc_extack_clear(ext);
@@ -938,7 +1028,7 @@ static void pl_nl_trace_bind(const struct nlc_request *req, int err, uint32_t id
 			 req->cmd == NETDEV_CMD_BIND_RX ? "bind-rx" : "bind-tx",
 			 (unsigned int)req->attrs.v[NETDEV_A_DMABUF_IFINDEX],
 			 (unsigned int)req->attrs.v[NETDEV_A_DMABUF_FD], queues,
-			 pl_nl_errname(err, e, sizeof(e)), ext->has_msg ? ext->msg : "");
+			 pl_nl_errname(err, e, sizeof(e)), pl_nl_reason(ext));
 }
 
 static const char *const pl_nl_netdev_cmd_name[] = {
@@ -1039,7 +1129,7 @@ out:
 			 pl_nl_errname(err, e, sizeof(e)), ext.miss_type);
 	else
 		pl_trace("netlink netdev %s = %s (%s)", name, pl_nl_errname(err, e, sizeof(e)),
-			 ext.has_msg ? ext.msg : "");
+			 pl_nl_reason(&ext));
 }
 
 /* ---- ethtool ---- */
@@ -1162,6 +1252,18 @@ static int pl_nl_channels_set(struct net_device *dev, const struct nlmsghdr *nlh
 	err = netdev_set_channels(dev, rx, tx);
 	if (err)
 		pl_nl_lib_extack(ext, dev->name);
+	/* ethtool_check_max_channel() names dev_get_min_mp_channel_count() */
+	if (err && !strcmp(ext->msg, pl_nl_kernel_msgs[PL_NL_MSG_MP_CHANNELS])) {
+		unsigned int count = 0;
+
+		netdev_lock(dev);
+		for (unsigned int i = dev->real_num_rx_queues; i > 0 && !count; i--)
+			if (dev->_rx[i - 1].mp_params.mp_ops)
+				count = i;
+		netdev_unlock(dev);
+		snprintf(ext->msg, sizeof(ext->msg), "%s (%u)",
+			 pl_nl_kernel_msgs[PL_NL_MSG_MP_CHANNELS], count);
+	}
 	return err;
 }
 
@@ -1357,7 +1459,7 @@ out:
 	pl_nl_finish(c, nlh, err, &ext);
 	if (err)
 		pl_trace("netlink ethtool %s %s = %s (%s)", pl_nl_ethtool_cmd_name(cmd), name,
-			 pl_nl_errname(err, e, sizeof(e)), ext.has_msg ? ext.msg : "");
+			 pl_nl_errname(err, e, sizeof(e)), pl_nl_reason(&ext));
 	else
 		pl_trace("netlink ethtool %s %s = 0", pl_nl_ethtool_cmd_name(cmd), name);
 }
@@ -1536,6 +1638,7 @@ static void pl_nl_answer(struct pl_nl *nl, int fd, const struct nlmsghdr *nlh)
 	}
 	c.cap_ack = pl_nl_sockopt(fd, NETLINK_CAP_ACK);
 	c.ext_ack = pl_nl_sockopt(fd, NETLINK_EXT_ACK);
+	pl_nl_why[0] = '\0';
 	if (nlh->nlmsg_type == GENL_ID_CTRL)
 		pl_nl_getfamily(&c, nlh);
 	else if (nlh->nlmsg_type == fam->netdev)

@@ -21,6 +21,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <libmnl/libmnl.h>
@@ -330,6 +331,21 @@ static uint32_t queue_dmabuf(int fd, uint16_t netdev, uint32_t q)
 	return d ? u32_of(d) : 0;
 }
 
+/* An ethtool request on lo with its header and one u32 attribute (none when @type is 0). */
+static int ethtool_req(int fd, uint16_t eth, uint8_t cmd, uint16_t type, uint32_t v, void *reply,
+		       size_t cap)
+{
+	uint8_t buf[128];
+	struct nlmsghdr *nlh = msg_start(buf, eth, NLM_F_ACK, 31, cmd);
+	struct nlattr *hdr = nest_start(nlh, 1);
+
+	put_u32(nlh, ETHTOOL_A_HEADER_DEV_INDEX, LO);
+	nest_end(nlh, hdr);
+	if (type)
+		put_u32(nlh, type, v);
+	return request(fd, nlh, reply, cap);
+}
+
 /* ---- tests ---- */
 
 /* genl_ctrl: the families resolve, and the answer comes from port id 0 with the request's seq. */
@@ -509,23 +525,147 @@ Test(pl_netlink, bind_rx_with_a_closed_fd_is_ebadf_and_with_a_pipe_einval)
 
 	cr_assert_eq(rings_set_split(fd, eth, ETHTOOL_TCP_DATA_SPLIT_ENABLED), 0);
 	cr_assert_eq(bind_rx(fd, netdev, LO, 999, 0, reply, sizeof(reply)), -EBADF);
+	cr_assert_str_eq(ext_msg((void *)reply), "");
 	cr_assert_eq(pipe(p), 0);
 	cr_assert_eq(bind_rx(fd, netdev, LO, (uint32_t)p[0], 0, reply, sizeof(reply)), -EINVAL);
+	cr_assert_str_eq(ext_msg((void *)reply), "");
 	close(p[0]);
 	close(p[1]);
 	close(fd);
 }
 
-/* netdev_nl_read_rxq_bitmap(): a queue beyond the device's rx queues. */
+/*
+ * netdev_nl_read_rxq_bitmap(): a queue beyond the device's rx queues, with
+ * no message and the queue's id as the bad attribute.
+ */
 Test(pl_netlink, bind_rx_of_a_queue_out_of_range_is_einval)
+{
+	uint8_t buf[256], reply[512];
+	int fd = nl_open(NULL), dmabuf = host_dmabuf(1 << 20);
+	uint16_t netdev = family(fd, "netdev"), eth = family(fd, "ethtool");
+	struct nlmsghdr *nlh = msg_start(buf, netdev, NLM_F_ACK, 7, NETDEV_CMD_BIND_RX);
+	struct nlattr *q, *bad;
+
+	cr_assert_eq(rings_set_split(fd, eth, ETHTOOL_TCP_DATA_SPLIT_ENABLED), 0);
+	put_u32(nlh, NETDEV_A_DMABUF_IFINDEX, LO);
+	put_u32(nlh, NETDEV_A_DMABUF_FD, (uint32_t)dmabuf);
+	q = nest_start(nlh, NETDEV_A_DMABUF_QUEUES);
+	put_u32(nlh, NETDEV_A_QUEUE_ID, 0);
+	put_u32(nlh, NETDEV_A_QUEUE_TYPE, NETDEV_QUEUE_TYPE_RX);
+	nest_end(nlh, q);
+	q = nest_start(nlh, NETDEV_A_DMABUF_QUEUES);
+	put_u32(nlh, NETDEV_A_QUEUE_TYPE, NETDEV_QUEUE_TYPE_RX);
+	bad = put(nlh, NETDEV_A_QUEUE_ID, &(uint32_t){ 1000 }, sizeof(uint32_t));
+	nest_end(nlh, q);
+	cr_assert_eq(request(fd, nlh, reply, sizeof(reply)), -EINVAL);
+	cr_assert_str_eq(ext_msg((void *)reply), "");
+	cr_assert_eq(u32_of(ext_attr((void *)reply, NLMSGERR_ATTR_OFFS)),
+		     (uint32_t)((uint8_t *)bad - buf));
+	cr_assert_eq(queue_dmabuf(fd, netdev, 0), 0);
+	close(fd);
+	close(dmabuf);
+}
+
+/* __net_mp_open_rxq(): a memory provider needs header split on; the kernel's text alone. */
+Test(pl_netlink, bind_rx_with_tcp_data_split_disabled_says_so)
+{
+	uint8_t reply[512];
+	int fd = nl_open(NULL), dmabuf = host_dmabuf(1 << 20);
+	uint16_t netdev = family(fd, "netdev"), eth = family(fd, "ethtool");
+
+	cr_assert_eq(rings_set_split(fd, eth, ETHTOOL_TCP_DATA_SPLIT_DISABLED), 0);
+	cr_assert_eq(bind_rx(fd, netdev, LO, (uint32_t)dmabuf, 1, reply, sizeof(reply)), -EINVAL);
+	cr_assert_str_eq(ext_msg((void *)reply), "tcp-data-split is disabled");
+	cr_assert_null(ext_attr((void *)reply, NLMSGERR_ATTR_OFFS));
+	close(fd);
+	close(dmabuf);
+}
+
+/*
+ * __net_mp_open_rxq(): a queue another process bound is refused with the
+ * kernel's text alone. The other process is forked before this one touches
+ * the software NIC (a child forked later cannot use it: README's fork()).
+ */
+Test(pl_netlink, bind_rx_of_a_queue_bound_by_another_process_is_eexist)
+{
+	uint8_t reply[512];
+	int fd, dmabuf, ready[2], done[2], status;
+	uint16_t netdev, eth;
+	pid_t pid;
+	char c = 0;
+
+	cr_assert_eq(pipe(ready), 0);
+	cr_assert_eq(pipe(done), 0);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (!pid) {
+		int cfd, cbuf;
+		uint16_t cnetdev;
+
+		/* its end of @done closed, the parent's exit ends the wait below */
+		close(done[1]);
+		close(ready[0]);
+		cfd = nl_open(NULL);
+		cbuf = host_dmabuf(1 << 20);
+		cnetdev = family(cfd, "netdev");
+
+		c = (char)(rings_set_split(cfd, family(cfd, "ethtool"),
+					   ETHTOOL_TCP_DATA_SPLIT_ENABLED) == 0 &&
+			   bind_rx(cfd, cnetdev, LO, (uint32_t)cbuf, 3, reply, sizeof(reply)) == 0);
+		(void)!write(ready[1], &c, 1);
+		(void)!read(done[0], &c, 1);
+		_exit(0);
+	}
+	close(ready[1]);
+	close(done[0]);
+	cr_assert_eq(read(ready[0], &c, 1), 1);
+	cr_assert_eq(c, 1, "the other process could not bind queue 3");
+	fd = nl_open(NULL);
+	dmabuf = host_dmabuf(1 << 20);
+	netdev = family(fd, "netdev");
+	eth = family(fd, "ethtool");
+	cr_assert_eq(rings_set_split(fd, eth, ETHTOOL_TCP_DATA_SPLIT_ENABLED), 0);
+	cr_assert_eq(bind_rx(fd, netdev, LO, (uint32_t)dmabuf, 3, reply, sizeof(reply)), -EEXIST);
+	cr_assert_str_eq(ext_msg((void *)reply), "designated queue already memory provider bound");
+	close(done[1]);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	close(ready[0]);
+	/* the other process is gone: the queue is free again */
+	cr_assert_eq(bind_rx(fd, netdev, LO, (uint32_t)dmabuf, 3, reply, sizeof(reply)), 0);
+	close(fd);
+	close(dmabuf);
+}
+
+/* net_devmem_bind_dmabuf(): dma_buf_get()'s errno for bind-tx too, and no message. */
+Test(pl_netlink, bind_tx_with_a_closed_fd_is_ebadf_without_a_message)
+{
+	uint8_t buf[128], reply[512];
+	int fd = nl_open(NULL);
+	uint16_t netdev = family(fd, "netdev");
+	struct nlmsghdr *nlh = msg_start(buf, netdev, NLM_F_ACK, 8, NETDEV_CMD_BIND_TX);
+
+	put_u32(nlh, NETDEV_A_DMABUF_IFINDEX, LO);
+	put_u32(nlh, NETDEV_A_DMABUF_FD, 999);
+	cr_assert_eq(request(fd, nlh, reply, sizeof(reply)), -EBADF);
+	cr_assert_str_eq(ext_msg((void *)reply), "");
+	close(fd);
+}
+
+/* ethtool_check_max_channel(): the rx count cannot drop below a bound queue; the count is named. */
+Test(pl_netlink, channels_set_below_a_bound_queue_names_the_memory_provider_count)
 {
 	uint8_t reply[512];
 	int fd = nl_open(NULL), dmabuf = host_dmabuf(1 << 20);
 	uint16_t netdev = family(fd, "netdev"), eth = family(fd, "ethtool");
 
 	cr_assert_eq(rings_set_split(fd, eth, ETHTOOL_TCP_DATA_SPLIT_ENABLED), 0);
-	cr_assert_eq(bind_rx(fd, netdev, LO, (uint32_t)dmabuf, 1000, reply, sizeof(reply)),
+	cr_assert_eq(bind_rx(fd, netdev, LO, (uint32_t)dmabuf, 2, reply, sizeof(reply)), 0);
+	cr_assert_eq(ethtool_req(fd, eth, ETHTOOL_MSG_CHANNELS_SET, ETHTOOL_A_CHANNELS_RX_COUNT, 2,
+				 reply, sizeof(reply)),
 		     -EINVAL);
+	cr_assert_str_eq(
+		ext_msg((void *)reply),
+		"requested channel counts are too low for existing memory provider setting (3)");
 	close(fd);
 	close(dmabuf);
 }
@@ -868,21 +1008,6 @@ Test(pl_netlink, libmnl_client_gets_channels_of_lo)
 	cr_assert_eq(ret, MNL_CB_STOP);
 	cr_assert_geq(rx, 1);
 	mnl_socket_close(nl);
-}
-
-/* An ethtool request on lo with its header and one u32 attribute (none when @type is 0). */
-static int ethtool_req(int fd, uint16_t eth, uint8_t cmd, uint16_t type, uint32_t v, void *reply,
-		       size_t cap)
-{
-	uint8_t buf[128];
-	struct nlmsghdr *nlh = msg_start(buf, eth, NLM_F_ACK, 31, cmd);
-	struct nlattr *hdr = nest_start(nlh, 1);
-
-	put_u32(nlh, ETHTOOL_A_HEADER_DEV_INDEX, LO);
-	nest_end(nlh, hdr);
-	if (type)
-		put_u32(nlh, type, v);
-	return request(fd, nlh, reply, cap);
 }
 
 /* netdev_nl_dev_get_doit(): lo's entry; a device that does not exist is ENODEV. */
