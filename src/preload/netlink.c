@@ -591,6 +591,7 @@ static bool pl_nl_is_emulated(const struct nlmsghdr *nlh)
 		case ETHTOOL_MSG_RINGS_GET:
 		case ETHTOOL_MSG_RINGS_SET:
 		case ETHTOOL_MSG_RSS_GET:
+		case ETHTOOL_MSG_RSS_SET:
 			return pl_nl_ethtool_emulated(nlh);
 		default:
 			return false;
@@ -636,6 +637,7 @@ static void pl_nl_family_info(const char *name, struct nlc_family *fam)
 		{ ETHTOOL_MSG_CHANNELS_SET,
 		  GENL_ADMIN_PERM | GENL_CMD_CAP_DO | GENL_CMD_CAP_HASPOL },
 		{ ETHTOOL_MSG_RSS_GET, GENL_CMD_CAP_DO | GENL_CMD_CAP_DUMP | GENL_CMD_CAP_HASPOL },
+		{ ETHTOOL_MSG_RSS_SET, GENL_ADMIN_PERM | GENL_CMD_CAP_DO | GENL_CMD_CAP_HASPOL },
 	};
 	const struct pl_nl_families *f = pl_nl_families();
 
@@ -1341,20 +1343,124 @@ static int pl_nl_rings_set(struct pl_nl_ctx *c, int ifindex, const struct nlmsgh
 	return err;
 }
 
-/* rss_fill_reply(): the table of context 0 and its hash function (Toeplitz); no key. */
-static void pl_nl_rss_get(const struct devmem_dev_info *info, struct nlc_obj *o,
-			  struct nlattr *indir, size_t cap)
+/*
+ * rss_prepare_data() and rss_fill_reply(): the table of @context and, for
+ * context 0, its hash function (Toeplitz). The software NIC has no hash
+ * key and no per-context key or function (rxfh_per_ctx_key unset), so a
+ * context's reply carries its id and table alone. -ENOENT: no such context.
+ */
+static int pl_nl_rss_get(struct pl_nl_ctx *c, int ifindex, uint32_t context, struct nlc_obj *o,
+			 struct nlattr *indir)
 {
+	int err;
+
 	memset(o, 0, sizeof(*o));
-	pl_nl_set(o, ETHTOOL_A_RSS_HFUNC, 1 /* ETH_RSS_HASH_TOP */);
-	if (cap >= NLA_HDRLEN + sizeof(info->rss_indir)) {
-		indir->nla_type = ETHTOOL_A_RSS_INDIR;
-		indir->nla_len = NLA_HDRLEN + sizeof(info->rss_indir);
-		memcpy((uint8_t *)indir + NLA_HDRLEN, info->rss_indir, sizeof(info->rss_indir));
-		o->present |= 1ull << ETHTOOL_A_RSS_INDIR;
-		o->tb[ETHTOOL_A_RSS_INDIR] = indir;
-	}
+	err = devmem_rss_get(c->nl->ctl, ifindex, context,
+			     (uint32_t *)((uint8_t *)indir + NLA_HDRLEN));
+	if (err)
+		return err;
+	if (context)
+		pl_nl_set(o, ETHTOOL_A_RSS_CONTEXT, context);
+	else
+		pl_nl_set(o, ETHTOOL_A_RSS_HFUNC, 1 /* ETH_RSS_HASH_TOP */);
+	indir->nla_type = ETHTOOL_A_RSS_INDIR;
+	indir->nla_len = NLA_HDRLEN + DEVMEM_RSS_INDIR_SIZE * sizeof(uint32_t);
+	o->present |= 1ull << ETHTOOL_A_RSS_INDIR;
+	o->tb[ETHTOOL_A_RSS_INDIR] = indir;
 	/* no input transformation: rss_fill_reply() leaves a zero one out */
+	return 0;
+}
+
+/*
+ * ethnl_rss_set_validate(), rss_set_prep_indir(), rss_set_prep_hkey() and
+ * ethnl_rss_set() (mainline, 6.16+): the table of context 0 or of a
+ * context, replicated from a shorter one that divides it, or reset to the
+ * default spread (context 0 only). What the device lacks is refused as the
+ * kernel refuses it for such a driver: no per-context key or function, no
+ * input transformation, no hash field setting, a key of length 0 and a
+ * hash function the device cannot choose.
+ */
+static int pl_nl_rss_set(struct pl_nl_ctx *c, int ifindex, const struct nlmsghdr *nlh,
+			 const struct nlc_request *req, const struct devmem_dev_info *info,
+			 struct nlc_extack *ext)
+{
+	const struct nlc_obj *a = &req->attrs;
+	uint32_t context =
+		nlc_has(a, ETHTOOL_A_RSS_CONTEXT) ? (uint32_t)a->v[ETHTOOL_A_RSS_CONTEXT] : 0;
+	uint32_t cur[DEVMEM_RSS_INDIR_SIZE], table[DEVMEM_RSS_INDIR_SIZE];
+	const struct nlattr *bad = NULL, *nla;
+	uint32_t xfrm =
+		nlc_has(a, ETHTOOL_A_RSS_INPUT_XFRM) ? (uint32_t)a->v[ETHTOOL_A_RSS_INPUT_XFRM] : 0;
+	size_t len, n = 0;
+	int err;
+
+	if (context) {
+		bad = a->tb[ETHTOOL_A_RSS_HFUNC];
+		bad = bad ?: a->tb[ETHTOOL_A_RSS_HKEY];
+		bad = bad ?: a->tb[ETHTOOL_A_RSS_INPUT_XFRM];
+	}
+	if (xfrm)
+		bad = bad ?: a->tb[ETHTOOL_A_RSS_INPUT_XFRM];
+	bad = bad ?: a->tb[ETHTOOL_A_RSS_FLOW_HASH];
+	if (bad) {
+		pl_nl_bad_attr(ext, nlh, bad);
+		return -EOPNOTSUPP;
+	}
+	/* rss_prepare(): the context must exist */
+	err = devmem_rss_get(c->nl->ctl, ifindex, context, cur);
+	if (err)
+		return err;
+	nla = a->tb[ETHTOOL_A_RSS_INDIR];
+	if (nla) {
+		len = nlc_attr_len(nla);
+		n = len / sizeof(uint32_t);
+		if (len % sizeof(uint32_t)) {
+			pl_nl_bad_attr(ext, nlh, nla);
+			return -EINVAL;
+		}
+		if (!n && context) {
+			snprintf(ext->msg, sizeof(ext->msg), "can't reset table for a context");
+			ext->has_msg = true;
+			pl_nl_bad_attr(ext, nlh, nla);
+			return -EINVAL;
+		}
+		if (n && DEVMEM_RSS_INDIR_SIZE % n) {
+			snprintf(ext->msg, sizeof(ext->msg),
+				 "size (%zu) mismatch with device indir table (%d)", n,
+				 DEVMEM_RSS_INDIR_SIZE);
+			ext->has_msg = true;
+			pl_nl_bad_attr(ext, nlh, nla);
+			return -EINVAL;
+		}
+		memcpy(table, nlc_attr_data(nla), n * sizeof(uint32_t));
+		for (size_t i = 0; i < n; i++) {
+			if (table[i] < info->num_rx_queues)
+				continue;
+			snprintf(ext->msg, sizeof(ext->msg), "entry %zu: queue out of range (%d)",
+				 i, (int)table[i]);
+			ext->has_msg = true;
+			pl_nl_bad_attr(ext, nlh, nla);
+			return -EINVAL;
+		}
+		for (size_t i = n; n && i < DEVMEM_RSS_INDIR_SIZE; i++)
+			table[i] = table[i % n];
+	}
+	/* rss_set_prep_hkey(): the device's key is 0 bytes long, and the policy wants one */
+	if (a->tb[ETHTOOL_A_RSS_HKEY]) {
+		pl_nl_bad_attr(ext, nlh, a->tb[ETHTOOL_A_RSS_HKEY]);
+		return -EINVAL;
+	}
+	/* a new hash function goes to the driver, which has only Toeplitz */
+	if (nlc_has(a, ETHTOOL_A_RSS_HFUNC) && (uint8_t)a->v[ETHTOOL_A_RSS_HFUNC] != 1)
+		return -EOPNOTSUPP;
+	if (!nla)
+		return 0;
+	/* an empty table on context 0: the default spread, as not configured */
+	devmem_clear_error();
+	err = devmem_rss_set(c->nl->ctl, ifindex, context, n ? table : NULL);
+	if (err)
+		pl_nl_lib_extack(ext, info->name);
+	return err;
 }
 
 static const char *pl_nl_ethtool_cmd_name(uint8_t cmd)
@@ -1370,6 +1476,8 @@ static const char *pl_nl_ethtool_cmd_name(uint8_t cmd)
 		return "rings-set";
 	case ETHTOOL_MSG_RSS_GET:
 		return "rss-get";
+	case ETHTOOL_MSG_RSS_SET:
+		return "rss-set";
 	default:
 		return "?";
 	}
@@ -1397,7 +1505,8 @@ static void pl_nl_ethtool(struct pl_nl_ctx *c, const struct nlmsghdr *nlh)
 		err = -EOPNOTSUPP;
 		goto out;
 	}
-	if ((cmd == ETHTOOL_MSG_CHANNELS_SET || cmd == ETHTOOL_MSG_RINGS_SET) &&
+	if ((cmd == ETHTOOL_MSG_CHANNELS_SET || cmd == ETHTOOL_MSG_RINGS_SET ||
+	     cmd == ETHTOOL_MSG_RSS_SET) &&
 	    !pl_nl_net_admin()) {
 		err = -EPERM;
 		goto out;
@@ -1440,14 +1549,21 @@ static void pl_nl_ethtool(struct pl_nl_ctx *c, const struct nlmsghdr *nlh)
 		err = pl_nl_rings_set(c, ifindex, nlh, &req, &info, &ext);
 		break;
 	case ETHTOOL_MSG_RSS_GET:
-		/* rss_prepare_data(): a driver without contexts has only context 0 */
-		if (nlc_has(&req.attrs, ETHTOOL_A_RSS_CONTEXT) &&
-		    req.attrs.v[ETHTOOL_A_RSS_CONTEXT]) {
-			err = -EOPNOTSUPP;
+		/* rss_parse_request(): a start context belongs to dumps */
+		if (req.attrs.tb[ETHTOOL_A_RSS_START_CONTEXT]) {
+			pl_nl_bad_attr(&ext, nlh, req.attrs.tb[ETHTOOL_A_RSS_START_CONTEXT]);
+			err = -EINVAL;
 			break;
 		}
 		reply = ETHTOOL_MSG_RSS_GET_REPLY;
-		pl_nl_rss_get(&info, &o, (struct nlattr *)indir, sizeof(indir));
+		err = pl_nl_rss_get(c, ifindex,
+				    nlc_has(&req.attrs, ETHTOOL_A_RSS_CONTEXT) ?
+					    (uint32_t)req.attrs.v[ETHTOOL_A_RSS_CONTEXT] :
+					    0,
+				    &o, (struct nlattr *)indir);
+		break;
+	case ETHTOOL_MSG_RSS_SET:
+		err = pl_nl_rss_set(c, ifindex, nlh, &req, &info, &ext);
 		break;
 	default:
 		err = -EOPNOTSUPP;

@@ -8,6 +8,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
 #include <linux/ethtool_netlink.h>
 #include <linux/genetlink.h>
 #include <linux/netlink.h>
@@ -1171,15 +1173,204 @@ Test(pl_netlink, rss_get_gives_the_indirection_table)
 	close(fd);
 }
 
-/* rss_prepare_data(): a driver without RSS contexts answers only for context 0. */
-Test(pl_netlink, rss_get_of_another_context_is_eopnotsupp)
+/* ethtool's RSS messages (mainline's numbers; the system's headers may predate them) */
+enum {
+	RSS_A_HEADER = 1,
+	RSS_A_CONTEXT,
+	RSS_A_HFUNC,
+	RSS_A_INDIR,
+	RSS_A_HKEY,
+	RSS_A_INPUT_XFRM,
+	RSS_A_START_CONTEXT,
+};
+#define RSS_GET 38
+#define RSS_SET 48
+
+/* An RSS context of lo made through SIOCETHTOOL, spread over rx queues 0 and 1. */
+static uint32_t rss_context_new(void)
+{
+	struct {
+		struct ethtool_rxfh h;
+		uint32_t indir[128];
+	} r = { .h = { .cmd = ETHTOOL_SRSSH,
+		       .rss_context = ETH_RXFH_CONTEXT_ALLOC,
+		       .indir_size = 128 } };
+	struct ifreq ifr = { .ifr_name = "lo", .ifr_data = (void *)&r };
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+	cr_assert_geq(fd, 0);
+	for (int i = 0; i < 128; i++)
+		r.indir[i] = (uint32_t)i % 2;
+	cr_assert_eq(ioctl(fd, SIOCETHTOOL, &ifr), 0, "ETHTOOL_SRSSH: %s", strerror(errno));
+	close(fd);
+	cr_assert_geq(r.h.rss_context, 1);
+	return r.h.rss_context;
+}
+
+/*
+ * An RSS request on lo: @context (0: none sent), the table @indir of @n
+ * entries (@n < 0: none sent), and one more u32 attribute when @type is not 0.
+ */
+static int rss_req(int fd, uint16_t eth, uint8_t cmd, uint32_t context, const uint32_t *indir,
+		   int n, uint16_t type, uint32_t v, void *reply, size_t cap)
+{
+	uint8_t buf[1024];
+	struct nlmsghdr *nlh = msg_start(buf, eth, NLM_F_ACK, 33, cmd);
+	struct nlattr *hdr = nest_start(nlh, RSS_A_HEADER);
+
+	put_u32(nlh, ETHTOOL_A_HEADER_DEV_INDEX, LO);
+	nest_end(nlh, hdr);
+	if (context)
+		put_u32(nlh, RSS_A_CONTEXT, context);
+	if (n >= 0)
+		put(nlh, RSS_A_INDIR, indir, (size_t)n * sizeof(uint32_t));
+	if (type)
+		put_u32(nlh, type, v);
+	return request(fd, nlh, reply, cap);
+}
+
+/* The table of an rss-get reply (128 entries). */
+static const uint32_t *rss_table(const void *reply)
+{
+	const struct nlattr *indir = attr(reply, RSS_A_INDIR);
+
+	cr_assert_not_null(indir);
+	cr_assert_eq(indir->nla_len - NLA_HDRLEN, 128 * sizeof(uint32_t));
+	return (const uint32_t *)((const uint8_t *)indir + NLA_HDRLEN);
+}
+
+/*
+ * rss_prepare_ctx() and rss_fill_reply(): a context's reply names it and
+ * carries its table, without the hash function (no per-context key).
+ */
+Test(pl_netlink, rss_get_of_a_context_gives_its_id_and_table)
+{
+	uint8_t reply[1024];
+	int fd = nl_open(NULL);
+	uint16_t eth = family(fd, "ethtool");
+	uint32_t ctx = rss_context_new();
+	const uint32_t *t;
+
+	cr_assert_eq(rss_req(fd, eth, RSS_GET, ctx, NULL, -1, 0, 0, reply, sizeof(reply)), 0);
+	cr_assert_eq(u32_of(attr((void *)reply, RSS_A_CONTEXT)), ctx);
+	cr_assert_null(attr((void *)reply, RSS_A_HFUNC));
+	t = rss_table(reply);
+	cr_assert_eq(t[0], 0);
+	cr_assert_eq(t[1], 1);
+	cr_assert_eq(t[127], 1);
+	close(fd);
+}
+
+/* rss_prepare_ctx(): a context the device does not have is ENOENT. */
+Test(pl_netlink, rss_get_of_a_missing_context_is_enoent)
 {
 	int fd = nl_open(NULL);
 	uint16_t eth = family(fd, "ethtool");
 
-	cr_assert_eq(ethtool_req(fd, eth, 38 /* ETHTOOL_MSG_RSS_GET */,
-				 2 /* ETHTOOL_A_RSS_CONTEXT */, 1, NULL, 0),
+	cr_assert_eq(rss_req(fd, eth, RSS_GET, 31, NULL, -1, 0, 0, NULL, 0), -ENOENT);
+	close(fd);
+}
+
+/* rss_parse_request(): a start context is for dumps; in a do it is the bad attribute. */
+Test(pl_netlink, rss_get_with_a_start_context_is_einval)
+{
+	uint8_t reply[512];
+	int fd = nl_open(NULL);
+	uint16_t eth = family(fd, "ethtool");
+
+	cr_assert_eq(rss_req(fd, eth, RSS_GET, 0, NULL, -1, RSS_A_START_CONTEXT, 1, reply,
+			     sizeof(reply)),
+		     -EINVAL);
+	cr_assert_not_null(ext_attr((void *)reply, NLMSGERR_ATTR_OFFS));
+	close(fd);
+}
+
+/* rss_set_prep_indir(): a shorter table that divides the device's is repeated over it. */
+Test(pl_netlink, rss_set_repeats_a_short_table_and_an_empty_one_resets_context_0)
+{
+	uint8_t reply[1024];
+	int fd = nl_open(NULL);
+	uint16_t eth = family(fd, "ethtool");
+	uint32_t two[2] = { 1, 0 }, dflt[128];
+	const uint32_t *t;
+
+	cr_assert_eq(rss_req(fd, eth, RSS_GET, 0, NULL, -1, 0, 0, reply, sizeof(reply)), 0);
+	memcpy(dflt, rss_table(reply), sizeof(dflt));
+	cr_assert_eq(rss_req(fd, eth, RSS_SET, 0, two, 2, 0, 0, NULL, 0), 0);
+	cr_assert_eq(rss_req(fd, eth, RSS_GET, 0, NULL, -1, 0, 0, reply, sizeof(reply)), 0);
+	t = rss_table(reply);
+	for (int i = 0; i < 128; i++)
+		cr_assert_eq(t[i], two[i % 2], "entry %d", i);
+	cr_assert_eq(rss_req(fd, eth, RSS_SET, 0, NULL, 0, 0, 0, NULL, 0), 0);
+	cr_assert_eq(rss_req(fd, eth, RSS_GET, 0, NULL, -1, 0, 0, reply, sizeof(reply)), 0);
+	cr_assert_eq(memcmp(rss_table(reply), dflt, sizeof(dflt)), 0);
+	close(fd);
+}
+
+/* ethnl_rss_set() on a context: its table changes, context 0's does not. */
+Test(pl_netlink, rss_set_of_a_context_changes_its_table_alone)
+{
+	uint8_t reply[1024];
+	int fd = nl_open(NULL);
+	uint16_t eth = family(fd, "ethtool");
+	uint32_t ctx = rss_context_new(), one = 2, before[128];
+
+	cr_assert_eq(rss_req(fd, eth, RSS_GET, 0, NULL, -1, 0, 0, reply, sizeof(reply)), 0);
+	memcpy(before, rss_table(reply), sizeof(before));
+	cr_assert_eq(rss_req(fd, eth, RSS_SET, ctx, &one, 1, 0, 0, NULL, 0), 0);
+	cr_assert_eq(rss_req(fd, eth, RSS_GET, ctx, NULL, -1, 0, 0, reply, sizeof(reply)), 0);
+	for (int i = 0; i < 128; i++)
+		cr_assert_eq(rss_table(reply)[i], 2, "entry %d", i);
+	cr_assert_eq(rss_req(fd, eth, RSS_GET, 0, NULL, -1, 0, 0, reply, sizeof(reply)), 0);
+	cr_assert_eq(memcmp(rss_table(reply), before, sizeof(before)), 0);
+	close(fd);
+}
+
+/* rss_set_prep_indir(): the table's refusals, each with the kernel's message on the table. */
+Test(pl_netlink, rss_set_refuses_a_bad_table_with_the_kernels_messages)
+{
+	uint8_t reply[1024];
+	int fd = nl_open(NULL);
+	uint16_t eth = family(fd, "ethtool");
+	uint32_t ctx = rss_context_new(), three[3] = { 0, 1, 0 }, far[2] = { 0, 99 };
+
+	cr_assert_eq(rss_req(fd, eth, RSS_SET, 0, three, 3, 0, 0, reply, sizeof(reply)), -EINVAL);
+	cr_assert_str_eq(ext_msg((void *)reply), "size (3) mismatch with device indir table (128)");
+	cr_assert_eq(rss_req(fd, eth, RSS_SET, 0, far, 2, 0, 0, reply, sizeof(reply)), -EINVAL);
+	cr_assert_str_eq(ext_msg((void *)reply), "entry 1: queue out of range (99)");
+	cr_assert_eq(rss_req(fd, eth, RSS_SET, ctx, NULL, 0, 0, 0, reply, sizeof(reply)), -EINVAL);
+	cr_assert_str_eq(ext_msg((void *)reply), "can't reset table for a context");
+	cr_assert_eq(rss_req(fd, eth, RSS_SET, 31, three, 2, 0, 0, NULL, 0), -ENOENT);
+	close(fd);
+}
+
+/*
+ * ethnl_rss_set_validate() and the driver: no hash function, key or input
+ * transformation of a context, no symmetric hashing, no key at all, no
+ * other hash function than Toeplitz.
+ */
+Test(pl_netlink, rss_set_of_a_key_function_or_transformation_is_refused)
+{
+	uint8_t reply[1024];
+	int fd = nl_open(NULL);
+	uint16_t eth = family(fd, "ethtool");
+	uint32_t ctx = rss_context_new();
+
+	cr_assert_eq(rss_req(fd, eth, RSS_SET, ctx, NULL, -1, RSS_A_HFUNC, 1, reply, sizeof(reply)),
 		     -EOPNOTSUPP);
+	cr_assert_not_null(ext_attr((void *)reply, NLMSGERR_ATTR_OFFS));
+	cr_assert_eq(rss_req(fd, eth, RSS_SET, 0, NULL, -1, RSS_A_INPUT_XFRM,
+			     1 /* RXH_XFRM_SYM_XOR */, reply, sizeof(reply)),
+		     -EOPNOTSUPP);
+	cr_assert_not_null(ext_attr((void *)reply, NLMSGERR_ATTR_OFFS));
+	cr_assert_eq(rss_req(fd, eth, RSS_SET, 0, NULL, -1, RSS_A_HKEY, 0x12345678, reply,
+			     sizeof(reply)),
+		     -EINVAL);
+	cr_assert_eq(rss_req(fd, eth, RSS_SET, 0, NULL, -1, RSS_A_HFUNC, 2 /* ETH_RSS_HASH_XOR */,
+			     NULL, 0),
+		     -EOPNOTSUPP);
+	/* the function it has already: nothing changes */
+	cr_assert_eq(rss_req(fd, eth, RSS_SET, 0, NULL, -1, RSS_A_HFUNC, 1, NULL, 0), 0);
 	close(fd);
 }
 
