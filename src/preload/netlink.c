@@ -27,7 +27,9 @@
  * file's last fd is closed, as the kernel releases a socket's bindings in
  * netdev_nl_sock_priv_destroy().
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/capability.h>
 #include <net/if.h>
 #include <pthread.h>
@@ -516,6 +518,148 @@ static bool pl_nl_ethtool_emulated(const struct nlmsghdr *nlh)
 	return false;
 }
 
+/* ---- NAPI ---- */
+
+/*
+ * The software NIC has one NAPI per queue index, shared by the rx and tx
+ * queue of that index (the ids queue-get reports), each run by a thread
+ * named as threaded NAPI is ("napi/IF-N").
+ */
+struct pl_nl_napis {
+	unsigned int n;
+	struct {
+		uint32_t id;
+		uint32_t index;
+	} napi[1024];
+};
+
+static int pl_nl_napi_cb(const struct devmem_queue_info *q, void *arg)
+{
+	struct pl_nl_napis *l = arg;
+
+	if (!q->napi_id)
+		return 0;
+	for (unsigned int i = 0; i < l->n; i++)
+		if (l->napi[i].id == q->napi_id)
+			return 0;
+	if (l->n == sizeof(l->napi) / sizeof(l->napi[0]))
+		return 0;
+	l->napi[l->n].id = q->napi_id;
+	l->napi[l->n++].index = q->id;
+	return 0;
+}
+
+static int pl_nl_napi_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	/* the device's napi_list: highest id first */
+	return x > y ? -1 : x < y;
+}
+
+/* The NAPIs of @ifindex, as netdev_nl_napi_dump_one() walks them. */
+static void pl_nl_napis(struct devmem_ctl *ctl, int ifindex, struct pl_nl_napis *l)
+{
+	l->n = 0;
+	devmem_queue_dump(ctl, ifindex, pl_nl_napi_cb, l);
+	qsort(l->napi, l->n, sizeof(l->napi[0]), pl_nl_napi_cmp);
+}
+
+/* netdev_napi_by_id_lock(): the emulated interface with NAPI @id, and its queue index. */
+static bool pl_nl_napi_find(struct devmem_ctl *ctl, uint32_t id, int *ifindex, uint32_t *index)
+{
+	static __thread struct pl_nl_napis l;
+	struct if_nameindex *ifs, *i;
+	bool found = false;
+
+	if (!ctl || !id)
+		return false;
+	ifs = if_nameindex();
+	if (!ifs)
+		return false;
+	for (i = ifs; !found && i->if_index; i++) {
+		if (!pl_ifindex_emulated((int)i->if_index))
+			continue;
+		pl_nl_napis(ctl, (int)i->if_index, &l);
+		for (unsigned int k = 0; !found && k < l.n; k++) {
+			if (l.napi[k].id != id)
+				continue;
+			found = true;
+			if (ifindex)
+				*ifindex = (int)i->if_index;
+			if (index)
+				*index = l.napi[k].index;
+		}
+	}
+	if_freenameindex(ifs);
+	return found;
+}
+
+/* The thread running NAPI @index of @ifname, 0 when the software NIC has not started it. */
+static pid_t pl_nl_napi_thread(const char *ifname, uint32_t index)
+{
+	char want[32], path[300], comm[32];
+	struct dirent *de;
+	pid_t tid = 0;
+	DIR *dir;
+
+	snprintf(want, sizeof(want), "napi/%s-%u", ifname, index);
+	want[15] = '\0';
+	dir = opendir("/proc/self/task");
+	if (!dir)
+		return 0;
+	while (!tid && (de = readdir(dir))) {
+		ssize_t n;
+		int fd;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", de->d_name);
+		fd = pl_real.open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		n = pl_real.read(fd, comm, sizeof(comm) - 1);
+		pl_real.close(fd);
+		if (n <= 0)
+			continue;
+		comm[n] = '\0';
+		comm[strcspn(comm, "\n")] = '\0';
+		if (!strcmp(comm, want))
+			tid = (pid_t)atoi(de->d_name);
+	}
+	closedir(dir);
+	return tid;
+}
+
+/*
+ * netdev_nl_napi_fill_one(): no IRQ (the software NIC has none); threaded,
+ * with its thread's id, when the queue's thread runs; no deferral and no
+ * timeouts, which the software NIC does not model.
+ */
+static void pl_nl_napi_obj(int ifindex, const char *ifname, uint32_t id, uint32_t index,
+			   struct nlc_obj *o)
+{
+	pid_t tid = pl_nl_napi_thread(ifname, index);
+
+	memset(o, 0, sizeof(*o));
+	o->present |= 1ull << NETDEV_A_NAPI_ID;
+	o->v[NETDEV_A_NAPI_ID] = id;
+	o->present |= 1ull << NETDEV_A_NAPI_IFINDEX;
+	o->v[NETDEV_A_NAPI_IFINDEX] = (uint32_t)ifindex;
+	o->present |= 1ull << NETDEV_A_NAPI_THREADED;
+	o->v[NETDEV_A_NAPI_THREADED] = tid > 0;
+	if (tid > 0) {
+		o->present |= 1ull << NETDEV_A_NAPI_PID;
+		o->v[NETDEV_A_NAPI_PID] = (uint32_t)tid;
+	}
+	o->present |= 1ull << NETDEV_A_NAPI_DEFER_HARD_IRQS;
+	o->v[NETDEV_A_NAPI_DEFER_HARD_IRQS] = 0;
+	o->present |= 1ull << NETDEV_A_NAPI_IRQ_SUSPEND_TIMEOUT;
+	o->v[NETDEV_A_NAPI_IRQ_SUSPEND_TIMEOUT] = 0;
+	o->present |= 1ull << NETDEV_A_NAPI_GRO_FLUSH_TIMEOUT;
+	o->v[NETDEV_A_NAPI_GRO_FLUSH_TIMEOUT] = 0;
+}
+
 /*
  * Whether @nlh is a request the shim answers: a GETFAMILY of a family the
  * kernel lacks, or a netdev or ethtool request about an emulated interface
@@ -560,6 +704,15 @@ static bool pl_nl_is_emulated(const struct nlmsghdr *nlh)
 				return true;
 			return pl_nl_attr_u32(pl_nl_attr(nlh, NETDEV_A_QUEUE_IFINDEX), &ifindex) &&
 			       pl_ifindex_emulated((int)ifindex);
+		case NETDEV_CMD_NAPI_GET:
+			if (dump)
+				return !pl_nl_attr(nlh, NETDEV_A_NAPI_IFINDEX) ||
+				       (pl_nl_attr_u32(pl_nl_attr(nlh, NETDEV_A_NAPI_IFINDEX),
+						       &ifindex) &&
+					pl_ifindex_emulated((int)ifindex));
+			/* a NAPI by id: the shim's when an emulated interface has it */
+			return pl_nl_attr_u32(pl_nl_attr(nlh, NETDEV_A_NAPI_ID), &ifindex) &&
+			       pl_nl_napi_find(pl_ctl(), ifindex, NULL, NULL);
 		case NETDEV_CMD_PAGE_POOL_GET:
 			if (dump && !pl_nl_attr(nlh, NETDEV_A_PAGE_POOL_IFINDEX))
 				return true;
@@ -835,6 +988,7 @@ static void pl_nl_kernel_entry(const struct nlmsghdr *nlh, void *arg)
 	struct pl_nl_dump *d = arg;
 	unsigned int attr = d->cmd == NETDEV_CMD_QUEUE_GET     ? NETDEV_A_QUEUE_IFINDEX :
 			    d->cmd == NETDEV_CMD_PAGE_POOL_GET ? NETDEV_A_PAGE_POOL_IFINDEX :
+			    d->cmd == NETDEV_CMD_NAPI_GET      ? NETDEV_A_NAPI_IFINDEX :
 								 NETDEV_A_DEV_IFINDEX;
 	uint32_t ifindex = 0;
 	struct nlmsghdr *copy;
@@ -885,6 +1039,7 @@ static unsigned int pl_nl_netdev_dump(struct pl_nl_ctx *c, const struct nlmsghdr
 	struct pl_nl_dump d = { .c = c, .req = nlh, .cmd = req->cmd };
 	unsigned int fattr = req->cmd == NETDEV_CMD_QUEUE_GET	  ? NETDEV_A_QUEUE_IFINDEX :
 			     req->cmd == NETDEV_CMD_PAGE_POOL_GET ? NETDEV_A_PAGE_POOL_IFINDEX :
+			     req->cmd == NETDEV_CMD_NAPI_GET	  ? NETDEV_A_NAPI_IFINDEX :
 								    0;
 	int filter = fattr && nlc_has(&req->attrs, fattr) ? (int)req->attrs.v[fattr] : 0;
 	struct if_nameindex *ifs, *i;
@@ -919,6 +1074,16 @@ static unsigned int pl_nl_netdev_dump(struct pl_nl_ctx *c, const struct nlmsghdr
 			pl_nl_dump_obj(&d, ifindex, &o);
 		} else if (req->cmd == NETDEV_CMD_QUEUE_GET) {
 			devmem_queue_dump(c->nl->ctl, ifindex, pl_nl_queue_cb, &d);
+		} else if (req->cmd == NETDEV_CMD_NAPI_GET) {
+			static __thread struct pl_nl_napis l;
+			struct nlc_obj o;
+
+			pl_nl_napis(c->nl->ctl, ifindex, &l);
+			for (unsigned int k = 0; k < l.n; k++) {
+				pl_nl_napi_obj(ifindex, i->if_name, l.napi[k].id, l.napi[k].index,
+					       &o);
+				pl_nl_dump_obj(&d, ifindex, &o);
+			}
 		}
 	}
 	if (!d.err && req->cmd == NETDEV_CMD_PAGE_POOL_GET) {
@@ -1036,7 +1201,7 @@ static void pl_nl_trace_bind(const struct nlc_request *req, int err, uint32_t id
 static const char *const pl_nl_netdev_cmd_name[] = {
 	[NETDEV_CMD_DEV_GET] = "dev-get",     [NETDEV_CMD_PAGE_POOL_GET] = "page-pool-get",
 	[NETDEV_CMD_QUEUE_GET] = "queue-get", [NETDEV_CMD_BIND_RX] = "bind-rx",
-	[NETDEV_CMD_BIND_TX] = "bind-tx",
+	[NETDEV_CMD_BIND_TX] = "bind-tx",     [NETDEV_CMD_NAPI_GET] = "napi-get",
 };
 
 static void pl_nl_netdev(struct pl_nl_ctx *c, const struct nlmsghdr *nlh)
@@ -1093,6 +1258,22 @@ static void pl_nl_netdev(struct pl_nl_ctx *c, const struct nlmsghdr *nlh)
 			pl_nl_queue_obj(&q, &o);
 		else if (err != -ENODEV)
 			pl_nl_lib_extack(&ext, NULL);
+		break;
+	}
+	case NETDEV_CMD_NAPI_GET: {
+		uint32_t index = 0;
+		char ifname[IF_NAMESIZE];
+		int ifindex = 0;
+
+		/* netdev_nl_napi_get_doit(): an unknown id is ENOENT, the id the bad attribute */
+		if (!pl_nl_napi_find(c->nl->ctl, (uint32_t)req.attrs.v[NETDEV_A_NAPI_ID], &ifindex,
+				     &index) ||
+		    !if_indextoname((unsigned int)ifindex, ifname)) {
+			pl_nl_bad_attr(&ext, nlh, req.attrs.tb[NETDEV_A_NAPI_ID]);
+			err = -ENOENT;
+			break;
+		}
+		pl_nl_napi_obj(ifindex, ifname, (uint32_t)req.attrs.v[NETDEV_A_NAPI_ID], index, &o);
 		break;
 	}
 	case NETDEV_CMD_PAGE_POOL_GET: {

@@ -5,6 +5,7 @@
  * ethtool families answered for the software NIC, everything else the
  * kernel's.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
@@ -1448,5 +1449,176 @@ Test(pl_netlink, a_send_from_a_bad_pointer_is_efault)
 	cr_assert_eq(sendto(fd, bad, 64, 0, (struct sockaddr *)&kernel, sizeof(kernel)), -1);
 	cr_assert_eq(errno, EFAULT);
 	munmap(bad, 4096);
+	close(fd);
+}
+
+/* ---- NAPI ---- */
+
+/* the napi attributes (the kernel's numbers; the system's headers may predate them) */
+enum {
+	NAPI_A_IFINDEX = 1,
+	NAPI_A_ID,
+	NAPI_A_IRQ,
+	NAPI_A_PID,
+	NAPI_A_DEFER_HARD_IRQS,
+	NAPI_A_GRO_FLUSH_TIMEOUT,
+	NAPI_A_IRQ_SUSPEND_TIMEOUT,
+	NAPI_A_THREADED,
+};
+
+/* A dump of @cmd (filtered by lo when @attr is not 0) into @m; its NLMSG_DONE must be 0. */
+static void dump(int fd, uint16_t netdev, uint8_t cmd, uint16_t attr_type, struct msgs *m)
+{
+	uint8_t buf[128];
+	struct nlmsghdr *nlh = msg_start(buf, netdev, NLM_F_DUMP, 41, cmd);
+	size_t rem;
+	int done = 0;
+
+	if (attr_type)
+		put_u32(nlh, attr_type, LO);
+	send_msg(fd, buf, nlh->nlmsg_len);
+	recv_until(fd, m, 1);
+	for_each_msg(nlh, m, rem) if (nlh->nlmsg_type == NLMSG_DONE)
+	{
+		cr_assert_eq(*(const int *)NLMSG_DATA(nlh), 0);
+		done++;
+	}
+	cr_assert_eq(done, 1);
+}
+
+/*
+ * netdev_nl_napi_dump_one() and netdev_nl_napi_fill_one(): one NAPI per
+ * queue index of lo, the ids queue-get reports, highest first; no IRQ, no
+ * deferral, no timeouts.
+ */
+Test(pl_netlink, napi_dump_of_lo_lists_the_queues_napis_highest_id_first)
+{
+	int fd = nl_open(NULL), nq = 0, nn = 0;
+	uint16_t netdev = family(fd, "netdev");
+	uint32_t qids[1024], prev = UINT32_MAX;
+	struct nlmsghdr *nlh;
+	struct msgs m;
+	size_t rem;
+
+	dump(fd, netdev, NETDEV_CMD_QUEUE_GET, NETDEV_A_QUEUE_IFINDEX, &m);
+	for_each_msg(nlh, &m, rem) if (nlh->nlmsg_type == netdev)
+	{
+		uint32_t id = u32_of(attr(nlh, NETDEV_A_QUEUE_NAPI_ID));
+		bool seen = false;
+
+		for (int i = 0; i < nq; i++)
+			seen |= qids[i] == id;
+		if (!seen && nq < 1024)
+			qids[nq++] = id;
+	}
+	free(m.buf);
+	cr_assert_geq(nq, 1);
+	dump(fd, netdev, NETDEV_CMD_NAPI_GET, NAPI_A_IFINDEX, &m);
+	for_each_msg(nlh, &m, rem) if (nlh->nlmsg_type == netdev)
+	{
+		uint32_t id = u32_of(attr(nlh, NAPI_A_ID));
+		bool known = false;
+
+		for (int i = 0; i < nq; i++)
+			known |= qids[i] == id;
+		cr_assert(known, "napi %u is no queue's", id);
+		cr_assert_lt(id, prev);
+		prev = id;
+		cr_assert_eq(u32_of(attr(nlh, NAPI_A_IFINDEX)), LO);
+		cr_assert_null(attr(nlh, NAPI_A_IRQ));
+		cr_assert_not_null(attr(nlh, NAPI_A_THREADED));
+		cr_assert_eq(u32_of(attr(nlh, NAPI_A_DEFER_HARD_IRQS)), 0);
+		cr_assert_eq(u32_of(attr(nlh, NAPI_A_GRO_FLUSH_TIMEOUT)), 0);
+		cr_assert_eq(u32_of(attr(nlh, NAPI_A_IRQ_SUSPEND_TIMEOUT)), 0);
+		nn++;
+	}
+	free(m.buf);
+	cr_assert_eq(nn, nq);
+	close(fd);
+}
+
+/* A dump of every device's NAPIs has lo's among them. */
+Test(pl_netlink, napi_dump_of_every_device_has_los)
+{
+	int fd = nl_open(NULL), lo = 0;
+	uint16_t netdev = family(fd, "netdev");
+	struct nlmsghdr *nlh;
+	struct msgs m;
+	size_t rem;
+
+	dump(fd, netdev, NETDEV_CMD_NAPI_GET, 0, &m);
+	for_each_msg(nlh, &m, rem) if (nlh->nlmsg_type == netdev) lo +=
+		u32_of(attr(nlh, NAPI_A_IFINDEX)) == LO;
+	free(m.buf);
+	cr_assert_geq(lo, 1);
+	close(fd);
+}
+
+/* The thread id whose name is @comm, 0 when none. */
+static pid_t task_named(const char *comm)
+{
+	char path[300], name[32];
+	DIR *dir = opendir("/proc/self/task");
+	struct dirent *de;
+	pid_t found = 0;
+
+	cr_assert_not_null(dir);
+	while (!found && (de = readdir(dir))) {
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", de->d_name);
+		f = de->d_name[0] == '.' ? NULL : fopen(path, "re");
+		if (!f)
+			continue;
+		if (fgets(name, sizeof(name), f) && !strncmp(name, comm, strlen(comm)) &&
+		    name[strlen(comm)] == '\n')
+			found = atoi(de->d_name);
+		fclose(f);
+	}
+	closedir(dir);
+	return found;
+}
+
+/*
+ * netdev_nl_napi_get_doit(): the NAPI of a bound queue by its id; its thread
+ * runs, so it is threaded and names the thread's id.
+ */
+Test(pl_netlink, napi_get_of_a_bound_queues_napi_names_its_thread)
+{
+	uint8_t buf[128], reply[512];
+	int fd = nl_open(NULL), dmabuf = host_dmabuf(1 << 20);
+	uint16_t netdev = family(fd, "netdev"), eth = family(fd, "ethtool");
+	struct nlmsghdr *nlh;
+	uint32_t napi;
+
+	cr_assert_eq(rings_set_split(fd, eth, ETHTOOL_TCP_DATA_SPLIT_ENABLED), 0);
+	cr_assert_eq(bind_rx(fd, netdev, LO, (uint32_t)dmabuf, 1, reply, sizeof(reply)), 0);
+	nlh = msg_start(buf, netdev, NLM_F_ACK, 42, NETDEV_CMD_QUEUE_GET);
+	put_u32(nlh, NETDEV_A_QUEUE_IFINDEX, LO);
+	put_u32(nlh, NETDEV_A_QUEUE_TYPE, NETDEV_QUEUE_TYPE_RX);
+	put_u32(nlh, NETDEV_A_QUEUE_ID, 1);
+	cr_assert_eq(request(fd, nlh, reply, sizeof(reply)), 0);
+	napi = u32_of(attr((void *)reply, NETDEV_A_QUEUE_NAPI_ID));
+	nlh = msg_start(buf, netdev, NLM_F_ACK, 43, NETDEV_CMD_NAPI_GET);
+	put_u32(nlh, NAPI_A_ID, napi);
+	cr_assert_eq(request(fd, nlh, reply, sizeof(reply)), 0);
+	cr_assert_eq(u32_of(attr((void *)reply, NAPI_A_ID)), napi);
+	cr_assert_eq(u32_of(attr((void *)reply, NAPI_A_IFINDEX)), LO);
+	cr_assert_eq(u32_of(attr((void *)reply, NAPI_A_THREADED)), 1);
+	cr_assert_eq((pid_t)u32_of(attr((void *)reply, NAPI_A_PID)), task_named("napi/lo-1"));
+	close(fd);
+	close(dmabuf);
+}
+
+/* netdev_nl_napi_get_doit(): no NAPI has the id. */
+Test(pl_netlink, napi_get_of_an_unknown_id_is_enoent)
+{
+	uint8_t buf[128];
+	int fd = nl_open(NULL);
+	uint16_t netdev = family(fd, "netdev");
+	struct nlmsghdr *nlh = msg_start(buf, netdev, NLM_F_ACK, 44, NETDEV_CMD_NAPI_GET);
+
+	put_u32(nlh, NAPI_A_ID, 0x7ffffff0);
+	cr_assert_eq(request(fd, nlh, NULL, 0), -ENOENT);
 	close(fd);
 }
