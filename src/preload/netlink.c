@@ -45,6 +45,7 @@
 #include "lib/compiler.h"
 #include "lib/error.h"
 #include "net/netdev.h"
+#include "ethtool-priv.h"
 #include "preload.h"
 
 /*
@@ -55,7 +56,8 @@
 #define PL_NL_GOODSIZE 3776u
 /* a request larger than this is never the shim's (it goes to the kernel whole) */
 #define PL_NL_MAX_REQ (1u << 20)
-#define PL_NL_REPLY_SIZE 8192u
+/* a features reply with its verbose bitsets fits */
+#define PL_NL_REPLY_SIZE 16384u
 /* UIO_MAXIOV: the kernel's own limit on a send's iovec */
 #define PL_NL_MAX_IOV 1024
 
@@ -745,6 +747,8 @@ static bool pl_nl_is_emulated(const struct nlmsghdr *nlh)
 		case ETHTOOL_MSG_RINGS_SET:
 		case ETHTOOL_MSG_RSS_GET:
 		case ETHTOOL_MSG_RSS_SET:
+		case ETHTOOL_MSG_FEATURES_GET:
+		case ETHTOOL_MSG_FEATURES_SET:
 			return pl_nl_ethtool_emulated(nlh);
 		default:
 			return false;
@@ -1644,6 +1648,320 @@ static int pl_nl_rss_set(struct pl_nl_ctx *c, int ifindex, const struct nlmsghdr
 	return err;
 }
 
+/* ---- features (net/ethtool/features.c, net/ethtool/bitset.c) ---- */
+
+/* Attributes built whole before they go into a reply (the bitsets). */
+struct pl_nl_attrs {
+	uint8_t *p;
+	size_t len, cap;
+	bool overflow;
+};
+
+static struct nlattr *pl_nl_attrs_put(struct pl_nl_attrs *b, uint16_t type, const void *data,
+				      size_t len)
+{
+	struct nlattr *nla;
+
+	if (b->overflow || b->cap - b->len < NLA_HDRLEN + NLA_ALIGN(len)) {
+		b->overflow = true;
+		return NULL;
+	}
+	nla = (struct nlattr *)(b->p + b->len);
+	nla->nla_type = type;
+	nla->nla_len = (uint16_t)(NLA_HDRLEN + len);
+	if (len)
+		memcpy((uint8_t *)nla + NLA_HDRLEN, data, len);
+	memset((uint8_t *)nla + NLA_HDRLEN + len, 0, NLA_ALIGN(len) - len);
+	b->len += NLA_HDRLEN + NLA_ALIGN(len);
+	return nla;
+}
+
+static void pl_nl_attrs_end(struct pl_nl_attrs *b, struct nlattr *nest)
+{
+	if (nest && !b->overflow)
+		nest->nla_len = (uint16_t)(b->p + b->len - (uint8_t *)nest);
+}
+
+/*
+ * ethnl_put_bitset32() of a 64-bit feature set: a list (NOMASK) without
+ * @mask, a value/mask pair with it; compact as two u32 words, verbose as
+ * one entry per bit (set in the list, or in the mask) with its index, its
+ * name and, for a pair, a VALUE flag when set.
+ */
+static struct nlattr *pl_nl_put_bitset(struct pl_nl_attrs *b, uint16_t type, uint64_t val,
+				       const uint64_t *mask, bool compact)
+{
+	uint32_t words[2], size = PL_NETDEV_FEATURE_COUNT;
+	struct nlattr *nest, *bits, *bit;
+
+	nest = pl_nl_attrs_put(b, type | NLA_F_NESTED, NULL, 0);
+	if (!mask)
+		pl_nl_attrs_put(b, ETHTOOL_A_BITSET_NOMASK, NULL, 0);
+	pl_nl_attrs_put(b, ETHTOOL_A_BITSET_SIZE, &size, sizeof(size));
+	if (compact) {
+		words[0] = (uint32_t)val;
+		words[1] = (uint32_t)(val >> 32);
+		pl_nl_attrs_put(b, ETHTOOL_A_BITSET_VALUE, words, sizeof(words));
+		if (mask) {
+			words[0] = (uint32_t)*mask;
+			words[1] = (uint32_t)(*mask >> 32);
+			pl_nl_attrs_put(b, ETHTOOL_A_BITSET_MASK, words, sizeof(words));
+		}
+	} else {
+		bits = pl_nl_attrs_put(b, ETHTOOL_A_BITSET_BITS | NLA_F_NESTED, NULL, 0);
+		for (uint32_t i = 0; i < PL_NETDEV_FEATURE_COUNT; i++) {
+			if (!(((mask ? *mask : val) >> i) & 1))
+				continue;
+			bit = pl_nl_attrs_put(b, ETHTOOL_A_BITSET_BITS_BIT | NLA_F_NESTED, NULL, 0);
+			pl_nl_attrs_put(b, ETHTOOL_A_BITSET_BIT_INDEX, &i, sizeof(i));
+			pl_nl_attrs_put(b, ETHTOOL_A_BITSET_BIT_NAME, pl_feature_names[i],
+					strlen(pl_feature_names[i]) + 1);
+			if (mask && ((val >> i) & 1))
+				pl_nl_attrs_put(b, ETHTOOL_A_BITSET_BIT_VALUE, NULL, 0);
+			pl_nl_attrs_end(b, bit);
+		}
+		pl_nl_attrs_end(b, bits);
+	}
+	pl_nl_attrs_end(b, nest);
+	return b->overflow ? NULL : nest;
+}
+
+static void pl_nl_obj_attr(struct nlc_obj *o, unsigned int type, const struct nlattr *nla)
+{
+	if (!nla)
+		return;
+	o->present |= 1ull << type;
+	o->tb[type] = nla;
+}
+
+/* features_prepare_data() and features_fill_reply(): hw (against every bit), wanted, active, nochange. */
+static int pl_nl_features_get(struct pl_nl_ctx *c, int ifindex, bool compact, struct nlc_obj *o,
+			      struct pl_nl_attrs *b)
+{
+	uint64_t hw, wanted, active, all = ~0ULL, nochange = PL_NETIF_F_NEVER_CHANGE;
+	int err;
+
+	memset(o, 0, sizeof(*o));
+	err = devmem_get_features(c->nl->ctl, ifindex, &hw, &wanted, &active);
+	if (err)
+		return err;
+	pl_nl_obj_attr(o, ETHTOOL_A_FEATURES_HW,
+		       pl_nl_put_bitset(b, ETHTOOL_A_FEATURES_HW, hw, &all, compact));
+	pl_nl_obj_attr(o, ETHTOOL_A_FEATURES_WANTED,
+		       pl_nl_put_bitset(b, ETHTOOL_A_FEATURES_WANTED, wanted, NULL, compact));
+	pl_nl_obj_attr(o, ETHTOOL_A_FEATURES_ACTIVE,
+		       pl_nl_put_bitset(b, ETHTOOL_A_FEATURES_ACTIVE, active, NULL, compact));
+	pl_nl_obj_attr(o, ETHTOOL_A_FEATURES_NOCHANGE,
+		       pl_nl_put_bitset(b, ETHTOOL_A_FEATURES_NOCHANGE, nochange, NULL, compact));
+	return b->overflow ? -EMSGSIZE : 0;
+}
+
+/* ETHNL_MAX_BITSET_SIZE */
+#define PL_NL_MAX_BITSET_SIZE 32767
+
+static const struct nlc_policy pl_nl_bitset_policy[ETHTOOL_A_BITSET_MASK + 1] = {
+	[ETHTOOL_A_BITSET_NOMASK] = { .type = NLC_FLAG },
+	[ETHTOOL_A_BITSET_SIZE] = { .type = NLC_U32,
+				    .check = NLC_CHECK_MAX,
+				    .max = PL_NL_MAX_BITSET_SIZE },
+	[ETHTOOL_A_BITSET_BITS] = { .type = NLC_NESTED },
+	[ETHTOOL_A_BITSET_VALUE] = { .type = NLC_BINARY },
+	[ETHTOOL_A_BITSET_MASK] = { .type = NLC_BINARY },
+};
+
+static const struct nlc_policy pl_nl_bit_policy[ETHTOOL_A_BITSET_BIT_VALUE + 1] = {
+	[ETHTOOL_A_BITSET_BIT_INDEX] = { .type = NLC_U32 },
+	[ETHTOOL_A_BITSET_BIT_NAME] = { .type = NLC_NUL_STRING },
+	[ETHTOOL_A_BITSET_BIT_VALUE] = { .type = NLC_FLAG },
+};
+
+static int pl_nl_bitset_err(struct nlc_extack *ext, const struct nlmsghdr *nlh,
+			    const struct nlattr *nla, int err, const char *msg)
+{
+	if (msg) {
+		snprintf(ext->msg, sizeof(ext->msg), "%s", msg);
+		ext->has_msg = true;
+	}
+	pl_nl_bad_attr(ext, nlh, nla);
+	return err;
+}
+
+/* The u32 words of a compact bitset's attribute as 64 feature bits (@nbits of them). */
+static uint64_t pl_nl_bitset_words(const struct nlattr *nla, uint32_t nbits)
+{
+	uint32_t words[2] = { 0, 0 };
+	size_t len = nlc_attr_len(nla);
+	uint64_t v;
+
+	memcpy(words, nlc_attr_data(nla), len < sizeof(words) ? len : sizeof(words));
+	v = words[0] | (uint64_t)words[1] << 32;
+	return nbits >= 64 ? v : v & ((1ULL << nbits) - 1);
+}
+
+/*
+ * ethnl_parse_bitset(), ethnl_compact_sanity_checks() and ethnl_parse_bit():
+ * the value and mask a WANTED bitset asks for, compact or verbose, bits by
+ * index or by name.
+ */
+static int pl_nl_parse_bitset(const struct nlmsghdr *nlh, const struct nlattr *attr, uint64_t *val,
+			      uint64_t *mask, struct nlc_extack *ext)
+{
+	const uint32_t nbits = PL_NETDEV_FEATURE_COUNT;
+	const struct nlattr *nla;
+	struct nlc_obj tb, bit;
+	bool no_mask;
+	long rem;
+	int err;
+
+	err = nlc_parse_attrs(&tb, nlc_attr_data(attr), nlc_attr_len(attr), pl_nl_bitset_policy,
+			      ETHTOOL_A_BITSET_MASK, NLC_VALIDATE_STRICT, nlh, ext);
+	if (err)
+		return err;
+	no_mask = nlc_has(&tb, ETHTOOL_A_BITSET_NOMASK);
+	if (!nlc_has(&tb, ETHTOOL_A_BITSET_BITS)) {
+		uint32_t size, words;
+
+		if (no_mask && nlc_has(&tb, ETHTOOL_A_BITSET_MASK))
+			return pl_nl_bitset_err(ext, nlh, tb.tb[ETHTOOL_A_BITSET_MASK], -EINVAL,
+						"mask not allowed in list bitset");
+		if (!nlc_has(&tb, ETHTOOL_A_BITSET_SIZE))
+			return pl_nl_bitset_err(ext, nlh, attr, -EINVAL,
+						"missing size in compact bitset");
+		if (!nlc_has(&tb, ETHTOOL_A_BITSET_VALUE))
+			return pl_nl_bitset_err(ext, nlh, attr, -EINVAL,
+						"missing value in compact bitset");
+		if (!no_mask && !nlc_has(&tb, ETHTOOL_A_BITSET_MASK))
+			return pl_nl_bitset_err(ext, nlh, attr, -EINVAL,
+						"missing mask in compact nonlist bitset");
+		size = (uint32_t)tb.v[ETHTOOL_A_BITSET_SIZE];
+		words = (size + 31) / 32;
+		if (nlc_attr_len(tb.tb[ETHTOOL_A_BITSET_VALUE]) != words * sizeof(uint32_t))
+			return pl_nl_bitset_err(ext, nlh, tb.tb[ETHTOOL_A_BITSET_VALUE], -EINVAL,
+						"bitset value length does not match size");
+		if (nlc_has(&tb, ETHTOOL_A_BITSET_MASK) &&
+		    nlc_attr_len(tb.tb[ETHTOOL_A_BITSET_MASK]) != words * sizeof(uint32_t))
+			return pl_nl_bitset_err(ext, nlh, tb.tb[ETHTOOL_A_BITSET_MASK], -EINVAL,
+						"bitset mask length does not match size");
+		if (size > nbits) {
+			const struct nlattr *test =
+				tb.tb[no_mask ? ETHTOOL_A_BITSET_VALUE : ETHTOOL_A_BITSET_MASK];
+			const uint32_t *w = nlc_attr_data(test);
+
+			for (uint32_t i = nbits; i < size; i++)
+				if ((w[i / 32] >> (i % 32)) & 1)
+					return pl_nl_bitset_err(
+						ext, nlh, test, -EINVAL,
+						"cannot modify bits past kernel bitset size");
+		}
+		if (size > nbits)
+			size = nbits;
+		*val = pl_nl_bitset_words(tb.tb[ETHTOOL_A_BITSET_VALUE], size);
+		*mask = no_mask ? ~0ULL : pl_nl_bitset_words(tb.tb[ETHTOOL_A_BITSET_MASK], size);
+		return 0;
+	}
+	if (nlc_has(&tb, ETHTOOL_A_BITSET_VALUE))
+		return pl_nl_bitset_err(ext, nlh, tb.tb[ETHTOOL_A_BITSET_VALUE], -EINVAL,
+					"value only allowed in compact bitset");
+	if (nlc_has(&tb, ETHTOOL_A_BITSET_MASK))
+		return pl_nl_bitset_err(ext, nlh, tb.tb[ETHTOOL_A_BITSET_MASK], -EINVAL,
+					"mask only allowed in compact bitset");
+	*val = 0;
+	*mask = no_mask ? ~0ULL : 0;
+	nla = nlc_attr_data(tb.tb[ETHTOOL_A_BITSET_BITS]);
+	rem = (long)nlc_attr_len(tb.tb[ETHTOOL_A_BITSET_BITS]);
+	for (; rem >= (long)NLA_HDRLEN && nla->nla_len >= NLA_HDRLEN && nla->nla_len <= rem;
+	     rem -= NLA_ALIGN(nla->nla_len),
+	     nla = (const void *)((const uint8_t *)nla + NLA_ALIGN(nla->nla_len))) {
+		const struct nlattr *name;
+		uint32_t idx = 0;
+
+		err = nlc_parse_attrs(&bit, nlc_attr_data(nla), nlc_attr_len(nla), pl_nl_bit_policy,
+				      ETHTOOL_A_BITSET_BIT_VALUE, NLC_VALIDATE_STRICT, nlh, ext);
+		if (err)
+			return err;
+		name = bit.tb[ETHTOOL_A_BITSET_BIT_NAME];
+		if (nlc_has(&bit, ETHTOOL_A_BITSET_BIT_INDEX)) {
+			idx = (uint32_t)bit.v[ETHTOOL_A_BITSET_BIT_INDEX];
+			if (idx >= nbits)
+				return pl_nl_bitset_err(ext, nlh,
+							bit.tb[ETHTOOL_A_BITSET_BIT_INDEX],
+							-EOPNOTSUPP, "bit index too high");
+			if (name &&
+			    strncmp(nlc_attr_data(name), pl_feature_names[idx], nlc_attr_len(name)))
+				return pl_nl_bitset_err(ext, nlh, nla, -EINVAL,
+							"bit index and name mismatch");
+		} else if (name) {
+			/* ethnl_name_to_idx(): names of up to ETH_GSTRING_LEN */
+			for (idx = 0; idx < nbits; idx++)
+				if (strlen(nlc_attr_data(name)) <= 32 &&
+				    !strncmp(pl_feature_names[idx], nlc_attr_data(name), 32))
+					break;
+			if (idx >= nbits)
+				return pl_nl_bitset_err(ext, nlh, name, -EOPNOTSUPP,
+							"bit name not found");
+		} else {
+			return pl_nl_bitset_err(ext, nlh, nla, -EINVAL,
+						"neither bit index nor name specified");
+		}
+		if (no_mask || nlc_has(&bit, ETHTOOL_A_BITSET_BIT_VALUE))
+			*val |= 1ULL << idx;
+		if (!no_mask)
+			*mask |= 1ULL << idx;
+	}
+	return 0;
+}
+
+/*
+ * ethnl_set_features(): the wanted bits the mask names change (none outside
+ * the ethtool bits), the device takes those it can change, and the reply
+ * (unless omitted) gives the wanted bits that did not become active and the
+ * active bits that changed, each against its mask.
+ */
+static int pl_nl_features_set(struct pl_nl_ctx *c, int ifindex, const struct nlmsghdr *nlh,
+			      const struct nlc_request *req, bool compact, struct nlc_obj *o,
+			      struct pl_nl_attrs *b, struct nlc_extack *ext)
+{
+	uint64_t hw, old_wanted, old_active, new_wanted, new_active, active, req_val, req_mask;
+	uint64_t wanted_diff, active_diff;
+	int err;
+
+	memset(o, 0, sizeof(*o));
+	err = devmem_get_features(c->nl->ctl, ifindex, &hw, &old_wanted, &old_active);
+	if (err)
+		return err;
+	err = pl_nl_parse_bitset(nlh, req->attrs.tb[ETHTOOL_A_FEATURES_WANTED], &req_val, &req_mask,
+				 ext);
+	if (err)
+		return err;
+	if (req_mask & ~PL_NETIF_F_ETHTOOL_BITS) {
+		snprintf(ext->msg, sizeof(ext->msg), "attempt to change non-ethtool features");
+		ext->has_msg = true;
+		return -EINVAL;
+	}
+	new_wanted = (req_val & req_mask) | (old_wanted & ~req_mask);
+	if (new_wanted != old_wanted) {
+		devmem_clear_error();
+		err = devmem_set_features(c->nl->ctl, ifindex, (new_wanted ^ old_wanted) & hw,
+					  new_wanted);
+		if (err < 0) {
+			pl_nl_lib_extack(ext, NULL);
+			return err;
+		}
+	}
+	err = devmem_get_features(c->nl->ctl, ifindex, &hw, &active, &new_active);
+	if (err)
+		return err;
+	wanted_diff = (new_wanted ^ new_active) & req_mask;
+	active_diff = old_active ^ new_active;
+	pl_nl_obj_attr(o, ETHTOOL_A_FEATURES_WANTED,
+		       pl_nl_put_bitset(b, ETHTOOL_A_FEATURES_WANTED, new_wanted & wanted_diff,
+					&wanted_diff, compact));
+	pl_nl_obj_attr(o, ETHTOOL_A_FEATURES_ACTIVE,
+		       pl_nl_put_bitset(b, ETHTOOL_A_FEATURES_ACTIVE, new_active & active_diff,
+					&active_diff, compact));
+	return b->overflow ? -EMSGSIZE : 0;
+}
+
 static const char *pl_nl_ethtool_cmd_name(uint8_t cmd)
 {
 	switch (cmd) {
@@ -1659,6 +1977,10 @@ static const char *pl_nl_ethtool_cmd_name(uint8_t cmd)
 		return "rss-get";
 	case ETHTOOL_MSG_RSS_SET:
 		return "rss-set";
+	case ETHTOOL_MSG_FEATURES_GET:
+		return "features-get";
+	case ETHTOOL_MSG_FEATURES_SET:
+		return "features-set";
 	default:
 		return "?";
 	}
@@ -1668,7 +1990,10 @@ static void pl_nl_ethtool(struct pl_nl_ctx *c, const struct nlmsghdr *nlh)
 {
 	static __thread struct nlc_request req;
 	uint8_t indir[NLA_HDRLEN + DEVMEM_RSS_INDIR_SIZE * 4] __attribute__((aligned(4)));
+	uint8_t bitset_buf[8192] __attribute__((aligned(4)));
+	struct pl_nl_attrs bitsets = { .p = bitset_buf, .cap = sizeof(bitset_buf) };
 	uint8_t cmd = pl_nl_cmd(nlh), reply = 0;
+	uint32_t flags;
 	char name[IF_NAMESIZE] = "", e[32];
 	struct devmem_dev_info info;
 	struct net_device *dev = NULL;
@@ -1687,19 +2012,28 @@ static void pl_nl_ethtool(struct pl_nl_ctx *c, const struct nlmsghdr *nlh)
 		goto out;
 	}
 	if ((cmd == ETHTOOL_MSG_CHANNELS_SET || cmd == ETHTOOL_MSG_RINGS_SET ||
-	     cmd == ETHTOOL_MSG_RSS_SET) &&
+	     cmd == ETHTOOL_MSG_RSS_SET || cmd == ETHTOOL_MSG_FEATURES_SET) &&
 	    !pl_nl_net_admin()) {
 		err = -EPERM;
+		goto out;
+	}
+	/* ethnl_set_features(): no wanted bitset, nothing to say */
+	if (cmd == ETHTOOL_MSG_FEATURES_SET && !req.attrs.tb[ETHTOOL_A_FEATURES_WANTED]) {
+		err = -EINVAL;
 		goto out;
 	}
 	err = pl_nl_ethtool_dev(nlh, &req, &ifindex, name, &ext);
 	if (err)
 		goto out;
 	/*
-	 * The header's flags (checked against their mask by the policy) change
-	 * nothing here: these messages carry no bitsets (COMPACT_BITSETS), no
-	 * statistics (STATS), and their sets send no reply to omit (OMIT_REPLY).
+	 * The header's flags (checked against their mask by the policy):
+	 * COMPACT_BITSETS and OMIT_REPLY matter to the features messages only;
+	 * the others carry no bitsets and their sets send no reply, and no
+	 * answered message has statistics (STATS).
 	 */
+	flags = nlc_has(&req.header, ETHTOOL_A_HEADER_FLAGS) ?
+			(uint32_t)req.header.v[ETHTOOL_A_HEADER_FLAGS] :
+			0;
 	devmem_clear_error();
 	err = devmem_dev_get(c->nl->ctl, ifindex, &info);
 	if (err) {
@@ -1745,6 +2079,17 @@ static void pl_nl_ethtool(struct pl_nl_ctx *c, const struct nlmsghdr *nlh)
 		break;
 	case ETHTOOL_MSG_RSS_SET:
 		err = pl_nl_rss_set(c, ifindex, nlh, &req, &info, &ext);
+		break;
+	case ETHTOOL_MSG_FEATURES_GET:
+		reply = ETHTOOL_MSG_FEATURES_GET_REPLY;
+		err = pl_nl_features_get(c, ifindex, flags & ETHTOOL_FLAG_COMPACT_BITSETS, &o,
+					 &bitsets);
+		break;
+	case ETHTOOL_MSG_FEATURES_SET:
+		err = pl_nl_features_set(c, ifindex, nlh, &req,
+					 flags & ETHTOOL_FLAG_COMPACT_BITSETS, &o, &bitsets, &ext);
+		if (!err && !(flags & ETHTOOL_FLAG_OMIT_REPLY))
+			reply = ETHTOOL_MSG_FEATURES_SET_REPLY;
 		break;
 	default:
 		err = -EOPNOTSUPP;

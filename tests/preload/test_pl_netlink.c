@@ -1622,3 +1622,297 @@ Test(pl_netlink, napi_get_of_an_unknown_id_is_enoent)
 	cr_assert_eq(request(fd, nlh, NULL, 0), -ENOENT);
 	close(fd);
 }
+
+/* ---- features ---- */
+
+#define FEAT_NETNS_LOCAL 13
+#define FEAT_NTUPLE 38
+#define FEAT_RXHASH 39
+
+/* A features request on lo with header @flags; its body is added by the caller. */
+static struct nlmsghdr *features_start(void *buf, uint16_t eth, uint8_t cmd, uint32_t flags)
+{
+	struct nlmsghdr *nlh = msg_start(buf, eth, NLM_F_ACK, 51, cmd);
+	struct nlattr *hdr = nest_start(nlh, ETHTOOL_A_FEATURES_HEADER);
+
+	put_u32(nlh, ETHTOOL_A_HEADER_DEV_INDEX, LO);
+	if (flags)
+		put_u32(nlh, ETHTOOL_A_HEADER_FLAGS, flags);
+	nest_end(nlh, hdr);
+	return nlh;
+}
+
+/* The 64 bits of a compact bitset's @type (VALUE or MASK) in @set. */
+static uint64_t compact_bits(const struct nlattr *set, uint16_t type)
+{
+	const struct nlattr *a;
+	uint32_t w[2];
+
+	cr_assert_not_null(set);
+	a = attr_in((const uint8_t *)set + NLA_HDRLEN, set->nla_len - NLA_HDRLEN, type);
+	cr_assert_not_null(a, "no bitset attribute %u", type);
+	cr_assert_eq(a->nla_len - NLA_HDRLEN, sizeof(w));
+	memcpy(w, (const uint8_t *)a + NLA_HDRLEN, sizeof(w));
+	return w[0] | (uint64_t)w[1] << 32;
+}
+
+/* features-get in compact form: hw, wanted and active of lo. */
+static void features_of_lo(int fd, uint16_t eth, uint64_t *hw, uint64_t *active)
+{
+	uint8_t buf[128], reply[8192];
+	struct nlmsghdr *nlh =
+		features_start(buf, eth, ETHTOOL_MSG_FEATURES_GET, ETHTOOL_FLAG_COMPACT_BITSETS);
+
+	cr_assert_eq(request(fd, nlh, reply, sizeof(reply)), 0);
+	*hw = compact_bits(attr((void *)reply, ETHTOOL_A_FEATURES_HW), ETHTOOL_A_BITSET_VALUE);
+	*active = compact_bits(attr((void *)reply, ETHTOOL_A_FEATURES_ACTIVE),
+			       ETHTOOL_A_BITSET_VALUE);
+}
+
+/*
+ * features_fill_reply() with compact bitsets: hw against every bit, wanted,
+ * active and nochange as lists; ntuple and rxhash are what can change.
+ */
+Test(pl_netlink, features_get_compact_gives_hw_against_all_and_lists)
+{
+	uint8_t buf[128], reply[8192];
+	int fd = nl_open(NULL);
+	uint16_t eth = family(fd, "ethtool");
+	struct nlmsghdr *nlh =
+		features_start(buf, eth, ETHTOOL_MSG_FEATURES_GET, ETHTOOL_FLAG_COMPACT_BITSETS);
+	const struct nlattr *hw, *nochange;
+	uint64_t hwv;
+
+	cr_assert_eq(request(fd, nlh, reply, sizeof(reply)), 0);
+	cr_assert_eq(((struct genlmsghdr *)NLMSG_DATA((struct nlmsghdr *)reply))->cmd,
+		     ETHTOOL_MSG_FEATURES_GET_REPLY);
+	hw = attr((void *)reply, ETHTOOL_A_FEATURES_HW);
+	hwv = compact_bits(hw, ETHTOOL_A_BITSET_VALUE);
+	cr_assert(hwv & (1ULL << FEAT_NTUPLE));
+	cr_assert(hwv & (1ULL << FEAT_RXHASH));
+	cr_assert_eq(compact_bits(hw, ETHTOOL_A_BITSET_MASK), ~0ULL);
+	cr_assert_null(attr_in((const uint8_t *)hw + NLA_HDRLEN, hw->nla_len - NLA_HDRLEN,
+			       ETHTOOL_A_BITSET_NOMASK));
+	nochange = attr((void *)reply, ETHTOOL_A_FEATURES_NOCHANGE);
+	cr_assert_not_null(attr_in((const uint8_t *)nochange + NLA_HDRLEN,
+				   nochange->nla_len - NLA_HDRLEN, ETHTOOL_A_BITSET_NOMASK));
+	cr_assert_eq(compact_bits(nochange, ETHTOOL_A_BITSET_VALUE), (1ULL << 10) | (1ULL << 13));
+	cr_assert_not_null(attr((void *)reply, ETHTOOL_A_FEATURES_WANTED));
+	cr_assert_not_null(attr((void *)reply, ETHTOOL_A_FEATURES_ACTIVE));
+	close(fd);
+}
+
+/* The verbose entry for bit @idx in a bitset's BITS, or NULL. */
+static const struct nlattr *verbose_bit(const struct nlattr *set, uint32_t idx)
+{
+	const struct nlattr *bits, *bit;
+	size_t rem;
+
+	bits = attr_in((const uint8_t *)set + NLA_HDRLEN, set->nla_len - NLA_HDRLEN,
+		       ETHTOOL_A_BITSET_BITS);
+	cr_assert_not_null(bits);
+	bit = (const void *)((const uint8_t *)bits + NLA_HDRLEN);
+	for (rem = bits->nla_len - NLA_HDRLEN; rem >= NLA_HDRLEN && bit->nla_len <= rem;
+	     rem -= NLA_ALIGN(bit->nla_len),
+	    bit = (const void *)((const uint8_t *)bit + NLA_ALIGN(bit->nla_len))) {
+		const struct nlattr *i =
+			attr_in((const uint8_t *)bit + NLA_HDRLEN, bit->nla_len - NLA_HDRLEN,
+				ETHTOOL_A_BITSET_BIT_INDEX);
+
+		if (i && u32_of(i) == idx)
+			return bit;
+		if (NLA_ALIGN(bit->nla_len) >= rem)
+			break;
+	}
+	return NULL;
+}
+
+/* The name of a verbose bitset entry. */
+static __attribute__((noinline)) const char *bit_name(const struct nlattr *bit)
+{
+	const struct nlattr *name;
+
+	cr_assert_not_null(bit);
+	name = attr_in((const uint8_t *)bit + NLA_HDRLEN, bit->nla_len - NLA_HDRLEN,
+		       ETHTOOL_A_BITSET_BIT_NAME);
+	cr_assert_not_null(name);
+	return (const char *)name + NLA_HDRLEN;
+}
+
+/* ethnl_put_bitset32() verbose: each bit by index and netdev_features_strings name. */
+Test(pl_netlink, features_get_verbose_names_each_bit)
+{
+	uint8_t buf[128], reply[16384];
+	int fd = nl_open(NULL);
+	uint16_t eth = family(fd, "ethtool");
+	struct nlmsghdr *nlh = features_start(buf, eth, ETHTOOL_MSG_FEATURES_GET, 0);
+	const struct nlattr *bit;
+
+	cr_assert_eq(request(fd, nlh, reply, sizeof(reply)), 0);
+	bit = verbose_bit(attr((void *)reply, ETHTOOL_A_FEATURES_HW), FEAT_NTUPLE);
+	cr_assert_str_eq(bit_name(bit), "rx-ntuple-filter");
+	cr_assert_not_null(attr_in((const uint8_t *)bit + NLA_HDRLEN, bit->nla_len - NLA_HDRLEN,
+				   ETHTOOL_A_BITSET_BIT_VALUE));
+	bit = verbose_bit(attr((void *)reply, ETHTOOL_A_FEATURES_NOCHANGE), FEAT_NETNS_LOCAL);
+	cr_assert_str_eq(bit_name(bit), "netns-local");
+	close(fd);
+}
+
+/* A WANTED bitset naming one bit, verbose, with @on as its value. */
+static void put_wanted_by_name(struct nlmsghdr *nlh, const char *name, bool on)
+{
+	struct nlattr *w = nest_start(nlh, ETHTOOL_A_FEATURES_WANTED);
+	struct nlattr *bits = nest_start(nlh, ETHTOOL_A_BITSET_BITS);
+	struct nlattr *bit = nest_start(nlh, ETHTOOL_A_BITSET_BITS_BIT);
+
+	put(nlh, ETHTOOL_A_BITSET_BIT_NAME, name, strlen(name) + 1);
+	if (on)
+		put(nlh, ETHTOOL_A_BITSET_BIT_VALUE, NULL, 0);
+	nest_end(nlh, bit);
+	nest_end(nlh, bits);
+	nest_end(nlh, w);
+}
+
+/*
+ * ethnl_set_features(): ntuple on by name; the reply's active bitset has
+ * the changed bit, and features-get then shows it active.
+ */
+Test(pl_netlink, features_set_by_name_changes_ntuple_and_replies_with_the_change)
+{
+	uint8_t buf[256], reply[8192];
+	int fd = nl_open(NULL);
+	uint16_t eth = family(fd, "ethtool");
+	struct nlmsghdr *nlh;
+	uint64_t hw, active;
+	const struct nlattr *a;
+
+	features_of_lo(fd, eth, &hw, &active);
+	cr_assert_eq(active & (1ULL << FEAT_NTUPLE), 0, "ntuple starts off");
+	nlh = features_start(buf, eth, ETHTOOL_MSG_FEATURES_SET, ETHTOOL_FLAG_COMPACT_BITSETS);
+	put_wanted_by_name(nlh, "rx-ntuple-filter", true);
+	cr_assert_eq(request(fd, nlh, reply, sizeof(reply)), 0);
+	cr_assert_eq(((struct genlmsghdr *)NLMSG_DATA((struct nlmsghdr *)reply))->cmd,
+		     ETHTOOL_MSG_FEATURES_SET_REPLY);
+	a = attr((void *)reply, ETHTOOL_A_FEATURES_ACTIVE);
+	cr_assert_eq(compact_bits(a, ETHTOOL_A_BITSET_MASK), 1ULL << FEAT_NTUPLE);
+	cr_assert_eq(compact_bits(a, ETHTOOL_A_BITSET_VALUE), 1ULL << FEAT_NTUPLE);
+	cr_assert_eq(
+		compact_bits(attr((void *)reply, ETHTOOL_A_FEATURES_WANTED), ETHTOOL_A_BITSET_MASK),
+		0);
+	features_of_lo(fd, eth, &hw, &active);
+	cr_assert_neq(active & (1ULL << FEAT_NTUPLE), 0);
+	close(fd);
+}
+
+/*
+ * ethnl_set_features(): a compact value/mask turns rxhash off; with
+ * OMIT_REPLY only the ack comes.
+ */
+Test(pl_netlink, features_set_compact_with_omit_reply_gives_only_the_ack)
+{
+	uint8_t buf[256], reply[8192];
+	int fd = nl_open(NULL);
+	uint16_t eth = family(fd, "ethtool");
+	uint32_t size = 64, value[2] = { 0, 0 }, mask[2] = { 0, 1u << (FEAT_RXHASH - 32) };
+	struct nlmsghdr *nlh;
+	uint64_t hw, active;
+	struct nlattr *w;
+
+	features_of_lo(fd, eth, &hw, &active);
+	cr_assert_neq(active & (1ULL << FEAT_RXHASH), 0, "rxhash starts on");
+	nlh = features_start(buf, eth, ETHTOOL_MSG_FEATURES_SET, ETHTOOL_FLAG_OMIT_REPLY);
+	w = nest_start(nlh, ETHTOOL_A_FEATURES_WANTED);
+	put(nlh, ETHTOOL_A_BITSET_SIZE, &size, sizeof(size));
+	put(nlh, ETHTOOL_A_BITSET_VALUE, value, sizeof(value));
+	put(nlh, ETHTOOL_A_BITSET_MASK, mask, sizeof(mask));
+	nest_end(nlh, w);
+	memset(reply, 0, sizeof(reply));
+	cr_assert_eq(request(fd, nlh, reply, sizeof(reply)), 0);
+	/* request() copies a reply message, never a successful ack: nothing came but the ack */
+	cr_assert_eq(((struct nlmsghdr *)reply)->nlmsg_len, 0);
+	features_of_lo(fd, eth, &hw, &active);
+	cr_assert_eq(active & (1ULL << FEAT_RXHASH), 0);
+	close(fd);
+}
+
+/* A feature the device cannot change stays as it is; the reply says the wanted bit did not take. */
+Test(pl_netlink, features_set_of_a_fixed_feature_reports_it_as_wanted_not_active)
+{
+	uint8_t buf[256], reply[8192];
+	int fd = nl_open(NULL);
+	uint16_t eth = family(fd, "ethtool");
+	uint64_t hw, active, after;
+	struct nlmsghdr *nlh;
+	unsigned int i;
+
+	features_of_lo(fd, eth, &hw, &active);
+	for (i = 0; i < 64; i++)
+		if (!(hw & (1ULL << i)) && i != 10 && i != FEAT_NETNS_LOCAL && i != 2 && i != 12)
+			break;
+	cr_assert_lt(i, 64);
+	nlh = features_start(buf, eth, ETHTOOL_MSG_FEATURES_SET, ETHTOOL_FLAG_COMPACT_BITSETS);
+	{
+		struct nlattr *w = nest_start(nlh, ETHTOOL_A_FEATURES_WANTED);
+		struct nlattr *bits = nest_start(nlh, ETHTOOL_A_BITSET_BITS);
+		struct nlattr *bit = nest_start(nlh, ETHTOOL_A_BITSET_BITS_BIT);
+
+		put_u32(nlh, ETHTOOL_A_BITSET_BIT_INDEX, i);
+		if (!(active & (1ULL << i)))
+			put(nlh, ETHTOOL_A_BITSET_BIT_VALUE, NULL, 0);
+		nest_end(nlh, bit);
+		nest_end(nlh, bits);
+		nest_end(nlh, w);
+	}
+	cr_assert_eq(request(fd, nlh, reply, sizeof(reply)), 0);
+	cr_assert_eq(
+		compact_bits(attr((void *)reply, ETHTOOL_A_FEATURES_WANTED), ETHTOOL_A_BITSET_MASK),
+		1ULL << i);
+	cr_assert_eq(
+		compact_bits(attr((void *)reply, ETHTOOL_A_FEATURES_ACTIVE), ETHTOOL_A_BITSET_MASK),
+		0);
+	features_of_lo(fd, eth, &hw, &after);
+	cr_assert_eq(after, active);
+	close(fd);
+}
+
+/* ethnl_parse_bitset(), ethnl_parse_bit(), ethnl_set_features(): the refusals and their texts. */
+Test(pl_netlink, features_set_refuses_bad_bitsets_with_the_kernels_messages)
+{
+	uint8_t buf[256], reply[8192];
+	int fd = nl_open(NULL);
+	uint16_t eth = family(fd, "ethtool");
+	uint32_t size = 64, value[2] = { 0, 0 };
+	struct nlmsghdr *nlh;
+	struct nlattr *w;
+
+	nlh = features_start(buf, eth, ETHTOOL_MSG_FEATURES_SET, 0);
+	put_wanted_by_name(nlh, "no-such-feature", true);
+	cr_assert_eq(request(fd, nlh, reply, sizeof(reply)), -EOPNOTSUPP);
+	cr_assert_str_eq(ext_msg((void *)reply), "bit name not found");
+
+	nlh = features_start(buf, eth, ETHTOOL_MSG_FEATURES_SET, 0);
+	put_wanted_by_name(nlh, "netns-local", true);
+	cr_assert_eq(request(fd, nlh, reply, sizeof(reply)), -EINVAL);
+	cr_assert_str_eq(ext_msg((void *)reply), "attempt to change non-ethtool features");
+
+	nlh = features_start(buf, eth, ETHTOOL_MSG_FEATURES_SET, 0);
+	w = nest_start(nlh, ETHTOOL_A_FEATURES_WANTED);
+	put(nlh, ETHTOOL_A_BITSET_SIZE, &size, sizeof(size));
+	put(nlh, ETHTOOL_A_BITSET_VALUE, value, sizeof(value));
+	nest_end(nlh, w);
+	cr_assert_eq(request(fd, nlh, reply, sizeof(reply)), -EINVAL);
+	cr_assert_str_eq(ext_msg((void *)reply), "missing mask in compact nonlist bitset");
+
+	nlh = features_start(buf, eth, ETHTOOL_MSG_FEATURES_SET, 0);
+	w = nest_start(nlh, ETHTOOL_A_FEATURES_WANTED);
+	put(nlh, ETHTOOL_A_BITSET_SIZE, &size, sizeof(size));
+	put(nlh, ETHTOOL_A_BITSET_VALUE, value, 4);
+	put(nlh, ETHTOOL_A_BITSET_NOMASK, NULL, 0);
+	nest_end(nlh, w);
+	cr_assert_eq(request(fd, nlh, reply, sizeof(reply)), -EINVAL);
+	cr_assert_str_eq(ext_msg((void *)reply), "bitset value length does not match size");
+
+	nlh = features_start(buf, eth, ETHTOOL_MSG_FEATURES_SET, 0);
+	cr_assert_eq(request(fd, nlh, reply, sizeof(reply)), -EINVAL);
+	close(fd);
+}
