@@ -1916,3 +1916,52 @@ Test(pl_netlink, features_set_refuses_bad_bitsets_with_the_kernels_messages)
 	cr_assert_eq(request(fd, nlh, reply, sizeof(reply)), -EINVAL);
 	close(fd);
 }
+
+/* ---- the trace ---- */
+
+static void slurp_fd(int fd, char *buf, size_t cap)
+{
+	size_t len = 0;
+	ssize_t n;
+
+	while (len + 1 < cap && (n = read(fd, buf + len, cap - 1 - len)) > 0)
+		len += (size_t)n;
+	buf[len] = '\0';
+}
+
+/*
+ * devmem run -v: a refused request's trace line gives the library's longer
+ * reason (here the queue and the device's queue count) while the extack the
+ * program reads has the kernel's (none, for a queue out of range).
+ */
+Test(pl_netlink, the_trace_line_gives_the_librarys_reason_of_a_refusal)
+{
+	char out[4096], err[16384];
+	int o[2], e[2], status;
+	pid_t pid;
+
+	cr_assert_eq(pipe(o), 0);
+	cr_assert_eq(pipe(e), 0);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (!pid) {
+		dup2(o[1], 1);
+		dup2(e[1], 2);
+		setenv("DEVMEM_RUN_TRACE", "1", 1);
+		execl("/proc/self/exe", "test_pl_netlink",
+		      "pl_netlink::bind_rx_of_a_queue_out_of_range_is_einval", (char *)NULL);
+		_exit(127);
+	}
+	close(o[1]);
+	close(e[1]);
+	slurp_fd(e[0], err, sizeof(err));
+	slurp_fd(o[0], out, sizeof(out));
+	close(o[0]);
+	close(e[0]);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s", out);
+	cr_assert_not_null(strstr(err, "devmem: netlink netdev bind-rx ifindex=1 fd="), "%s", err);
+	cr_assert_not_null(strstr(err, "queues=rx:0,rx:1000 = -EINVAL (rx queue 1000 out of range"),
+			   "%s", err);
+	cr_assert_null(strstr(out, "devmem:"), "%s", out);
+}
