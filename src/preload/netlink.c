@@ -2163,19 +2163,20 @@ static int pl_nl_prepare(struct pl_nl *nl)
 	uint32_t portid;
 	int fd, err;
 
-	if (!nl->ctl) {
-		if (!pl_ctl())
-			return -errno;
-		err = devmem_ctl_open(&nl->ctl);
-		if (err)
-			return err;
-	}
+	/* the hidden socket first: even a refusal needs a way to the program */
 	if (nl->hidden < 0) {
 		fd = pl_nl_open_own(&portid);
 		if (fd < 0)
 			return fd;
 		nl->hidden = fd;
 		__atomic_store_n(&nl->hidden_portid, portid, __ATOMIC_RELEASE);
+	}
+	if (!nl->ctl) {
+		if (!pl_ctl())
+			return -errno;
+		err = devmem_ctl_open(&nl->ctl);
+		if (err)
+			return err;
 	}
 	return 0;
 }
@@ -2271,9 +2272,7 @@ static void pl_nl_answer(struct pl_nl *nl, int fd, const struct nlmsghdr *nlh)
 	struct pl_nl_ctx c = { .nl = nl };
 	int err;
 
-	err = pl_nl_prepare(nl);
-	if (!err)
-		err = pl_nl_portid(fd, &c.portid);
+	err = pl_nl_portid(fd, &c.portid);
 	if (err) {
 		pl_debug("netlink: cannot answer: %s", strerror(-err));
 		return;
@@ -2281,7 +2280,19 @@ static void pl_nl_answer(struct pl_nl *nl, int fd, const struct nlmsghdr *nlh)
 	c.cap_ack = pl_nl_sockopt(fd, NETLINK_CAP_ACK);
 	c.ext_ack = pl_nl_sockopt(fd, NETLINK_EXT_ACK);
 	pl_nl_why[0] = '\0';
-	if (nlh->nlmsg_type == GENL_ID_CTRL)
+	err = pl_nl_prepare(nl);
+	if (err) {
+		/*
+		 * No software NIC here (a child forked without exec gets EIO,
+		 * as the library's calls do): the request is refused rather
+		 * than left unanswered, through recvmsg when the shim has no
+		 * socket of its own.
+		 */
+		pl_debug("netlink: cannot answer: %s", strerror(-err));
+		if (nl->hidden < 0)
+			nl->direct = true;
+		pl_nl_ack(&c, nlh, err, NULL);
+	} else if (nlh->nlmsg_type == GENL_ID_CTRL)
 		pl_nl_getfamily(&c, nlh);
 	else if (nlh->nlmsg_type == fam->netdev)
 		pl_nl_netdev(&c, nlh);

@@ -1965,3 +1965,31 @@ Test(pl_netlink, the_trace_line_gives_the_librarys_reason_of_a_refusal)
 			   "%s", err);
 	cr_assert_null(strstr(out, "devmem:"), "%s", out);
 }
+
+/*
+ * A child forked without exec after the software NIC started cannot use it
+ * (README's fork()): its requests are refused with EIO, as the library's
+ * calls are there, never left without an answer.
+ */
+Test(pl_netlink, a_child_forked_after_use_gets_eio_not_silence)
+{
+	uint8_t reply[512];
+	int fd = nl_open(NULL), dmabuf = host_dmabuf(1 << 20), status;
+	uint16_t netdev = family(fd, "netdev"), eth = family(fd, "ethtool");
+	pid_t pid;
+
+	cr_assert_eq(rings_set_split(fd, eth, ETHTOOL_TCP_DATA_SPLIT_ENABLED), 0);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (!pid) {
+		int cfd = nl_open(NULL);
+
+		_exit(bind_rx(cfd, netdev, LO, (uint32_t)dmabuf, 1, reply, sizeof(reply)) == -EIO ?
+			      0 :
+			      1);
+	}
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %#x", status);
+	close(fd);
+	close(dmabuf);
+}
