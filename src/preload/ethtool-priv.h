@@ -19,6 +19,9 @@
 #define PL_NETIF_F_NEVER_CHANGE ((1ULL << 10) | (1ULL << 13))
 #define PL_NETIF_F_ETHTOOL_BITS (~0ULL & ~PL_NETIF_F_NEVER_CHANGE)
 
+/* netdev_features_strings: the ethtool name of each feature bit ("" for unused bits) */
+extern const char *const pl_feature_names[PL_NETDEV_FEATURE_COUNT];
+
 /* the largest kmalloc() of x86-64 (1 << (MAX_PAGE_ORDER + PAGE_SHIFT)) */
 #define PL_KMALLOC_MAX_SIZE (4UL << 20)
 

@@ -86,7 +86,7 @@ struct pl_ethtool_req {
  * The kernel's netdev_features_strings in netdev_features_t bit order
  * (include/linux/netdev_features.h); unused bits have no name.
  */
-static const char *const pl_feature_names[PL_NETDEV_FEATURE_COUNT] = {
+const char *const pl_feature_names[PL_NETDEV_FEATURE_COUNT] = {
 	"tx-scatter-gather",
 	"tx-checksum-ipv4",
 	"",

@@ -27,7 +27,9 @@
  * file's last fd is closed, as the kernel releases a socket's bindings in
  * netdev_nl_sock_priv_destroy().
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/capability.h>
 #include <net/if.h>
 #include <pthread.h>
@@ -43,6 +45,7 @@
 #include "lib/compiler.h"
 #include "lib/error.h"
 #include "net/netdev.h"
+#include "ethtool-priv.h"
 #include "preload.h"
 
 /*
@@ -53,7 +56,8 @@
 #define PL_NL_GOODSIZE 3776u
 /* a request larger than this is never the shim's (it goes to the kernel whole) */
 #define PL_NL_MAX_REQ (1u << 20)
-#define PL_NL_REPLY_SIZE 8192u
+/* a features reply with its verbose bitsets fits */
+#define PL_NL_REPLY_SIZE 16384u
 /* UIO_MAXIOV: the kernel's own limit on a send's iovec */
 #define PL_NL_MAX_IOV 1024
 
@@ -360,9 +364,43 @@ static void pl_nl_finish(struct pl_nl_ctx *c, const struct nlmsghdr *nlh, int er
 }
 
 /*
- * The library's reason for a refusal, as the extack's message. The library
- * names the device first ("lo: ..."); the kernel's extack does not, the
- * request already says which device it is.
+ * Why the library refused the last request, in its own words (it names the
+ * queue, the process holding it, the limits): shown by the -v trace line
+ * and under DEVMEM_DEBUG, never in the extack.
+ */
+static __thread char pl_nl_why[256];
+
+/*
+ * The messages the kernel sets for the refusals the library shares with it
+ * (__net_mp_open_rxq(), netdev_nl_bind_rx_doit(), netdev_nl_bind_tx_doit(),
+ * ethnl_set_rings(), ethtool_check_max_channel(), ethnl_set_channels(),
+ * v6.18). The library's reason contains the kernel's text; anything else
+ * the kernel refuses without a message.
+ */
+#define PL_NL_MSG_MP_CHANNELS 11
+static const char *const pl_nl_kernel_msgs[] = {
+	"tcp-data-split is disabled",
+	"hds-thresh is not zero",
+	"unable to custom memory provider to device with XDP program attached",
+	"designated queue already memory provider bound",
+	"designated queue already in use by AF_XDP",
+	"rx-page-size must be a power of 2",
+	"Driver does not support netmem TX",
+	"can't disable tcp-data-split while device has memory provider enabled",
+	"can't set non-zero hds_thresh while device is memory provider enabled",
+	"requested channel counts are too low for existing ntuple filter settings",
+	"requested channel counts are too low for existing zerocopy AF_XDP sockets",
+	[PL_NL_MSG_MP_CHANNELS] =
+		"requested channel counts are too low for existing memory provider setting",
+};
+
+/* The indirection-table refusal: the library also says which RSS context holds the queue. */
+#define PL_NL_MSG_RXFH "requested channel counts are too low for existing indirection table"
+
+/*
+ * The kernel's extack for the library's refusal: the kernel's message
+ * exactly, or none where the kernel sets none. The library's reason is kept
+ * for the trace and for DEVMEM_DEBUG.
  */
 static void pl_nl_lib_extack(struct nlc_extack *ext, const char *ifname)
 {
@@ -372,10 +410,30 @@ static void pl_nl_lib_extack(struct nlc_extack *ext, const char *ifname)
 	nlc_extack_clear(ext);
 	if (why && n && !strncmp(why, ifname, n) && why[n] == ':' && why[n + 1] == ' ')
 		why += n + 2;
-	if (why && *why) {
-		snprintf(ext->msg, sizeof(ext->msg), "%s", why);
+	snprintf(pl_nl_why, sizeof(pl_nl_why), "%s", why ?: "");
+	if (!why || !*why)
+		return;
+	pl_debug("netlink: refused: %s", why);
+	if (strstr(why, PL_NL_MSG_RXFH)) {
+		snprintf(ext->msg, sizeof(ext->msg), "%s settings", PL_NL_MSG_RXFH);
 		ext->has_msg = true;
+		return;
 	}
+	for (size_t i = 0; i < sizeof(pl_nl_kernel_msgs) / sizeof(pl_nl_kernel_msgs[0]); i++) {
+		if (!strstr(why, pl_nl_kernel_msgs[i]))
+			continue;
+		snprintf(ext->msg, sizeof(ext->msg), "%s", pl_nl_kernel_msgs[i]);
+		ext->has_msg = true;
+		return;
+	}
+}
+
+/* What the trace line says of a refusal: the library's reason, else the extack's. */
+static const char *pl_nl_reason(const struct nlc_extack *ext)
+{
+	if (pl_nl_why[0])
+		return pl_nl_why;
+	return ext->has_msg ? ext->msg : "";
 }
 
 static void pl_nl_bad_attr(struct nlc_extack *ext, const struct nlmsghdr *nlh,
@@ -462,6 +520,148 @@ static bool pl_nl_ethtool_emulated(const struct nlmsghdr *nlh)
 	return false;
 }
 
+/* ---- NAPI ---- */
+
+/*
+ * The software NIC has one NAPI per queue index, shared by the rx and tx
+ * queue of that index (the ids queue-get reports), each run by a thread
+ * named as threaded NAPI is ("napi/IF-N").
+ */
+struct pl_nl_napis {
+	unsigned int n;
+	struct {
+		uint32_t id;
+		uint32_t index;
+	} napi[1024];
+};
+
+static int pl_nl_napi_cb(const struct devmem_queue_info *q, void *arg)
+{
+	struct pl_nl_napis *l = arg;
+
+	if (!q->napi_id)
+		return 0;
+	for (unsigned int i = 0; i < l->n; i++)
+		if (l->napi[i].id == q->napi_id)
+			return 0;
+	if (l->n == sizeof(l->napi) / sizeof(l->napi[0]))
+		return 0;
+	l->napi[l->n].id = q->napi_id;
+	l->napi[l->n++].index = q->id;
+	return 0;
+}
+
+static int pl_nl_napi_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	/* the device's napi_list: highest id first */
+	return x > y ? -1 : x < y;
+}
+
+/* The NAPIs of @ifindex, as netdev_nl_napi_dump_one() walks them. */
+static void pl_nl_napis(struct devmem_ctl *ctl, int ifindex, struct pl_nl_napis *l)
+{
+	l->n = 0;
+	devmem_queue_dump(ctl, ifindex, pl_nl_napi_cb, l);
+	qsort(l->napi, l->n, sizeof(l->napi[0]), pl_nl_napi_cmp);
+}
+
+/* netdev_napi_by_id_lock(): the emulated interface with NAPI @id, and its queue index. */
+static bool pl_nl_napi_find(struct devmem_ctl *ctl, uint32_t id, int *ifindex, uint32_t *index)
+{
+	static __thread struct pl_nl_napis l;
+	struct if_nameindex *ifs, *i;
+	bool found = false;
+
+	if (!ctl || !id)
+		return false;
+	ifs = if_nameindex();
+	if (!ifs)
+		return false;
+	for (i = ifs; !found && i->if_index; i++) {
+		if (!pl_ifindex_emulated((int)i->if_index))
+			continue;
+		pl_nl_napis(ctl, (int)i->if_index, &l);
+		for (unsigned int k = 0; !found && k < l.n; k++) {
+			if (l.napi[k].id != id)
+				continue;
+			found = true;
+			if (ifindex)
+				*ifindex = (int)i->if_index;
+			if (index)
+				*index = l.napi[k].index;
+		}
+	}
+	if_freenameindex(ifs);
+	return found;
+}
+
+/* The thread running NAPI @index of @ifname, 0 when the software NIC has not started it. */
+static pid_t pl_nl_napi_thread(const char *ifname, uint32_t index)
+{
+	char want[32], path[300], comm[32];
+	struct dirent *de;
+	pid_t tid = 0;
+	DIR *dir;
+
+	snprintf(want, sizeof(want), "napi/%s-%u", ifname, index);
+	want[15] = '\0';
+	dir = opendir("/proc/self/task");
+	if (!dir)
+		return 0;
+	while (!tid && (de = readdir(dir))) {
+		ssize_t n;
+		int fd;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", de->d_name);
+		fd = pl_real.open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		n = pl_real.read(fd, comm, sizeof(comm) - 1);
+		pl_real.close(fd);
+		if (n <= 0)
+			continue;
+		comm[n] = '\0';
+		comm[strcspn(comm, "\n")] = '\0';
+		if (!strcmp(comm, want))
+			tid = (pid_t)atoi(de->d_name);
+	}
+	closedir(dir);
+	return tid;
+}
+
+/*
+ * netdev_nl_napi_fill_one(): no IRQ (the software NIC has none); threaded,
+ * with its thread's id, when the queue's thread runs; no deferral and no
+ * timeouts, which the software NIC does not model.
+ */
+static void pl_nl_napi_obj(int ifindex, const char *ifname, uint32_t id, uint32_t index,
+			   struct nlc_obj *o)
+{
+	pid_t tid = pl_nl_napi_thread(ifname, index);
+
+	memset(o, 0, sizeof(*o));
+	o->present |= 1ull << NETDEV_A_NAPI_ID;
+	o->v[NETDEV_A_NAPI_ID] = id;
+	o->present |= 1ull << NETDEV_A_NAPI_IFINDEX;
+	o->v[NETDEV_A_NAPI_IFINDEX] = (uint32_t)ifindex;
+	o->present |= 1ull << NETDEV_A_NAPI_THREADED;
+	o->v[NETDEV_A_NAPI_THREADED] = tid > 0;
+	if (tid > 0) {
+		o->present |= 1ull << NETDEV_A_NAPI_PID;
+		o->v[NETDEV_A_NAPI_PID] = (uint32_t)tid;
+	}
+	o->present |= 1ull << NETDEV_A_NAPI_DEFER_HARD_IRQS;
+	o->v[NETDEV_A_NAPI_DEFER_HARD_IRQS] = 0;
+	o->present |= 1ull << NETDEV_A_NAPI_IRQ_SUSPEND_TIMEOUT;
+	o->v[NETDEV_A_NAPI_IRQ_SUSPEND_TIMEOUT] = 0;
+	o->present |= 1ull << NETDEV_A_NAPI_GRO_FLUSH_TIMEOUT;
+	o->v[NETDEV_A_NAPI_GRO_FLUSH_TIMEOUT] = 0;
+}
+
 /*
  * Whether @nlh is a request the shim answers: a GETFAMILY of a family the
  * kernel lacks, or a netdev or ethtool request about an emulated interface
@@ -506,6 +706,15 @@ static bool pl_nl_is_emulated(const struct nlmsghdr *nlh)
 				return true;
 			return pl_nl_attr_u32(pl_nl_attr(nlh, NETDEV_A_QUEUE_IFINDEX), &ifindex) &&
 			       pl_ifindex_emulated((int)ifindex);
+		case NETDEV_CMD_NAPI_GET:
+			if (dump)
+				return !pl_nl_attr(nlh, NETDEV_A_NAPI_IFINDEX) ||
+				       (pl_nl_attr_u32(pl_nl_attr(nlh, NETDEV_A_NAPI_IFINDEX),
+						       &ifindex) &&
+					pl_ifindex_emulated((int)ifindex));
+			/* a NAPI by id: the shim's when an emulated interface has it */
+			return pl_nl_attr_u32(pl_nl_attr(nlh, NETDEV_A_NAPI_ID), &ifindex) &&
+			       pl_nl_napi_find(pl_ctl(), ifindex, NULL, NULL);
 		case NETDEV_CMD_PAGE_POOL_GET:
 			if (dump && !pl_nl_attr(nlh, NETDEV_A_PAGE_POOL_IFINDEX))
 				return true;
@@ -537,6 +746,9 @@ static bool pl_nl_is_emulated(const struct nlmsghdr *nlh)
 		case ETHTOOL_MSG_RINGS_GET:
 		case ETHTOOL_MSG_RINGS_SET:
 		case ETHTOOL_MSG_RSS_GET:
+		case ETHTOOL_MSG_RSS_SET:
+		case ETHTOOL_MSG_FEATURES_GET:
+		case ETHTOOL_MSG_FEATURES_SET:
 			return pl_nl_ethtool_emulated(nlh);
 		default:
 			return false;
@@ -582,6 +794,7 @@ static void pl_nl_family_info(const char *name, struct nlc_family *fam)
 		{ ETHTOOL_MSG_CHANNELS_SET,
 		  GENL_ADMIN_PERM | GENL_CMD_CAP_DO | GENL_CMD_CAP_HASPOL },
 		{ ETHTOOL_MSG_RSS_GET, GENL_CMD_CAP_DO | GENL_CMD_CAP_DUMP | GENL_CMD_CAP_HASPOL },
+		{ ETHTOOL_MSG_RSS_SET, GENL_ADMIN_PERM | GENL_CMD_CAP_DO | GENL_CMD_CAP_HASPOL },
 	};
 	const struct pl_nl_families *f = pl_nl_families();
 
@@ -779,6 +992,7 @@ static void pl_nl_kernel_entry(const struct nlmsghdr *nlh, void *arg)
 	struct pl_nl_dump *d = arg;
 	unsigned int attr = d->cmd == NETDEV_CMD_QUEUE_GET     ? NETDEV_A_QUEUE_IFINDEX :
 			    d->cmd == NETDEV_CMD_PAGE_POOL_GET ? NETDEV_A_PAGE_POOL_IFINDEX :
+			    d->cmd == NETDEV_CMD_NAPI_GET      ? NETDEV_A_NAPI_IFINDEX :
 								 NETDEV_A_DEV_IFINDEX;
 	uint32_t ifindex = 0;
 	struct nlmsghdr *copy;
@@ -829,6 +1043,7 @@ static unsigned int pl_nl_netdev_dump(struct pl_nl_ctx *c, const struct nlmsghdr
 	struct pl_nl_dump d = { .c = c, .req = nlh, .cmd = req->cmd };
 	unsigned int fattr = req->cmd == NETDEV_CMD_QUEUE_GET	  ? NETDEV_A_QUEUE_IFINDEX :
 			     req->cmd == NETDEV_CMD_PAGE_POOL_GET ? NETDEV_A_PAGE_POOL_IFINDEX :
+			     req->cmd == NETDEV_CMD_NAPI_GET	  ? NETDEV_A_NAPI_IFINDEX :
 								    0;
 	int filter = fattr && nlc_has(&req->attrs, fattr) ? (int)req->attrs.v[fattr] : 0;
 	struct if_nameindex *ifs, *i;
@@ -863,6 +1078,16 @@ static unsigned int pl_nl_netdev_dump(struct pl_nl_ctx *c, const struct nlmsghdr
 			pl_nl_dump_obj(&d, ifindex, &o);
 		} else if (req->cmd == NETDEV_CMD_QUEUE_GET) {
 			devmem_queue_dump(c->nl->ctl, ifindex, pl_nl_queue_cb, &d);
+		} else if (req->cmd == NETDEV_CMD_NAPI_GET) {
+			static __thread struct pl_nl_napis l;
+			struct nlc_obj o;
+
+			pl_nl_napis(c->nl->ctl, ifindex, &l);
+			for (unsigned int k = 0; k < l.n; k++) {
+				pl_nl_napi_obj(ifindex, i->if_name, l.napi[k].id, l.napi[k].index,
+					       &o);
+				pl_nl_dump_obj(&d, ifindex, &o);
+			}
 		}
 	}
 	if (!d.err && req->cmd == NETDEV_CMD_PAGE_POOL_GET) {
@@ -884,6 +1109,40 @@ static unsigned int pl_nl_netdev_dump(struct pl_nl_ctx *c, const struct nlmsghdr
 done:
 	pl_nl_done(c, nlh, d.err, &ext);
 	return d.err ? 0 : d.n;
+}
+
+/*
+ * netdev_nl_read_rxq_bitmap(): a queue id beyond the device's rx queues is
+ * refused with no message, its id attribute (in the request's order) as the
+ * bad one.
+ */
+static const struct nlattr *pl_nl_bad_queue(struct pl_nl_ctx *c, const struct nlmsghdr *nlh,
+					    int ifindex)
+{
+	const struct nlattr *nla =
+		(const void *)((const uint8_t *)nlh + NLMSG_HDRLEN + GENL_HDRLEN);
+	long rem = (long)nlh->nlmsg_len - NLMSG_HDRLEN - GENL_HDRLEN;
+	struct devmem_dev_info info;
+
+	if (devmem_dev_get(c->nl->ctl, ifindex, &info))
+		return NULL;
+	for (; rem >= (long)NLA_HDRLEN && nla->nla_len >= NLA_HDRLEN && nla->nla_len <= rem;
+	     rem -= NLA_ALIGN(nla->nla_len),
+	     nla = (const void *)((const uint8_t *)nla + NLA_ALIGN(nla->nla_len))) {
+		const struct nlattr *in = (const void *)((const uint8_t *)nla + NLA_HDRLEN);
+		long irem = (long)nla->nla_len - NLA_HDRLEN;
+		uint32_t id;
+
+		if ((nla->nla_type & NLA_TYPE_MASK) != NETDEV_A_DMABUF_QUEUES)
+			continue;
+		for (; irem >= (long)NLA_HDRLEN && in->nla_len >= NLA_HDRLEN && in->nla_len <= irem;
+		     irem -= NLA_ALIGN(in->nla_len),
+		     in = (const void *)((const uint8_t *)in + NLA_ALIGN(in->nla_len)))
+			if ((in->nla_type & NLA_TYPE_MASK) == NETDEV_A_QUEUE_ID &&
+			    pl_nl_attr_u32(in, &id) && id >= info.num_rx_queues)
+				return in;
+	}
+	return NULL;
 }
 
 static int pl_nl_bind(struct pl_nl_ctx *c, const struct nlmsghdr *nlh,
@@ -909,6 +1168,8 @@ static int pl_nl_bind(struct pl_nl_ctx *c, const struct nlmsghdr *nlh,
 	if (!err)
 		return 0;
 	pl_nl_lib_extack(ext, NULL);
+	if (err == -EINVAL && !ext->has_msg && req->cmd == NETDEV_CMD_BIND_RX)
+		pl_nl_bad_attr(ext, nlh, pl_nl_bad_queue(c, nlh, ifindex));
 	/* netdev_nl_bind_rx_doit(): no device is said with the ifindex alone */
 	if (err == -ENODEV) {
 		nlc_extack_clear(ext);
@@ -938,13 +1199,13 @@ static void pl_nl_trace_bind(const struct nlc_request *req, int err, uint32_t id
 			 req->cmd == NETDEV_CMD_BIND_RX ? "bind-rx" : "bind-tx",
 			 (unsigned int)req->attrs.v[NETDEV_A_DMABUF_IFINDEX],
 			 (unsigned int)req->attrs.v[NETDEV_A_DMABUF_FD], queues,
-			 pl_nl_errname(err, e, sizeof(e)), ext->has_msg ? ext->msg : "");
+			 pl_nl_errname(err, e, sizeof(e)), pl_nl_reason(ext));
 }
 
 static const char *const pl_nl_netdev_cmd_name[] = {
 	[NETDEV_CMD_DEV_GET] = "dev-get",     [NETDEV_CMD_PAGE_POOL_GET] = "page-pool-get",
 	[NETDEV_CMD_QUEUE_GET] = "queue-get", [NETDEV_CMD_BIND_RX] = "bind-rx",
-	[NETDEV_CMD_BIND_TX] = "bind-tx",
+	[NETDEV_CMD_BIND_TX] = "bind-tx",     [NETDEV_CMD_NAPI_GET] = "napi-get",
 };
 
 static void pl_nl_netdev(struct pl_nl_ctx *c, const struct nlmsghdr *nlh)
@@ -1003,6 +1264,22 @@ static void pl_nl_netdev(struct pl_nl_ctx *c, const struct nlmsghdr *nlh)
 			pl_nl_lib_extack(&ext, NULL);
 		break;
 	}
+	case NETDEV_CMD_NAPI_GET: {
+		uint32_t index = 0;
+		char ifname[IF_NAMESIZE];
+		int ifindex = 0;
+
+		/* netdev_nl_napi_get_doit(): an unknown id is ENOENT, the id the bad attribute */
+		if (!pl_nl_napi_find(c->nl->ctl, (uint32_t)req.attrs.v[NETDEV_A_NAPI_ID], &ifindex,
+				     &index) ||
+		    !if_indextoname((unsigned int)ifindex, ifname)) {
+			pl_nl_bad_attr(&ext, nlh, req.attrs.tb[NETDEV_A_NAPI_ID]);
+			err = -ENOENT;
+			break;
+		}
+		pl_nl_napi_obj(ifindex, ifname, (uint32_t)req.attrs.v[NETDEV_A_NAPI_ID], index, &o);
+		break;
+	}
 	case NETDEV_CMD_PAGE_POOL_GET: {
 		struct devmem_page_pool_info p;
 
@@ -1039,7 +1316,7 @@ out:
 			 pl_nl_errname(err, e, sizeof(e)), ext.miss_type);
 	else
 		pl_trace("netlink netdev %s = %s (%s)", name, pl_nl_errname(err, e, sizeof(e)),
-			 ext.has_msg ? ext.msg : "");
+			 pl_nl_reason(&ext));
 }
 
 /* ---- ethtool ---- */
@@ -1162,6 +1439,18 @@ static int pl_nl_channels_set(struct net_device *dev, const struct nlmsghdr *nlh
 	err = netdev_set_channels(dev, rx, tx);
 	if (err)
 		pl_nl_lib_extack(ext, dev->name);
+	/* ethtool_check_max_channel() names dev_get_min_mp_channel_count() */
+	if (err && !strcmp(ext->msg, pl_nl_kernel_msgs[PL_NL_MSG_MP_CHANNELS])) {
+		unsigned int count = 0;
+
+		netdev_lock(dev);
+		for (unsigned int i = dev->real_num_rx_queues; i > 0 && !count; i--)
+			if (dev->_rx[i - 1].mp_params.mp_ops)
+				count = i;
+		netdev_unlock(dev);
+		snprintf(ext->msg, sizeof(ext->msg), "%s (%u)",
+			 pl_nl_kernel_msgs[PL_NL_MSG_MP_CHANNELS], count);
+	}
 	return err;
 }
 
@@ -1239,20 +1528,438 @@ static int pl_nl_rings_set(struct pl_nl_ctx *c, int ifindex, const struct nlmsgh
 	return err;
 }
 
-/* rss_fill_reply(): the table of context 0 and its hash function (Toeplitz); no key. */
-static void pl_nl_rss_get(const struct devmem_dev_info *info, struct nlc_obj *o,
-			  struct nlattr *indir, size_t cap)
+/*
+ * rss_prepare_data() and rss_fill_reply(): the table of @context and, for
+ * context 0, its hash function (Toeplitz). The software NIC has no hash
+ * key and no per-context key or function (rxfh_per_ctx_key unset), so a
+ * context's reply carries its id and table alone. -ENOENT: no such context.
+ */
+static int pl_nl_rss_get(struct pl_nl_ctx *c, int ifindex, uint32_t context, struct nlc_obj *o,
+			 struct nlattr *indir)
 {
+	int err;
+
 	memset(o, 0, sizeof(*o));
-	pl_nl_set(o, ETHTOOL_A_RSS_HFUNC, 1 /* ETH_RSS_HASH_TOP */);
-	if (cap >= NLA_HDRLEN + sizeof(info->rss_indir)) {
-		indir->nla_type = ETHTOOL_A_RSS_INDIR;
-		indir->nla_len = NLA_HDRLEN + sizeof(info->rss_indir);
-		memcpy((uint8_t *)indir + NLA_HDRLEN, info->rss_indir, sizeof(info->rss_indir));
-		o->present |= 1ull << ETHTOOL_A_RSS_INDIR;
-		o->tb[ETHTOOL_A_RSS_INDIR] = indir;
-	}
+	err = devmem_rss_get(c->nl->ctl, ifindex, context,
+			     (uint32_t *)((uint8_t *)indir + NLA_HDRLEN));
+	if (err)
+		return err;
+	if (context)
+		pl_nl_set(o, ETHTOOL_A_RSS_CONTEXT, context);
+	else
+		pl_nl_set(o, ETHTOOL_A_RSS_HFUNC, 1 /* ETH_RSS_HASH_TOP */);
+	indir->nla_type = ETHTOOL_A_RSS_INDIR;
+	indir->nla_len = NLA_HDRLEN + DEVMEM_RSS_INDIR_SIZE * sizeof(uint32_t);
+	o->present |= 1ull << ETHTOOL_A_RSS_INDIR;
+	o->tb[ETHTOOL_A_RSS_INDIR] = indir;
 	/* no input transformation: rss_fill_reply() leaves a zero one out */
+	return 0;
+}
+
+/*
+ * ethnl_rss_set_validate(), rss_set_prep_indir(), rss_set_prep_hkey() and
+ * ethnl_rss_set() (mainline, 6.16+): the table of context 0 or of a
+ * context, replicated from a shorter one that divides it, or reset to the
+ * default spread (context 0 only). What the device lacks is refused as the
+ * kernel refuses it for such a driver: no per-context key or function, no
+ * input transformation, no hash field setting, a key of length 0 and a
+ * hash function the device cannot choose.
+ */
+static int pl_nl_rss_set(struct pl_nl_ctx *c, int ifindex, const struct nlmsghdr *nlh,
+			 const struct nlc_request *req, const struct devmem_dev_info *info,
+			 struct nlc_extack *ext)
+{
+	const struct nlc_obj *a = &req->attrs;
+	uint32_t context =
+		nlc_has(a, ETHTOOL_A_RSS_CONTEXT) ? (uint32_t)a->v[ETHTOOL_A_RSS_CONTEXT] : 0;
+	uint32_t cur[DEVMEM_RSS_INDIR_SIZE], table[DEVMEM_RSS_INDIR_SIZE];
+	const struct nlattr *bad = NULL, *nla;
+	uint32_t xfrm =
+		nlc_has(a, ETHTOOL_A_RSS_INPUT_XFRM) ? (uint32_t)a->v[ETHTOOL_A_RSS_INPUT_XFRM] : 0;
+	size_t len, n = 0;
+	int err;
+
+	if (context) {
+		bad = a->tb[ETHTOOL_A_RSS_HFUNC];
+		bad = bad ?: a->tb[ETHTOOL_A_RSS_HKEY];
+		bad = bad ?: a->tb[ETHTOOL_A_RSS_INPUT_XFRM];
+	}
+	if (xfrm)
+		bad = bad ?: a->tb[ETHTOOL_A_RSS_INPUT_XFRM];
+	bad = bad ?: a->tb[ETHTOOL_A_RSS_FLOW_HASH];
+	if (bad) {
+		pl_nl_bad_attr(ext, nlh, bad);
+		return -EOPNOTSUPP;
+	}
+	/* rss_prepare(): the context must exist */
+	err = devmem_rss_get(c->nl->ctl, ifindex, context, cur);
+	if (err)
+		return err;
+	nla = a->tb[ETHTOOL_A_RSS_INDIR];
+	if (nla) {
+		len = nlc_attr_len(nla);
+		n = len / sizeof(uint32_t);
+		if (len % sizeof(uint32_t)) {
+			pl_nl_bad_attr(ext, nlh, nla);
+			return -EINVAL;
+		}
+		if (!n && context) {
+			snprintf(ext->msg, sizeof(ext->msg), "can't reset table for a context");
+			ext->has_msg = true;
+			pl_nl_bad_attr(ext, nlh, nla);
+			return -EINVAL;
+		}
+		if (n && DEVMEM_RSS_INDIR_SIZE % n) {
+			snprintf(ext->msg, sizeof(ext->msg),
+				 "size (%zu) mismatch with device indir table (%d)", n,
+				 DEVMEM_RSS_INDIR_SIZE);
+			ext->has_msg = true;
+			pl_nl_bad_attr(ext, nlh, nla);
+			return -EINVAL;
+		}
+		memcpy(table, nlc_attr_data(nla), n * sizeof(uint32_t));
+		for (size_t i = 0; i < n; i++) {
+			if (table[i] < info->num_rx_queues)
+				continue;
+			snprintf(ext->msg, sizeof(ext->msg), "entry %zu: queue out of range (%d)",
+				 i, (int)table[i]);
+			ext->has_msg = true;
+			pl_nl_bad_attr(ext, nlh, nla);
+			return -EINVAL;
+		}
+		for (size_t i = n; n && i < DEVMEM_RSS_INDIR_SIZE; i++)
+			table[i] = table[i % n];
+	}
+	/* rss_set_prep_hkey(): the device's key is 0 bytes long, and the policy wants one */
+	if (a->tb[ETHTOOL_A_RSS_HKEY]) {
+		pl_nl_bad_attr(ext, nlh, a->tb[ETHTOOL_A_RSS_HKEY]);
+		return -EINVAL;
+	}
+	/* a new hash function goes to the driver, which has only Toeplitz */
+	if (nlc_has(a, ETHTOOL_A_RSS_HFUNC) && (uint8_t)a->v[ETHTOOL_A_RSS_HFUNC] != 1)
+		return -EOPNOTSUPP;
+	if (!nla)
+		return 0;
+	/* an empty table on context 0: the default spread, as not configured */
+	devmem_clear_error();
+	err = devmem_rss_set(c->nl->ctl, ifindex, context, n ? table : NULL);
+	if (err)
+		pl_nl_lib_extack(ext, info->name);
+	return err;
+}
+
+/* ---- features (net/ethtool/features.c, net/ethtool/bitset.c) ---- */
+
+/* Attributes built whole before they go into a reply (the bitsets). */
+struct pl_nl_attrs {
+	uint8_t *p;
+	size_t len, cap;
+	bool overflow;
+};
+
+static struct nlattr *pl_nl_attrs_put(struct pl_nl_attrs *b, uint16_t type, const void *data,
+				      size_t len)
+{
+	struct nlattr *nla;
+
+	if (b->overflow || b->cap - b->len < NLA_HDRLEN + NLA_ALIGN(len)) {
+		b->overflow = true;
+		return NULL;
+	}
+	nla = (struct nlattr *)(b->p + b->len);
+	nla->nla_type = type;
+	nla->nla_len = (uint16_t)(NLA_HDRLEN + len);
+	if (len)
+		memcpy((uint8_t *)nla + NLA_HDRLEN, data, len);
+	memset((uint8_t *)nla + NLA_HDRLEN + len, 0, NLA_ALIGN(len) - len);
+	b->len += NLA_HDRLEN + NLA_ALIGN(len);
+	return nla;
+}
+
+static void pl_nl_attrs_end(struct pl_nl_attrs *b, struct nlattr *nest)
+{
+	if (nest && !b->overflow)
+		nest->nla_len = (uint16_t)(b->p + b->len - (uint8_t *)nest);
+}
+
+/*
+ * ethnl_put_bitset32() of a 64-bit feature set: a list (NOMASK) without
+ * @mask, a value/mask pair with it; compact as two u32 words, verbose as
+ * one entry per bit (set in the list, or in the mask) with its index, its
+ * name and, for a pair, a VALUE flag when set.
+ */
+static struct nlattr *pl_nl_put_bitset(struct pl_nl_attrs *b, uint16_t type, uint64_t val,
+				       const uint64_t *mask, bool compact)
+{
+	uint32_t words[2], size = PL_NETDEV_FEATURE_COUNT;
+	struct nlattr *nest, *bits, *bit;
+
+	nest = pl_nl_attrs_put(b, type | NLA_F_NESTED, NULL, 0);
+	if (!mask)
+		pl_nl_attrs_put(b, ETHTOOL_A_BITSET_NOMASK, NULL, 0);
+	pl_nl_attrs_put(b, ETHTOOL_A_BITSET_SIZE, &size, sizeof(size));
+	if (compact) {
+		words[0] = (uint32_t)val;
+		words[1] = (uint32_t)(val >> 32);
+		pl_nl_attrs_put(b, ETHTOOL_A_BITSET_VALUE, words, sizeof(words));
+		if (mask) {
+			words[0] = (uint32_t)*mask;
+			words[1] = (uint32_t)(*mask >> 32);
+			pl_nl_attrs_put(b, ETHTOOL_A_BITSET_MASK, words, sizeof(words));
+		}
+	} else {
+		bits = pl_nl_attrs_put(b, ETHTOOL_A_BITSET_BITS | NLA_F_NESTED, NULL, 0);
+		for (uint32_t i = 0; i < PL_NETDEV_FEATURE_COUNT; i++) {
+			if (!(((mask ? *mask : val) >> i) & 1))
+				continue;
+			bit = pl_nl_attrs_put(b, ETHTOOL_A_BITSET_BITS_BIT | NLA_F_NESTED, NULL, 0);
+			pl_nl_attrs_put(b, ETHTOOL_A_BITSET_BIT_INDEX, &i, sizeof(i));
+			pl_nl_attrs_put(b, ETHTOOL_A_BITSET_BIT_NAME, pl_feature_names[i],
+					strlen(pl_feature_names[i]) + 1);
+			if (mask && ((val >> i) & 1))
+				pl_nl_attrs_put(b, ETHTOOL_A_BITSET_BIT_VALUE, NULL, 0);
+			pl_nl_attrs_end(b, bit);
+		}
+		pl_nl_attrs_end(b, bits);
+	}
+	pl_nl_attrs_end(b, nest);
+	return b->overflow ? NULL : nest;
+}
+
+static void pl_nl_obj_attr(struct nlc_obj *o, unsigned int type, const struct nlattr *nla)
+{
+	if (!nla)
+		return;
+	o->present |= 1ull << type;
+	o->tb[type] = nla;
+}
+
+/* features_prepare_data() and features_fill_reply(): hw (against every bit), wanted, active, nochange. */
+static int pl_nl_features_get(struct pl_nl_ctx *c, int ifindex, bool compact, struct nlc_obj *o,
+			      struct pl_nl_attrs *b)
+{
+	uint64_t hw, wanted, active, all = ~0ULL, nochange = PL_NETIF_F_NEVER_CHANGE;
+	int err;
+
+	memset(o, 0, sizeof(*o));
+	err = devmem_get_features(c->nl->ctl, ifindex, &hw, &wanted, &active);
+	if (err)
+		return err;
+	pl_nl_obj_attr(o, ETHTOOL_A_FEATURES_HW,
+		       pl_nl_put_bitset(b, ETHTOOL_A_FEATURES_HW, hw, &all, compact));
+	pl_nl_obj_attr(o, ETHTOOL_A_FEATURES_WANTED,
+		       pl_nl_put_bitset(b, ETHTOOL_A_FEATURES_WANTED, wanted, NULL, compact));
+	pl_nl_obj_attr(o, ETHTOOL_A_FEATURES_ACTIVE,
+		       pl_nl_put_bitset(b, ETHTOOL_A_FEATURES_ACTIVE, active, NULL, compact));
+	pl_nl_obj_attr(o, ETHTOOL_A_FEATURES_NOCHANGE,
+		       pl_nl_put_bitset(b, ETHTOOL_A_FEATURES_NOCHANGE, nochange, NULL, compact));
+	return b->overflow ? -EMSGSIZE : 0;
+}
+
+/* ETHNL_MAX_BITSET_SIZE */
+#define PL_NL_MAX_BITSET_SIZE 32767
+
+static const struct nlc_policy pl_nl_bitset_policy[ETHTOOL_A_BITSET_MASK + 1] = {
+	[ETHTOOL_A_BITSET_NOMASK] = { .type = NLC_FLAG },
+	[ETHTOOL_A_BITSET_SIZE] = { .type = NLC_U32,
+				    .check = NLC_CHECK_MAX,
+				    .max = PL_NL_MAX_BITSET_SIZE },
+	[ETHTOOL_A_BITSET_BITS] = { .type = NLC_NESTED },
+	[ETHTOOL_A_BITSET_VALUE] = { .type = NLC_BINARY },
+	[ETHTOOL_A_BITSET_MASK] = { .type = NLC_BINARY },
+};
+
+static const struct nlc_policy pl_nl_bit_policy[ETHTOOL_A_BITSET_BIT_VALUE + 1] = {
+	[ETHTOOL_A_BITSET_BIT_INDEX] = { .type = NLC_U32 },
+	[ETHTOOL_A_BITSET_BIT_NAME] = { .type = NLC_NUL_STRING },
+	[ETHTOOL_A_BITSET_BIT_VALUE] = { .type = NLC_FLAG },
+};
+
+static int pl_nl_bitset_err(struct nlc_extack *ext, const struct nlmsghdr *nlh,
+			    const struct nlattr *nla, int err, const char *msg)
+{
+	if (msg) {
+		snprintf(ext->msg, sizeof(ext->msg), "%s", msg);
+		ext->has_msg = true;
+	}
+	pl_nl_bad_attr(ext, nlh, nla);
+	return err;
+}
+
+/* The u32 words of a compact bitset's attribute as 64 feature bits (@nbits of them). */
+static uint64_t pl_nl_bitset_words(const struct nlattr *nla, uint32_t nbits)
+{
+	uint32_t words[2] = { 0, 0 };
+	size_t len = nlc_attr_len(nla);
+	uint64_t v;
+
+	memcpy(words, nlc_attr_data(nla), len < sizeof(words) ? len : sizeof(words));
+	v = words[0] | (uint64_t)words[1] << 32;
+	return nbits >= 64 ? v : v & ((1ULL << nbits) - 1);
+}
+
+/*
+ * ethnl_parse_bitset(), ethnl_compact_sanity_checks() and ethnl_parse_bit():
+ * the value and mask a WANTED bitset asks for, compact or verbose, bits by
+ * index or by name.
+ */
+static int pl_nl_parse_bitset(const struct nlmsghdr *nlh, const struct nlattr *attr, uint64_t *val,
+			      uint64_t *mask, struct nlc_extack *ext)
+{
+	const uint32_t nbits = PL_NETDEV_FEATURE_COUNT;
+	const struct nlattr *nla;
+	struct nlc_obj tb, bit;
+	bool no_mask;
+	long rem;
+	int err;
+
+	err = nlc_parse_attrs(&tb, nlc_attr_data(attr), nlc_attr_len(attr), pl_nl_bitset_policy,
+			      ETHTOOL_A_BITSET_MASK, NLC_VALIDATE_STRICT, nlh, ext);
+	if (err)
+		return err;
+	no_mask = nlc_has(&tb, ETHTOOL_A_BITSET_NOMASK);
+	if (!nlc_has(&tb, ETHTOOL_A_BITSET_BITS)) {
+		uint32_t size, words;
+
+		if (no_mask && nlc_has(&tb, ETHTOOL_A_BITSET_MASK))
+			return pl_nl_bitset_err(ext, nlh, tb.tb[ETHTOOL_A_BITSET_MASK], -EINVAL,
+						"mask not allowed in list bitset");
+		if (!nlc_has(&tb, ETHTOOL_A_BITSET_SIZE))
+			return pl_nl_bitset_err(ext, nlh, attr, -EINVAL,
+						"missing size in compact bitset");
+		if (!nlc_has(&tb, ETHTOOL_A_BITSET_VALUE))
+			return pl_nl_bitset_err(ext, nlh, attr, -EINVAL,
+						"missing value in compact bitset");
+		if (!no_mask && !nlc_has(&tb, ETHTOOL_A_BITSET_MASK))
+			return pl_nl_bitset_err(ext, nlh, attr, -EINVAL,
+						"missing mask in compact nonlist bitset");
+		size = (uint32_t)tb.v[ETHTOOL_A_BITSET_SIZE];
+		words = (size + 31) / 32;
+		if (nlc_attr_len(tb.tb[ETHTOOL_A_BITSET_VALUE]) != words * sizeof(uint32_t))
+			return pl_nl_bitset_err(ext, nlh, tb.tb[ETHTOOL_A_BITSET_VALUE], -EINVAL,
+						"bitset value length does not match size");
+		if (nlc_has(&tb, ETHTOOL_A_BITSET_MASK) &&
+		    nlc_attr_len(tb.tb[ETHTOOL_A_BITSET_MASK]) != words * sizeof(uint32_t))
+			return pl_nl_bitset_err(ext, nlh, tb.tb[ETHTOOL_A_BITSET_MASK], -EINVAL,
+						"bitset mask length does not match size");
+		if (size > nbits) {
+			const struct nlattr *test =
+				tb.tb[no_mask ? ETHTOOL_A_BITSET_VALUE : ETHTOOL_A_BITSET_MASK];
+			const uint32_t *w = nlc_attr_data(test);
+
+			for (uint32_t i = nbits; i < size; i++)
+				if ((w[i / 32] >> (i % 32)) & 1)
+					return pl_nl_bitset_err(
+						ext, nlh, test, -EINVAL,
+						"cannot modify bits past kernel bitset size");
+		}
+		if (size > nbits)
+			size = nbits;
+		*val = pl_nl_bitset_words(tb.tb[ETHTOOL_A_BITSET_VALUE], size);
+		*mask = no_mask ? ~0ULL : pl_nl_bitset_words(tb.tb[ETHTOOL_A_BITSET_MASK], size);
+		return 0;
+	}
+	if (nlc_has(&tb, ETHTOOL_A_BITSET_VALUE))
+		return pl_nl_bitset_err(ext, nlh, tb.tb[ETHTOOL_A_BITSET_VALUE], -EINVAL,
+					"value only allowed in compact bitset");
+	if (nlc_has(&tb, ETHTOOL_A_BITSET_MASK))
+		return pl_nl_bitset_err(ext, nlh, tb.tb[ETHTOOL_A_BITSET_MASK], -EINVAL,
+					"mask only allowed in compact bitset");
+	*val = 0;
+	*mask = no_mask ? ~0ULL : 0;
+	nla = nlc_attr_data(tb.tb[ETHTOOL_A_BITSET_BITS]);
+	rem = (long)nlc_attr_len(tb.tb[ETHTOOL_A_BITSET_BITS]);
+	for (; rem >= (long)NLA_HDRLEN && nla->nla_len >= NLA_HDRLEN && nla->nla_len <= rem;
+	     rem -= NLA_ALIGN(nla->nla_len),
+	     nla = (const void *)((const uint8_t *)nla + NLA_ALIGN(nla->nla_len))) {
+		const struct nlattr *name;
+		uint32_t idx = 0;
+
+		err = nlc_parse_attrs(&bit, nlc_attr_data(nla), nlc_attr_len(nla), pl_nl_bit_policy,
+				      ETHTOOL_A_BITSET_BIT_VALUE, NLC_VALIDATE_STRICT, nlh, ext);
+		if (err)
+			return err;
+		name = bit.tb[ETHTOOL_A_BITSET_BIT_NAME];
+		if (nlc_has(&bit, ETHTOOL_A_BITSET_BIT_INDEX)) {
+			idx = (uint32_t)bit.v[ETHTOOL_A_BITSET_BIT_INDEX];
+			if (idx >= nbits)
+				return pl_nl_bitset_err(ext, nlh,
+							bit.tb[ETHTOOL_A_BITSET_BIT_INDEX],
+							-EOPNOTSUPP, "bit index too high");
+			if (name &&
+			    strncmp(nlc_attr_data(name), pl_feature_names[idx], nlc_attr_len(name)))
+				return pl_nl_bitset_err(ext, nlh, nla, -EINVAL,
+							"bit index and name mismatch");
+		} else if (name) {
+			/* ethnl_name_to_idx(): names of up to ETH_GSTRING_LEN */
+			for (idx = 0; idx < nbits; idx++)
+				if (strlen(nlc_attr_data(name)) <= 32 &&
+				    !strncmp(pl_feature_names[idx], nlc_attr_data(name), 32))
+					break;
+			if (idx >= nbits)
+				return pl_nl_bitset_err(ext, nlh, name, -EOPNOTSUPP,
+							"bit name not found");
+		} else {
+			return pl_nl_bitset_err(ext, nlh, nla, -EINVAL,
+						"neither bit index nor name specified");
+		}
+		if (no_mask || nlc_has(&bit, ETHTOOL_A_BITSET_BIT_VALUE))
+			*val |= 1ULL << idx;
+		if (!no_mask)
+			*mask |= 1ULL << idx;
+	}
+	return 0;
+}
+
+/*
+ * ethnl_set_features(): the wanted bits the mask names change (none outside
+ * the ethtool bits), the device takes those it can change, and the reply
+ * (unless omitted) gives the wanted bits that did not become active and the
+ * active bits that changed, each against its mask.
+ */
+static int pl_nl_features_set(struct pl_nl_ctx *c, int ifindex, const struct nlmsghdr *nlh,
+			      const struct nlc_request *req, bool compact, struct nlc_obj *o,
+			      struct pl_nl_attrs *b, struct nlc_extack *ext)
+{
+	uint64_t hw, old_wanted, old_active, new_wanted, new_active, active, req_val, req_mask;
+	uint64_t wanted_diff, active_diff;
+	int err;
+
+	memset(o, 0, sizeof(*o));
+	err = devmem_get_features(c->nl->ctl, ifindex, &hw, &old_wanted, &old_active);
+	if (err)
+		return err;
+	err = pl_nl_parse_bitset(nlh, req->attrs.tb[ETHTOOL_A_FEATURES_WANTED], &req_val, &req_mask,
+				 ext);
+	if (err)
+		return err;
+	if (req_mask & ~PL_NETIF_F_ETHTOOL_BITS) {
+		snprintf(ext->msg, sizeof(ext->msg), "attempt to change non-ethtool features");
+		ext->has_msg = true;
+		return -EINVAL;
+	}
+	new_wanted = (req_val & req_mask) | (old_wanted & ~req_mask);
+	if (new_wanted != old_wanted) {
+		devmem_clear_error();
+		err = devmem_set_features(c->nl->ctl, ifindex, (new_wanted ^ old_wanted) & hw,
+					  new_wanted);
+		if (err < 0) {
+			pl_nl_lib_extack(ext, NULL);
+			return err;
+		}
+	}
+	err = devmem_get_features(c->nl->ctl, ifindex, &hw, &active, &new_active);
+	if (err)
+		return err;
+	wanted_diff = (new_wanted ^ new_active) & req_mask;
+	active_diff = old_active ^ new_active;
+	pl_nl_obj_attr(o, ETHTOOL_A_FEATURES_WANTED,
+		       pl_nl_put_bitset(b, ETHTOOL_A_FEATURES_WANTED, new_wanted & wanted_diff,
+					&wanted_diff, compact));
+	pl_nl_obj_attr(o, ETHTOOL_A_FEATURES_ACTIVE,
+		       pl_nl_put_bitset(b, ETHTOOL_A_FEATURES_ACTIVE, new_active & active_diff,
+					&active_diff, compact));
+	return b->overflow ? -EMSGSIZE : 0;
 }
 
 static const char *pl_nl_ethtool_cmd_name(uint8_t cmd)
@@ -1268,6 +1975,12 @@ static const char *pl_nl_ethtool_cmd_name(uint8_t cmd)
 		return "rings-set";
 	case ETHTOOL_MSG_RSS_GET:
 		return "rss-get";
+	case ETHTOOL_MSG_RSS_SET:
+		return "rss-set";
+	case ETHTOOL_MSG_FEATURES_GET:
+		return "features-get";
+	case ETHTOOL_MSG_FEATURES_SET:
+		return "features-set";
 	default:
 		return "?";
 	}
@@ -1277,7 +1990,10 @@ static void pl_nl_ethtool(struct pl_nl_ctx *c, const struct nlmsghdr *nlh)
 {
 	static __thread struct nlc_request req;
 	uint8_t indir[NLA_HDRLEN + DEVMEM_RSS_INDIR_SIZE * 4] __attribute__((aligned(4)));
+	uint8_t bitset_buf[8192] __attribute__((aligned(4)));
+	struct pl_nl_attrs bitsets = { .p = bitset_buf, .cap = sizeof(bitset_buf) };
 	uint8_t cmd = pl_nl_cmd(nlh), reply = 0;
+	uint32_t flags;
 	char name[IF_NAMESIZE] = "", e[32];
 	struct devmem_dev_info info;
 	struct net_device *dev = NULL;
@@ -1295,19 +2011,29 @@ static void pl_nl_ethtool(struct pl_nl_ctx *c, const struct nlmsghdr *nlh)
 		err = -EOPNOTSUPP;
 		goto out;
 	}
-	if ((cmd == ETHTOOL_MSG_CHANNELS_SET || cmd == ETHTOOL_MSG_RINGS_SET) &&
+	if ((cmd == ETHTOOL_MSG_CHANNELS_SET || cmd == ETHTOOL_MSG_RINGS_SET ||
+	     cmd == ETHTOOL_MSG_RSS_SET || cmd == ETHTOOL_MSG_FEATURES_SET) &&
 	    !pl_nl_net_admin()) {
 		err = -EPERM;
+		goto out;
+	}
+	/* ethnl_set_features(): no wanted bitset, nothing to say */
+	if (cmd == ETHTOOL_MSG_FEATURES_SET && !req.attrs.tb[ETHTOOL_A_FEATURES_WANTED]) {
+		err = -EINVAL;
 		goto out;
 	}
 	err = pl_nl_ethtool_dev(nlh, &req, &ifindex, name, &ext);
 	if (err)
 		goto out;
 	/*
-	 * The header's flags (checked against their mask by the policy) change
-	 * nothing here: these messages carry no bitsets (COMPACT_BITSETS), no
-	 * statistics (STATS), and their sets send no reply to omit (OMIT_REPLY).
+	 * The header's flags (checked against their mask by the policy):
+	 * COMPACT_BITSETS and OMIT_REPLY matter to the features messages only;
+	 * the others carry no bitsets and their sets send no reply, and no
+	 * answered message has statistics (STATS).
 	 */
+	flags = nlc_has(&req.header, ETHTOOL_A_HEADER_FLAGS) ?
+			(uint32_t)req.header.v[ETHTOOL_A_HEADER_FLAGS] :
+			0;
 	devmem_clear_error();
 	err = devmem_dev_get(c->nl->ctl, ifindex, &info);
 	if (err) {
@@ -1338,14 +2064,32 @@ static void pl_nl_ethtool(struct pl_nl_ctx *c, const struct nlmsghdr *nlh)
 		err = pl_nl_rings_set(c, ifindex, nlh, &req, &info, &ext);
 		break;
 	case ETHTOOL_MSG_RSS_GET:
-		/* rss_prepare_data(): a driver without contexts has only context 0 */
-		if (nlc_has(&req.attrs, ETHTOOL_A_RSS_CONTEXT) &&
-		    req.attrs.v[ETHTOOL_A_RSS_CONTEXT]) {
-			err = -EOPNOTSUPP;
+		/* rss_parse_request(): a start context belongs to dumps */
+		if (req.attrs.tb[ETHTOOL_A_RSS_START_CONTEXT]) {
+			pl_nl_bad_attr(&ext, nlh, req.attrs.tb[ETHTOOL_A_RSS_START_CONTEXT]);
+			err = -EINVAL;
 			break;
 		}
 		reply = ETHTOOL_MSG_RSS_GET_REPLY;
-		pl_nl_rss_get(&info, &o, (struct nlattr *)indir, sizeof(indir));
+		err = pl_nl_rss_get(c, ifindex,
+				    nlc_has(&req.attrs, ETHTOOL_A_RSS_CONTEXT) ?
+					    (uint32_t)req.attrs.v[ETHTOOL_A_RSS_CONTEXT] :
+					    0,
+				    &o, (struct nlattr *)indir);
+		break;
+	case ETHTOOL_MSG_RSS_SET:
+		err = pl_nl_rss_set(c, ifindex, nlh, &req, &info, &ext);
+		break;
+	case ETHTOOL_MSG_FEATURES_GET:
+		reply = ETHTOOL_MSG_FEATURES_GET_REPLY;
+		err = pl_nl_features_get(c, ifindex, flags & ETHTOOL_FLAG_COMPACT_BITSETS, &o,
+					 &bitsets);
+		break;
+	case ETHTOOL_MSG_FEATURES_SET:
+		err = pl_nl_features_set(c, ifindex, nlh, &req,
+					 flags & ETHTOOL_FLAG_COMPACT_BITSETS, &o, &bitsets, &ext);
+		if (!err && !(flags & ETHTOOL_FLAG_OMIT_REPLY))
+			reply = ETHTOOL_MSG_FEATURES_SET_REPLY;
 		break;
 	default:
 		err = -EOPNOTSUPP;
@@ -1357,7 +2101,7 @@ out:
 	pl_nl_finish(c, nlh, err, &ext);
 	if (err)
 		pl_trace("netlink ethtool %s %s = %s (%s)", pl_nl_ethtool_cmd_name(cmd), name,
-			 pl_nl_errname(err, e, sizeof(e)), ext.has_msg ? ext.msg : "");
+			 pl_nl_errname(err, e, sizeof(e)), pl_nl_reason(&ext));
 	else
 		pl_trace("netlink ethtool %s %s = 0", pl_nl_ethtool_cmd_name(cmd), name);
 }
@@ -1419,19 +2163,20 @@ static int pl_nl_prepare(struct pl_nl *nl)
 	uint32_t portid;
 	int fd, err;
 
-	if (!nl->ctl) {
-		if (!pl_ctl())
-			return -errno;
-		err = devmem_ctl_open(&nl->ctl);
-		if (err)
-			return err;
-	}
+	/* the hidden socket first: even a refusal needs a way to the program */
 	if (nl->hidden < 0) {
 		fd = pl_nl_open_own(&portid);
 		if (fd < 0)
 			return fd;
 		nl->hidden = fd;
 		__atomic_store_n(&nl->hidden_portid, portid, __ATOMIC_RELEASE);
+	}
+	if (!nl->ctl) {
+		if (!pl_ctl())
+			return -errno;
+		err = devmem_ctl_open(&nl->ctl);
+		if (err)
+			return err;
 	}
 	return 0;
 }
@@ -1527,16 +2272,27 @@ static void pl_nl_answer(struct pl_nl *nl, int fd, const struct nlmsghdr *nlh)
 	struct pl_nl_ctx c = { .nl = nl };
 	int err;
 
-	err = pl_nl_prepare(nl);
-	if (!err)
-		err = pl_nl_portid(fd, &c.portid);
+	err = pl_nl_portid(fd, &c.portid);
 	if (err) {
 		pl_debug("netlink: cannot answer: %s", strerror(-err));
 		return;
 	}
 	c.cap_ack = pl_nl_sockopt(fd, NETLINK_CAP_ACK);
 	c.ext_ack = pl_nl_sockopt(fd, NETLINK_EXT_ACK);
-	if (nlh->nlmsg_type == GENL_ID_CTRL)
+	pl_nl_why[0] = '\0';
+	err = pl_nl_prepare(nl);
+	if (err) {
+		/*
+		 * No software NIC here (a child forked without exec gets EIO,
+		 * as the library's calls do): the request is refused rather
+		 * than left unanswered, through recvmsg when the shim has no
+		 * socket of its own.
+		 */
+		pl_debug("netlink: cannot answer: %s", strerror(-err));
+		if (nl->hidden < 0)
+			nl->direct = true;
+		pl_nl_ack(&c, nlh, err, NULL);
+	} else if (nlh->nlmsg_type == GENL_ID_CTRL)
 		pl_nl_getfamily(&c, nlh);
 	else if (nlh->nlmsg_type == fam->netdev)
 		pl_nl_netdev(&c, nlh);

@@ -5,9 +5,12 @@
  * ethtool families answered for the software NIC, everything else the
  * kernel's.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
 #include <linux/ethtool_netlink.h>
 #include <linux/genetlink.h>
 #include <linux/netlink.h>
@@ -21,6 +24,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <libmnl/libmnl.h>
@@ -330,6 +334,21 @@ static uint32_t queue_dmabuf(int fd, uint16_t netdev, uint32_t q)
 	return d ? u32_of(d) : 0;
 }
 
+/* An ethtool request on lo with its header and one u32 attribute (none when @type is 0). */
+static int ethtool_req(int fd, uint16_t eth, uint8_t cmd, uint16_t type, uint32_t v, void *reply,
+		       size_t cap)
+{
+	uint8_t buf[128];
+	struct nlmsghdr *nlh = msg_start(buf, eth, NLM_F_ACK, 31, cmd);
+	struct nlattr *hdr = nest_start(nlh, 1);
+
+	put_u32(nlh, ETHTOOL_A_HEADER_DEV_INDEX, LO);
+	nest_end(nlh, hdr);
+	if (type)
+		put_u32(nlh, type, v);
+	return request(fd, nlh, reply, cap);
+}
+
 /* ---- tests ---- */
 
 /* genl_ctrl: the families resolve, and the answer comes from port id 0 with the request's seq. */
@@ -509,23 +528,147 @@ Test(pl_netlink, bind_rx_with_a_closed_fd_is_ebadf_and_with_a_pipe_einval)
 
 	cr_assert_eq(rings_set_split(fd, eth, ETHTOOL_TCP_DATA_SPLIT_ENABLED), 0);
 	cr_assert_eq(bind_rx(fd, netdev, LO, 999, 0, reply, sizeof(reply)), -EBADF);
+	cr_assert_str_eq(ext_msg((void *)reply), "");
 	cr_assert_eq(pipe(p), 0);
 	cr_assert_eq(bind_rx(fd, netdev, LO, (uint32_t)p[0], 0, reply, sizeof(reply)), -EINVAL);
+	cr_assert_str_eq(ext_msg((void *)reply), "");
 	close(p[0]);
 	close(p[1]);
 	close(fd);
 }
 
-/* netdev_nl_read_rxq_bitmap(): a queue beyond the device's rx queues. */
+/*
+ * netdev_nl_read_rxq_bitmap(): a queue beyond the device's rx queues, with
+ * no message and the queue's id as the bad attribute.
+ */
 Test(pl_netlink, bind_rx_of_a_queue_out_of_range_is_einval)
+{
+	uint8_t buf[256], reply[512];
+	int fd = nl_open(NULL), dmabuf = host_dmabuf(1 << 20);
+	uint16_t netdev = family(fd, "netdev"), eth = family(fd, "ethtool");
+	struct nlmsghdr *nlh = msg_start(buf, netdev, NLM_F_ACK, 7, NETDEV_CMD_BIND_RX);
+	struct nlattr *q, *bad;
+
+	cr_assert_eq(rings_set_split(fd, eth, ETHTOOL_TCP_DATA_SPLIT_ENABLED), 0);
+	put_u32(nlh, NETDEV_A_DMABUF_IFINDEX, LO);
+	put_u32(nlh, NETDEV_A_DMABUF_FD, (uint32_t)dmabuf);
+	q = nest_start(nlh, NETDEV_A_DMABUF_QUEUES);
+	put_u32(nlh, NETDEV_A_QUEUE_ID, 0);
+	put_u32(nlh, NETDEV_A_QUEUE_TYPE, NETDEV_QUEUE_TYPE_RX);
+	nest_end(nlh, q);
+	q = nest_start(nlh, NETDEV_A_DMABUF_QUEUES);
+	put_u32(nlh, NETDEV_A_QUEUE_TYPE, NETDEV_QUEUE_TYPE_RX);
+	bad = put(nlh, NETDEV_A_QUEUE_ID, &(uint32_t){ 1000 }, sizeof(uint32_t));
+	nest_end(nlh, q);
+	cr_assert_eq(request(fd, nlh, reply, sizeof(reply)), -EINVAL);
+	cr_assert_str_eq(ext_msg((void *)reply), "");
+	cr_assert_eq(u32_of(ext_attr((void *)reply, NLMSGERR_ATTR_OFFS)),
+		     (uint32_t)((uint8_t *)bad - buf));
+	cr_assert_eq(queue_dmabuf(fd, netdev, 0), 0);
+	close(fd);
+	close(dmabuf);
+}
+
+/* __net_mp_open_rxq(): a memory provider needs header split on; the kernel's text alone. */
+Test(pl_netlink, bind_rx_with_tcp_data_split_disabled_says_so)
+{
+	uint8_t reply[512];
+	int fd = nl_open(NULL), dmabuf = host_dmabuf(1 << 20);
+	uint16_t netdev = family(fd, "netdev"), eth = family(fd, "ethtool");
+
+	cr_assert_eq(rings_set_split(fd, eth, ETHTOOL_TCP_DATA_SPLIT_DISABLED), 0);
+	cr_assert_eq(bind_rx(fd, netdev, LO, (uint32_t)dmabuf, 1, reply, sizeof(reply)), -EINVAL);
+	cr_assert_str_eq(ext_msg((void *)reply), "tcp-data-split is disabled");
+	cr_assert_null(ext_attr((void *)reply, NLMSGERR_ATTR_OFFS));
+	close(fd);
+	close(dmabuf);
+}
+
+/*
+ * __net_mp_open_rxq(): a queue another process bound is refused with the
+ * kernel's text alone. The other process is forked before this one touches
+ * the software NIC (a child forked later cannot use it: README's fork()).
+ */
+Test(pl_netlink, bind_rx_of_a_queue_bound_by_another_process_is_eexist)
+{
+	uint8_t reply[512];
+	int fd, dmabuf, ready[2], done[2], status;
+	uint16_t netdev, eth;
+	pid_t pid;
+	char c = 0;
+
+	cr_assert_eq(pipe(ready), 0);
+	cr_assert_eq(pipe(done), 0);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (!pid) {
+		int cfd, cbuf;
+		uint16_t cnetdev;
+
+		/* its end of @done closed, the parent's exit ends the wait below */
+		close(done[1]);
+		close(ready[0]);
+		cfd = nl_open(NULL);
+		cbuf = host_dmabuf(1 << 20);
+		cnetdev = family(cfd, "netdev");
+
+		c = (char)(rings_set_split(cfd, family(cfd, "ethtool"),
+					   ETHTOOL_TCP_DATA_SPLIT_ENABLED) == 0 &&
+			   bind_rx(cfd, cnetdev, LO, (uint32_t)cbuf, 3, reply, sizeof(reply)) == 0);
+		(void)!write(ready[1], &c, 1);
+		(void)!read(done[0], &c, 1);
+		_exit(0);
+	}
+	close(ready[1]);
+	close(done[0]);
+	cr_assert_eq(read(ready[0], &c, 1), 1);
+	cr_assert_eq(c, 1, "the other process could not bind queue 3");
+	fd = nl_open(NULL);
+	dmabuf = host_dmabuf(1 << 20);
+	netdev = family(fd, "netdev");
+	eth = family(fd, "ethtool");
+	cr_assert_eq(rings_set_split(fd, eth, ETHTOOL_TCP_DATA_SPLIT_ENABLED), 0);
+	cr_assert_eq(bind_rx(fd, netdev, LO, (uint32_t)dmabuf, 3, reply, sizeof(reply)), -EEXIST);
+	cr_assert_str_eq(ext_msg((void *)reply), "designated queue already memory provider bound");
+	close(done[1]);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	close(ready[0]);
+	/* the other process is gone: the queue is free again */
+	cr_assert_eq(bind_rx(fd, netdev, LO, (uint32_t)dmabuf, 3, reply, sizeof(reply)), 0);
+	close(fd);
+	close(dmabuf);
+}
+
+/* net_devmem_bind_dmabuf(): dma_buf_get()'s errno for bind-tx too, and no message. */
+Test(pl_netlink, bind_tx_with_a_closed_fd_is_ebadf_without_a_message)
+{
+	uint8_t buf[128], reply[512];
+	int fd = nl_open(NULL);
+	uint16_t netdev = family(fd, "netdev");
+	struct nlmsghdr *nlh = msg_start(buf, netdev, NLM_F_ACK, 8, NETDEV_CMD_BIND_TX);
+
+	put_u32(nlh, NETDEV_A_DMABUF_IFINDEX, LO);
+	put_u32(nlh, NETDEV_A_DMABUF_FD, 999);
+	cr_assert_eq(request(fd, nlh, reply, sizeof(reply)), -EBADF);
+	cr_assert_str_eq(ext_msg((void *)reply), "");
+	close(fd);
+}
+
+/* ethtool_check_max_channel(): the rx count cannot drop below a bound queue; the count is named. */
+Test(pl_netlink, channels_set_below_a_bound_queue_names_the_memory_provider_count)
 {
 	uint8_t reply[512];
 	int fd = nl_open(NULL), dmabuf = host_dmabuf(1 << 20);
 	uint16_t netdev = family(fd, "netdev"), eth = family(fd, "ethtool");
 
 	cr_assert_eq(rings_set_split(fd, eth, ETHTOOL_TCP_DATA_SPLIT_ENABLED), 0);
-	cr_assert_eq(bind_rx(fd, netdev, LO, (uint32_t)dmabuf, 1000, reply, sizeof(reply)),
+	cr_assert_eq(bind_rx(fd, netdev, LO, (uint32_t)dmabuf, 2, reply, sizeof(reply)), 0);
+	cr_assert_eq(ethtool_req(fd, eth, ETHTOOL_MSG_CHANNELS_SET, ETHTOOL_A_CHANNELS_RX_COUNT, 2,
+				 reply, sizeof(reply)),
 		     -EINVAL);
+	cr_assert_str_eq(
+		ext_msg((void *)reply),
+		"requested channel counts are too low for existing memory provider setting (3)");
 	close(fd);
 	close(dmabuf);
 }
@@ -870,21 +1013,6 @@ Test(pl_netlink, libmnl_client_gets_channels_of_lo)
 	mnl_socket_close(nl);
 }
 
-/* An ethtool request on lo with its header and one u32 attribute (none when @type is 0). */
-static int ethtool_req(int fd, uint16_t eth, uint8_t cmd, uint16_t type, uint32_t v, void *reply,
-		       size_t cap)
-{
-	uint8_t buf[128];
-	struct nlmsghdr *nlh = msg_start(buf, eth, NLM_F_ACK, 31, cmd);
-	struct nlattr *hdr = nest_start(nlh, 1);
-
-	put_u32(nlh, ETHTOOL_A_HEADER_DEV_INDEX, LO);
-	nest_end(nlh, hdr);
-	if (type)
-		put_u32(nlh, type, v);
-	return request(fd, nlh, reply, cap);
-}
-
 /* netdev_nl_dev_get_doit(): lo's entry; a device that does not exist is ENODEV. */
 Test(pl_netlink, dev_get_of_lo_gives_its_entry_and_of_no_device_enodev)
 {
@@ -1046,15 +1174,204 @@ Test(pl_netlink, rss_get_gives_the_indirection_table)
 	close(fd);
 }
 
-/* rss_prepare_data(): a driver without RSS contexts answers only for context 0. */
-Test(pl_netlink, rss_get_of_another_context_is_eopnotsupp)
+/* ethtool's RSS messages (mainline's numbers; the system's headers may predate them) */
+enum {
+	RSS_A_HEADER = 1,
+	RSS_A_CONTEXT,
+	RSS_A_HFUNC,
+	RSS_A_INDIR,
+	RSS_A_HKEY,
+	RSS_A_INPUT_XFRM,
+	RSS_A_START_CONTEXT,
+};
+#define RSS_GET 38
+#define RSS_SET 48
+
+/* An RSS context of lo made through SIOCETHTOOL, spread over rx queues 0 and 1. */
+static uint32_t rss_context_new(void)
+{
+	struct {
+		struct ethtool_rxfh h;
+		uint32_t indir[128];
+	} r = { .h = { .cmd = ETHTOOL_SRSSH,
+		       .rss_context = ETH_RXFH_CONTEXT_ALLOC,
+		       .indir_size = 128 } };
+	struct ifreq ifr = { .ifr_name = "lo", .ifr_data = (void *)&r };
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+	cr_assert_geq(fd, 0);
+	for (int i = 0; i < 128; i++)
+		r.indir[i] = (uint32_t)i % 2;
+	cr_assert_eq(ioctl(fd, SIOCETHTOOL, &ifr), 0, "ETHTOOL_SRSSH: %s", strerror(errno));
+	close(fd);
+	cr_assert_geq(r.h.rss_context, 1);
+	return r.h.rss_context;
+}
+
+/*
+ * An RSS request on lo: @context (0: none sent), the table @indir of @n
+ * entries (@n < 0: none sent), and one more u32 attribute when @type is not 0.
+ */
+static int rss_req(int fd, uint16_t eth, uint8_t cmd, uint32_t context, const uint32_t *indir,
+		   int n, uint16_t type, uint32_t v, void *reply, size_t cap)
+{
+	uint8_t buf[1024];
+	struct nlmsghdr *nlh = msg_start(buf, eth, NLM_F_ACK, 33, cmd);
+	struct nlattr *hdr = nest_start(nlh, RSS_A_HEADER);
+
+	put_u32(nlh, ETHTOOL_A_HEADER_DEV_INDEX, LO);
+	nest_end(nlh, hdr);
+	if (context)
+		put_u32(nlh, RSS_A_CONTEXT, context);
+	if (n >= 0)
+		put(nlh, RSS_A_INDIR, indir, (size_t)n * sizeof(uint32_t));
+	if (type)
+		put_u32(nlh, type, v);
+	return request(fd, nlh, reply, cap);
+}
+
+/* The table of an rss-get reply (128 entries). */
+static const uint32_t *rss_table(const void *reply)
+{
+	const struct nlattr *indir = attr(reply, RSS_A_INDIR);
+
+	cr_assert_not_null(indir);
+	cr_assert_eq(indir->nla_len - NLA_HDRLEN, 128 * sizeof(uint32_t));
+	return (const uint32_t *)((const uint8_t *)indir + NLA_HDRLEN);
+}
+
+/*
+ * rss_prepare_ctx() and rss_fill_reply(): a context's reply names it and
+ * carries its table, without the hash function (no per-context key).
+ */
+Test(pl_netlink, rss_get_of_a_context_gives_its_id_and_table)
+{
+	uint8_t reply[1024];
+	int fd = nl_open(NULL);
+	uint16_t eth = family(fd, "ethtool");
+	uint32_t ctx = rss_context_new();
+	const uint32_t *t;
+
+	cr_assert_eq(rss_req(fd, eth, RSS_GET, ctx, NULL, -1, 0, 0, reply, sizeof(reply)), 0);
+	cr_assert_eq(u32_of(attr((void *)reply, RSS_A_CONTEXT)), ctx);
+	cr_assert_null(attr((void *)reply, RSS_A_HFUNC));
+	t = rss_table(reply);
+	cr_assert_eq(t[0], 0);
+	cr_assert_eq(t[1], 1);
+	cr_assert_eq(t[127], 1);
+	close(fd);
+}
+
+/* rss_prepare_ctx(): a context the device does not have is ENOENT. */
+Test(pl_netlink, rss_get_of_a_missing_context_is_enoent)
 {
 	int fd = nl_open(NULL);
 	uint16_t eth = family(fd, "ethtool");
 
-	cr_assert_eq(ethtool_req(fd, eth, 38 /* ETHTOOL_MSG_RSS_GET */,
-				 2 /* ETHTOOL_A_RSS_CONTEXT */, 1, NULL, 0),
+	cr_assert_eq(rss_req(fd, eth, RSS_GET, 31, NULL, -1, 0, 0, NULL, 0), -ENOENT);
+	close(fd);
+}
+
+/* rss_parse_request(): a start context is for dumps; in a do it is the bad attribute. */
+Test(pl_netlink, rss_get_with_a_start_context_is_einval)
+{
+	uint8_t reply[512];
+	int fd = nl_open(NULL);
+	uint16_t eth = family(fd, "ethtool");
+
+	cr_assert_eq(rss_req(fd, eth, RSS_GET, 0, NULL, -1, RSS_A_START_CONTEXT, 1, reply,
+			     sizeof(reply)),
+		     -EINVAL);
+	cr_assert_not_null(ext_attr((void *)reply, NLMSGERR_ATTR_OFFS));
+	close(fd);
+}
+
+/* rss_set_prep_indir(): a shorter table that divides the device's is repeated over it. */
+Test(pl_netlink, rss_set_repeats_a_short_table_and_an_empty_one_resets_context_0)
+{
+	uint8_t reply[1024];
+	int fd = nl_open(NULL);
+	uint16_t eth = family(fd, "ethtool");
+	uint32_t two[2] = { 1, 0 }, dflt[128];
+	const uint32_t *t;
+
+	cr_assert_eq(rss_req(fd, eth, RSS_GET, 0, NULL, -1, 0, 0, reply, sizeof(reply)), 0);
+	memcpy(dflt, rss_table(reply), sizeof(dflt));
+	cr_assert_eq(rss_req(fd, eth, RSS_SET, 0, two, 2, 0, 0, NULL, 0), 0);
+	cr_assert_eq(rss_req(fd, eth, RSS_GET, 0, NULL, -1, 0, 0, reply, sizeof(reply)), 0);
+	t = rss_table(reply);
+	for (int i = 0; i < 128; i++)
+		cr_assert_eq(t[i], two[i % 2], "entry %d", i);
+	cr_assert_eq(rss_req(fd, eth, RSS_SET, 0, NULL, 0, 0, 0, NULL, 0), 0);
+	cr_assert_eq(rss_req(fd, eth, RSS_GET, 0, NULL, -1, 0, 0, reply, sizeof(reply)), 0);
+	cr_assert_eq(memcmp(rss_table(reply), dflt, sizeof(dflt)), 0);
+	close(fd);
+}
+
+/* ethnl_rss_set() on a context: its table changes, context 0's does not. */
+Test(pl_netlink, rss_set_of_a_context_changes_its_table_alone)
+{
+	uint8_t reply[1024];
+	int fd = nl_open(NULL);
+	uint16_t eth = family(fd, "ethtool");
+	uint32_t ctx = rss_context_new(), one = 2, before[128];
+
+	cr_assert_eq(rss_req(fd, eth, RSS_GET, 0, NULL, -1, 0, 0, reply, sizeof(reply)), 0);
+	memcpy(before, rss_table(reply), sizeof(before));
+	cr_assert_eq(rss_req(fd, eth, RSS_SET, ctx, &one, 1, 0, 0, NULL, 0), 0);
+	cr_assert_eq(rss_req(fd, eth, RSS_GET, ctx, NULL, -1, 0, 0, reply, sizeof(reply)), 0);
+	for (int i = 0; i < 128; i++)
+		cr_assert_eq(rss_table(reply)[i], 2, "entry %d", i);
+	cr_assert_eq(rss_req(fd, eth, RSS_GET, 0, NULL, -1, 0, 0, reply, sizeof(reply)), 0);
+	cr_assert_eq(memcmp(rss_table(reply), before, sizeof(before)), 0);
+	close(fd);
+}
+
+/* rss_set_prep_indir(): the table's refusals, each with the kernel's message on the table. */
+Test(pl_netlink, rss_set_refuses_a_bad_table_with_the_kernels_messages)
+{
+	uint8_t reply[1024];
+	int fd = nl_open(NULL);
+	uint16_t eth = family(fd, "ethtool");
+	uint32_t ctx = rss_context_new(), three[3] = { 0, 1, 0 }, far[2] = { 0, 99 };
+
+	cr_assert_eq(rss_req(fd, eth, RSS_SET, 0, three, 3, 0, 0, reply, sizeof(reply)), -EINVAL);
+	cr_assert_str_eq(ext_msg((void *)reply), "size (3) mismatch with device indir table (128)");
+	cr_assert_eq(rss_req(fd, eth, RSS_SET, 0, far, 2, 0, 0, reply, sizeof(reply)), -EINVAL);
+	cr_assert_str_eq(ext_msg((void *)reply), "entry 1: queue out of range (99)");
+	cr_assert_eq(rss_req(fd, eth, RSS_SET, ctx, NULL, 0, 0, 0, reply, sizeof(reply)), -EINVAL);
+	cr_assert_str_eq(ext_msg((void *)reply), "can't reset table for a context");
+	cr_assert_eq(rss_req(fd, eth, RSS_SET, 31, three, 2, 0, 0, NULL, 0), -ENOENT);
+	close(fd);
+}
+
+/*
+ * ethnl_rss_set_validate() and the driver: no hash function, key or input
+ * transformation of a context, no symmetric hashing, no key at all, no
+ * other hash function than Toeplitz.
+ */
+Test(pl_netlink, rss_set_of_a_key_function_or_transformation_is_refused)
+{
+	uint8_t reply[1024];
+	int fd = nl_open(NULL);
+	uint16_t eth = family(fd, "ethtool");
+	uint32_t ctx = rss_context_new();
+
+	cr_assert_eq(rss_req(fd, eth, RSS_SET, ctx, NULL, -1, RSS_A_HFUNC, 1, reply, sizeof(reply)),
 		     -EOPNOTSUPP);
+	cr_assert_not_null(ext_attr((void *)reply, NLMSGERR_ATTR_OFFS));
+	cr_assert_eq(rss_req(fd, eth, RSS_SET, 0, NULL, -1, RSS_A_INPUT_XFRM,
+			     1 /* RXH_XFRM_SYM_XOR */, reply, sizeof(reply)),
+		     -EOPNOTSUPP);
+	cr_assert_not_null(ext_attr((void *)reply, NLMSGERR_ATTR_OFFS));
+	cr_assert_eq(rss_req(fd, eth, RSS_SET, 0, NULL, -1, RSS_A_HKEY, 0x12345678, reply,
+			     sizeof(reply)),
+		     -EINVAL);
+	cr_assert_eq(rss_req(fd, eth, RSS_SET, 0, NULL, -1, RSS_A_HFUNC, 2 /* ETH_RSS_HASH_XOR */,
+			     NULL, 0),
+		     -EOPNOTSUPP);
+	/* the function it has already: nothing changes */
+	cr_assert_eq(rss_req(fd, eth, RSS_SET, 0, NULL, -1, RSS_A_HFUNC, 1, NULL, 0), 0);
 	close(fd);
 }
 
@@ -1133,4 +1450,546 @@ Test(pl_netlink, a_send_from_a_bad_pointer_is_efault)
 	cr_assert_eq(errno, EFAULT);
 	munmap(bad, 4096);
 	close(fd);
+}
+
+/* ---- NAPI ---- */
+
+/* the napi attributes (the kernel's numbers; the system's headers may predate them) */
+enum {
+	NAPI_A_IFINDEX = 1,
+	NAPI_A_ID,
+	NAPI_A_IRQ,
+	NAPI_A_PID,
+	NAPI_A_DEFER_HARD_IRQS,
+	NAPI_A_GRO_FLUSH_TIMEOUT,
+	NAPI_A_IRQ_SUSPEND_TIMEOUT,
+	NAPI_A_THREADED,
+};
+
+/* A dump of @cmd (filtered by lo when @attr is not 0) into @m; its NLMSG_DONE must be 0. */
+static void dump(int fd, uint16_t netdev, uint8_t cmd, uint16_t attr_type, struct msgs *m)
+{
+	uint8_t buf[128];
+	struct nlmsghdr *nlh = msg_start(buf, netdev, NLM_F_DUMP, 41, cmd);
+	size_t rem;
+	int done = 0;
+
+	if (attr_type)
+		put_u32(nlh, attr_type, LO);
+	send_msg(fd, buf, nlh->nlmsg_len);
+	recv_until(fd, m, 1);
+	for_each_msg(nlh, m, rem) if (nlh->nlmsg_type == NLMSG_DONE)
+	{
+		cr_assert_eq(*(const int *)NLMSG_DATA(nlh), 0);
+		done++;
+	}
+	cr_assert_eq(done, 1);
+}
+
+/*
+ * netdev_nl_napi_dump_one() and netdev_nl_napi_fill_one(): one NAPI per
+ * queue index of lo, the ids queue-get reports, highest first; no IRQ, no
+ * deferral, no timeouts.
+ */
+Test(pl_netlink, napi_dump_of_lo_lists_the_queues_napis_highest_id_first)
+{
+	int fd = nl_open(NULL), nq = 0, nn = 0;
+	uint16_t netdev = family(fd, "netdev");
+	uint32_t qids[1024], prev = UINT32_MAX;
+	struct nlmsghdr *nlh;
+	struct msgs m;
+	size_t rem;
+
+	dump(fd, netdev, NETDEV_CMD_QUEUE_GET, NETDEV_A_QUEUE_IFINDEX, &m);
+	for_each_msg(nlh, &m, rem) if (nlh->nlmsg_type == netdev)
+	{
+		uint32_t id = u32_of(attr(nlh, NETDEV_A_QUEUE_NAPI_ID));
+		bool seen = false;
+
+		for (int i = 0; i < nq; i++)
+			seen |= qids[i] == id;
+		if (!seen && nq < 1024)
+			qids[nq++] = id;
+	}
+	free(m.buf);
+	cr_assert_geq(nq, 1);
+	dump(fd, netdev, NETDEV_CMD_NAPI_GET, NAPI_A_IFINDEX, &m);
+	for_each_msg(nlh, &m, rem) if (nlh->nlmsg_type == netdev)
+	{
+		uint32_t id = u32_of(attr(nlh, NAPI_A_ID));
+		bool known = false;
+
+		for (int i = 0; i < nq; i++)
+			known |= qids[i] == id;
+		cr_assert(known, "napi %u is no queue's", id);
+		cr_assert_lt(id, prev);
+		prev = id;
+		cr_assert_eq(u32_of(attr(nlh, NAPI_A_IFINDEX)), LO);
+		cr_assert_null(attr(nlh, NAPI_A_IRQ));
+		cr_assert_not_null(attr(nlh, NAPI_A_THREADED));
+		cr_assert_eq(u32_of(attr(nlh, NAPI_A_DEFER_HARD_IRQS)), 0);
+		cr_assert_eq(u32_of(attr(nlh, NAPI_A_GRO_FLUSH_TIMEOUT)), 0);
+		cr_assert_eq(u32_of(attr(nlh, NAPI_A_IRQ_SUSPEND_TIMEOUT)), 0);
+		nn++;
+	}
+	free(m.buf);
+	cr_assert_eq(nn, nq);
+	close(fd);
+}
+
+/* A dump of every device's NAPIs has lo's among them. */
+Test(pl_netlink, napi_dump_of_every_device_has_los)
+{
+	int fd = nl_open(NULL), lo = 0;
+	uint16_t netdev = family(fd, "netdev");
+	struct nlmsghdr *nlh;
+	struct msgs m;
+	size_t rem;
+
+	dump(fd, netdev, NETDEV_CMD_NAPI_GET, 0, &m);
+	for_each_msg(nlh, &m, rem) if (nlh->nlmsg_type == netdev) lo +=
+		u32_of(attr(nlh, NAPI_A_IFINDEX)) == LO;
+	free(m.buf);
+	cr_assert_geq(lo, 1);
+	close(fd);
+}
+
+/* The thread id whose name is @comm, 0 when none. */
+static pid_t task_named(const char *comm)
+{
+	char path[300], name[32];
+	DIR *dir = opendir("/proc/self/task");
+	struct dirent *de;
+	pid_t found = 0;
+
+	cr_assert_not_null(dir);
+	while (!found && (de = readdir(dir))) {
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", de->d_name);
+		f = de->d_name[0] == '.' ? NULL : fopen(path, "re");
+		if (!f)
+			continue;
+		if (fgets(name, sizeof(name), f) && !strncmp(name, comm, strlen(comm)) &&
+		    name[strlen(comm)] == '\n')
+			found = atoi(de->d_name);
+		fclose(f);
+	}
+	closedir(dir);
+	return found;
+}
+
+/*
+ * netdev_nl_napi_get_doit(): the NAPI of a bound queue by its id; its thread
+ * runs, so it is threaded and names the thread's id.
+ */
+Test(pl_netlink, napi_get_of_a_bound_queues_napi_names_its_thread)
+{
+	uint8_t buf[128], reply[512];
+	int fd = nl_open(NULL), dmabuf = host_dmabuf(1 << 20);
+	uint16_t netdev = family(fd, "netdev"), eth = family(fd, "ethtool");
+	struct nlmsghdr *nlh;
+	uint32_t napi;
+
+	cr_assert_eq(rings_set_split(fd, eth, ETHTOOL_TCP_DATA_SPLIT_ENABLED), 0);
+	cr_assert_eq(bind_rx(fd, netdev, LO, (uint32_t)dmabuf, 1, reply, sizeof(reply)), 0);
+	nlh = msg_start(buf, netdev, NLM_F_ACK, 42, NETDEV_CMD_QUEUE_GET);
+	put_u32(nlh, NETDEV_A_QUEUE_IFINDEX, LO);
+	put_u32(nlh, NETDEV_A_QUEUE_TYPE, NETDEV_QUEUE_TYPE_RX);
+	put_u32(nlh, NETDEV_A_QUEUE_ID, 1);
+	cr_assert_eq(request(fd, nlh, reply, sizeof(reply)), 0);
+	napi = u32_of(attr((void *)reply, NETDEV_A_QUEUE_NAPI_ID));
+	nlh = msg_start(buf, netdev, NLM_F_ACK, 43, NETDEV_CMD_NAPI_GET);
+	put_u32(nlh, NAPI_A_ID, napi);
+	cr_assert_eq(request(fd, nlh, reply, sizeof(reply)), 0);
+	cr_assert_eq(u32_of(attr((void *)reply, NAPI_A_ID)), napi);
+	cr_assert_eq(u32_of(attr((void *)reply, NAPI_A_IFINDEX)), LO);
+	cr_assert_eq(u32_of(attr((void *)reply, NAPI_A_THREADED)), 1);
+	cr_assert_eq((pid_t)u32_of(attr((void *)reply, NAPI_A_PID)), task_named("napi/lo-1"));
+	close(fd);
+	close(dmabuf);
+}
+
+/* netdev_nl_napi_get_doit(): no NAPI has the id. */
+Test(pl_netlink, napi_get_of_an_unknown_id_is_enoent)
+{
+	uint8_t buf[128];
+	int fd = nl_open(NULL);
+	uint16_t netdev = family(fd, "netdev");
+	struct nlmsghdr *nlh = msg_start(buf, netdev, NLM_F_ACK, 44, NETDEV_CMD_NAPI_GET);
+
+	put_u32(nlh, NAPI_A_ID, 0x7ffffff0);
+	cr_assert_eq(request(fd, nlh, NULL, 0), -ENOENT);
+	close(fd);
+}
+
+/* ---- features ---- */
+
+#define FEAT_NETNS_LOCAL 13
+#define FEAT_NTUPLE 38
+#define FEAT_RXHASH 39
+
+/* A features request on lo with header @flags; its body is added by the caller. */
+static struct nlmsghdr *features_start(void *buf, uint16_t eth, uint8_t cmd, uint32_t flags)
+{
+	struct nlmsghdr *nlh = msg_start(buf, eth, NLM_F_ACK, 51, cmd);
+	struct nlattr *hdr = nest_start(nlh, ETHTOOL_A_FEATURES_HEADER);
+
+	put_u32(nlh, ETHTOOL_A_HEADER_DEV_INDEX, LO);
+	if (flags)
+		put_u32(nlh, ETHTOOL_A_HEADER_FLAGS, flags);
+	nest_end(nlh, hdr);
+	return nlh;
+}
+
+/* The 64 bits of a compact bitset's @type (VALUE or MASK) in @set. */
+static uint64_t compact_bits(const struct nlattr *set, uint16_t type)
+{
+	const struct nlattr *a;
+	uint32_t w[2];
+
+	cr_assert_not_null(set);
+	a = attr_in((const uint8_t *)set + NLA_HDRLEN, set->nla_len - NLA_HDRLEN, type);
+	cr_assert_not_null(a, "no bitset attribute %u", type);
+	cr_assert_eq(a->nla_len - NLA_HDRLEN, sizeof(w));
+	memcpy(w, (const uint8_t *)a + NLA_HDRLEN, sizeof(w));
+	return w[0] | (uint64_t)w[1] << 32;
+}
+
+/* features-get in compact form: hw, wanted and active of lo. */
+static void features_of_lo(int fd, uint16_t eth, uint64_t *hw, uint64_t *active)
+{
+	uint8_t buf[128], reply[8192];
+	struct nlmsghdr *nlh =
+		features_start(buf, eth, ETHTOOL_MSG_FEATURES_GET, ETHTOOL_FLAG_COMPACT_BITSETS);
+
+	cr_assert_eq(request(fd, nlh, reply, sizeof(reply)), 0);
+	*hw = compact_bits(attr((void *)reply, ETHTOOL_A_FEATURES_HW), ETHTOOL_A_BITSET_VALUE);
+	*active = compact_bits(attr((void *)reply, ETHTOOL_A_FEATURES_ACTIVE),
+			       ETHTOOL_A_BITSET_VALUE);
+}
+
+/*
+ * features_fill_reply() with compact bitsets: hw against every bit, wanted,
+ * active and nochange as lists; ntuple and rxhash are what can change.
+ */
+Test(pl_netlink, features_get_compact_gives_hw_against_all_and_lists)
+{
+	uint8_t buf[128], reply[8192];
+	int fd = nl_open(NULL);
+	uint16_t eth = family(fd, "ethtool");
+	struct nlmsghdr *nlh =
+		features_start(buf, eth, ETHTOOL_MSG_FEATURES_GET, ETHTOOL_FLAG_COMPACT_BITSETS);
+	const struct nlattr *hw, *nochange;
+	uint64_t hwv;
+
+	cr_assert_eq(request(fd, nlh, reply, sizeof(reply)), 0);
+	cr_assert_eq(((struct genlmsghdr *)NLMSG_DATA((struct nlmsghdr *)reply))->cmd,
+		     ETHTOOL_MSG_FEATURES_GET_REPLY);
+	hw = attr((void *)reply, ETHTOOL_A_FEATURES_HW);
+	hwv = compact_bits(hw, ETHTOOL_A_BITSET_VALUE);
+	cr_assert(hwv & (1ULL << FEAT_NTUPLE));
+	cr_assert(hwv & (1ULL << FEAT_RXHASH));
+	cr_assert_eq(compact_bits(hw, ETHTOOL_A_BITSET_MASK), ~0ULL);
+	cr_assert_null(attr_in((const uint8_t *)hw + NLA_HDRLEN, hw->nla_len - NLA_HDRLEN,
+			       ETHTOOL_A_BITSET_NOMASK));
+	nochange = attr((void *)reply, ETHTOOL_A_FEATURES_NOCHANGE);
+	cr_assert_not_null(attr_in((const uint8_t *)nochange + NLA_HDRLEN,
+				   nochange->nla_len - NLA_HDRLEN, ETHTOOL_A_BITSET_NOMASK));
+	cr_assert_eq(compact_bits(nochange, ETHTOOL_A_BITSET_VALUE), (1ULL << 10) | (1ULL << 13));
+	cr_assert_not_null(attr((void *)reply, ETHTOOL_A_FEATURES_WANTED));
+	cr_assert_not_null(attr((void *)reply, ETHTOOL_A_FEATURES_ACTIVE));
+	close(fd);
+}
+
+/* The verbose entry for bit @idx in a bitset's BITS, or NULL. */
+static const struct nlattr *verbose_bit(const struct nlattr *set, uint32_t idx)
+{
+	const struct nlattr *bits, *bit;
+	size_t rem;
+
+	bits = attr_in((const uint8_t *)set + NLA_HDRLEN, set->nla_len - NLA_HDRLEN,
+		       ETHTOOL_A_BITSET_BITS);
+	cr_assert_not_null(bits);
+	bit = (const void *)((const uint8_t *)bits + NLA_HDRLEN);
+	for (rem = bits->nla_len - NLA_HDRLEN; rem >= NLA_HDRLEN && bit->nla_len <= rem;
+	     rem -= NLA_ALIGN(bit->nla_len),
+	    bit = (const void *)((const uint8_t *)bit + NLA_ALIGN(bit->nla_len))) {
+		const struct nlattr *i =
+			attr_in((const uint8_t *)bit + NLA_HDRLEN, bit->nla_len - NLA_HDRLEN,
+				ETHTOOL_A_BITSET_BIT_INDEX);
+
+		if (i && u32_of(i) == idx)
+			return bit;
+		if (NLA_ALIGN(bit->nla_len) >= rem)
+			break;
+	}
+	return NULL;
+}
+
+/* The name of a verbose bitset entry. */
+static __attribute__((noinline)) const char *bit_name(const struct nlattr *bit)
+{
+	const struct nlattr *name;
+
+	cr_assert_not_null(bit);
+	name = attr_in((const uint8_t *)bit + NLA_HDRLEN, bit->nla_len - NLA_HDRLEN,
+		       ETHTOOL_A_BITSET_BIT_NAME);
+	cr_assert_not_null(name);
+	return (const char *)name + NLA_HDRLEN;
+}
+
+/* ethnl_put_bitset32() verbose: each bit by index and netdev_features_strings name. */
+Test(pl_netlink, features_get_verbose_names_each_bit)
+{
+	uint8_t buf[128], reply[16384];
+	int fd = nl_open(NULL);
+	uint16_t eth = family(fd, "ethtool");
+	struct nlmsghdr *nlh = features_start(buf, eth, ETHTOOL_MSG_FEATURES_GET, 0);
+	const struct nlattr *bit;
+
+	cr_assert_eq(request(fd, nlh, reply, sizeof(reply)), 0);
+	bit = verbose_bit(attr((void *)reply, ETHTOOL_A_FEATURES_HW), FEAT_NTUPLE);
+	cr_assert_str_eq(bit_name(bit), "rx-ntuple-filter");
+	cr_assert_not_null(attr_in((const uint8_t *)bit + NLA_HDRLEN, bit->nla_len - NLA_HDRLEN,
+				   ETHTOOL_A_BITSET_BIT_VALUE));
+	bit = verbose_bit(attr((void *)reply, ETHTOOL_A_FEATURES_NOCHANGE), FEAT_NETNS_LOCAL);
+	cr_assert_str_eq(bit_name(bit), "netns-local");
+	close(fd);
+}
+
+/* A WANTED bitset naming one bit, verbose, with @on as its value. */
+static void put_wanted_by_name(struct nlmsghdr *nlh, const char *name, bool on)
+{
+	struct nlattr *w = nest_start(nlh, ETHTOOL_A_FEATURES_WANTED);
+	struct nlattr *bits = nest_start(nlh, ETHTOOL_A_BITSET_BITS);
+	struct nlattr *bit = nest_start(nlh, ETHTOOL_A_BITSET_BITS_BIT);
+
+	put(nlh, ETHTOOL_A_BITSET_BIT_NAME, name, strlen(name) + 1);
+	if (on)
+		put(nlh, ETHTOOL_A_BITSET_BIT_VALUE, NULL, 0);
+	nest_end(nlh, bit);
+	nest_end(nlh, bits);
+	nest_end(nlh, w);
+}
+
+/*
+ * ethnl_set_features(): ntuple on by name; the reply's active bitset has
+ * the changed bit, and features-get then shows it active.
+ */
+Test(pl_netlink, features_set_by_name_changes_ntuple_and_replies_with_the_change)
+{
+	uint8_t buf[256], reply[8192];
+	int fd = nl_open(NULL);
+	uint16_t eth = family(fd, "ethtool");
+	struct nlmsghdr *nlh;
+	uint64_t hw, active;
+	const struct nlattr *a;
+
+	features_of_lo(fd, eth, &hw, &active);
+	cr_assert_eq(active & (1ULL << FEAT_NTUPLE), 0, "ntuple starts off");
+	nlh = features_start(buf, eth, ETHTOOL_MSG_FEATURES_SET, ETHTOOL_FLAG_COMPACT_BITSETS);
+	put_wanted_by_name(nlh, "rx-ntuple-filter", true);
+	cr_assert_eq(request(fd, nlh, reply, sizeof(reply)), 0);
+	cr_assert_eq(((struct genlmsghdr *)NLMSG_DATA((struct nlmsghdr *)reply))->cmd,
+		     ETHTOOL_MSG_FEATURES_SET_REPLY);
+	a = attr((void *)reply, ETHTOOL_A_FEATURES_ACTIVE);
+	cr_assert_eq(compact_bits(a, ETHTOOL_A_BITSET_MASK), 1ULL << FEAT_NTUPLE);
+	cr_assert_eq(compact_bits(a, ETHTOOL_A_BITSET_VALUE), 1ULL << FEAT_NTUPLE);
+	cr_assert_eq(
+		compact_bits(attr((void *)reply, ETHTOOL_A_FEATURES_WANTED), ETHTOOL_A_BITSET_MASK),
+		0);
+	features_of_lo(fd, eth, &hw, &active);
+	cr_assert_neq(active & (1ULL << FEAT_NTUPLE), 0);
+	close(fd);
+}
+
+/*
+ * ethnl_set_features(): a compact value/mask turns rxhash off; with
+ * OMIT_REPLY only the ack comes.
+ */
+Test(pl_netlink, features_set_compact_with_omit_reply_gives_only_the_ack)
+{
+	uint8_t buf[256], reply[8192];
+	int fd = nl_open(NULL);
+	uint16_t eth = family(fd, "ethtool");
+	uint32_t size = 64, value[2] = { 0, 0 }, mask[2] = { 0, 1u << (FEAT_RXHASH - 32) };
+	struct nlmsghdr *nlh;
+	uint64_t hw, active;
+	struct nlattr *w;
+
+	features_of_lo(fd, eth, &hw, &active);
+	cr_assert_neq(active & (1ULL << FEAT_RXHASH), 0, "rxhash starts on");
+	nlh = features_start(buf, eth, ETHTOOL_MSG_FEATURES_SET, ETHTOOL_FLAG_OMIT_REPLY);
+	w = nest_start(nlh, ETHTOOL_A_FEATURES_WANTED);
+	put(nlh, ETHTOOL_A_BITSET_SIZE, &size, sizeof(size));
+	put(nlh, ETHTOOL_A_BITSET_VALUE, value, sizeof(value));
+	put(nlh, ETHTOOL_A_BITSET_MASK, mask, sizeof(mask));
+	nest_end(nlh, w);
+	memset(reply, 0, sizeof(reply));
+	cr_assert_eq(request(fd, nlh, reply, sizeof(reply)), 0);
+	/* request() copies a reply message, never a successful ack: nothing came but the ack */
+	cr_assert_eq(((struct nlmsghdr *)reply)->nlmsg_len, 0);
+	features_of_lo(fd, eth, &hw, &active);
+	cr_assert_eq(active & (1ULL << FEAT_RXHASH), 0);
+	close(fd);
+}
+
+/* A feature the device cannot change stays as it is; the reply says the wanted bit did not take. */
+Test(pl_netlink, features_set_of_a_fixed_feature_reports_it_as_wanted_not_active)
+{
+	uint8_t buf[256], reply[8192];
+	int fd = nl_open(NULL);
+	uint16_t eth = family(fd, "ethtool");
+	uint64_t hw, active, after;
+	struct nlmsghdr *nlh;
+	unsigned int i;
+
+	features_of_lo(fd, eth, &hw, &active);
+	for (i = 0; i < 64; i++)
+		if (!(hw & (1ULL << i)) && i != 10 && i != FEAT_NETNS_LOCAL && i != 2 && i != 12)
+			break;
+	cr_assert_lt(i, 64);
+	nlh = features_start(buf, eth, ETHTOOL_MSG_FEATURES_SET, ETHTOOL_FLAG_COMPACT_BITSETS);
+	{
+		struct nlattr *w = nest_start(nlh, ETHTOOL_A_FEATURES_WANTED);
+		struct nlattr *bits = nest_start(nlh, ETHTOOL_A_BITSET_BITS);
+		struct nlattr *bit = nest_start(nlh, ETHTOOL_A_BITSET_BITS_BIT);
+
+		put_u32(nlh, ETHTOOL_A_BITSET_BIT_INDEX, i);
+		if (!(active & (1ULL << i)))
+			put(nlh, ETHTOOL_A_BITSET_BIT_VALUE, NULL, 0);
+		nest_end(nlh, bit);
+		nest_end(nlh, bits);
+		nest_end(nlh, w);
+	}
+	cr_assert_eq(request(fd, nlh, reply, sizeof(reply)), 0);
+	cr_assert_eq(
+		compact_bits(attr((void *)reply, ETHTOOL_A_FEATURES_WANTED), ETHTOOL_A_BITSET_MASK),
+		1ULL << i);
+	cr_assert_eq(
+		compact_bits(attr((void *)reply, ETHTOOL_A_FEATURES_ACTIVE), ETHTOOL_A_BITSET_MASK),
+		0);
+	features_of_lo(fd, eth, &hw, &after);
+	cr_assert_eq(after, active);
+	close(fd);
+}
+
+/* ethnl_parse_bitset(), ethnl_parse_bit(), ethnl_set_features(): the refusals and their texts. */
+Test(pl_netlink, features_set_refuses_bad_bitsets_with_the_kernels_messages)
+{
+	uint8_t buf[256], reply[8192];
+	int fd = nl_open(NULL);
+	uint16_t eth = family(fd, "ethtool");
+	uint32_t size = 64, value[2] = { 0, 0 };
+	struct nlmsghdr *nlh;
+	struct nlattr *w;
+
+	nlh = features_start(buf, eth, ETHTOOL_MSG_FEATURES_SET, 0);
+	put_wanted_by_name(nlh, "no-such-feature", true);
+	cr_assert_eq(request(fd, nlh, reply, sizeof(reply)), -EOPNOTSUPP);
+	cr_assert_str_eq(ext_msg((void *)reply), "bit name not found");
+
+	nlh = features_start(buf, eth, ETHTOOL_MSG_FEATURES_SET, 0);
+	put_wanted_by_name(nlh, "netns-local", true);
+	cr_assert_eq(request(fd, nlh, reply, sizeof(reply)), -EINVAL);
+	cr_assert_str_eq(ext_msg((void *)reply), "attempt to change non-ethtool features");
+
+	nlh = features_start(buf, eth, ETHTOOL_MSG_FEATURES_SET, 0);
+	w = nest_start(nlh, ETHTOOL_A_FEATURES_WANTED);
+	put(nlh, ETHTOOL_A_BITSET_SIZE, &size, sizeof(size));
+	put(nlh, ETHTOOL_A_BITSET_VALUE, value, sizeof(value));
+	nest_end(nlh, w);
+	cr_assert_eq(request(fd, nlh, reply, sizeof(reply)), -EINVAL);
+	cr_assert_str_eq(ext_msg((void *)reply), "missing mask in compact nonlist bitset");
+
+	nlh = features_start(buf, eth, ETHTOOL_MSG_FEATURES_SET, 0);
+	w = nest_start(nlh, ETHTOOL_A_FEATURES_WANTED);
+	put(nlh, ETHTOOL_A_BITSET_SIZE, &size, sizeof(size));
+	put(nlh, ETHTOOL_A_BITSET_VALUE, value, 4);
+	put(nlh, ETHTOOL_A_BITSET_NOMASK, NULL, 0);
+	nest_end(nlh, w);
+	cr_assert_eq(request(fd, nlh, reply, sizeof(reply)), -EINVAL);
+	cr_assert_str_eq(ext_msg((void *)reply), "bitset value length does not match size");
+
+	nlh = features_start(buf, eth, ETHTOOL_MSG_FEATURES_SET, 0);
+	cr_assert_eq(request(fd, nlh, reply, sizeof(reply)), -EINVAL);
+	close(fd);
+}
+
+/* ---- the trace ---- */
+
+static void slurp_fd(int fd, char *buf, size_t cap)
+{
+	size_t len = 0;
+	ssize_t n;
+
+	while (len + 1 < cap && (n = read(fd, buf + len, cap - 1 - len)) > 0)
+		len += (size_t)n;
+	buf[len] = '\0';
+}
+
+/*
+ * devmem run -v: a refused request's trace line gives the library's longer
+ * reason (here the queue and the device's queue count) while the extack the
+ * program reads has the kernel's (none, for a queue out of range).
+ */
+Test(pl_netlink, the_trace_line_gives_the_librarys_reason_of_a_refusal)
+{
+	char out[4096], err[16384];
+	int o[2], e[2], status;
+	pid_t pid;
+
+	cr_assert_eq(pipe(o), 0);
+	cr_assert_eq(pipe(e), 0);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (!pid) {
+		dup2(o[1], 1);
+		dup2(e[1], 2);
+		setenv("DEVMEM_RUN_TRACE", "1", 1);
+		execl("/proc/self/exe", "test_pl_netlink",
+		      "pl_netlink::bind_rx_of_a_queue_out_of_range_is_einval", (char *)NULL);
+		_exit(127);
+	}
+	close(o[1]);
+	close(e[1]);
+	slurp_fd(e[0], err, sizeof(err));
+	slurp_fd(o[0], out, sizeof(out));
+	close(o[0]);
+	close(e[0]);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s", out);
+	cr_assert_not_null(strstr(err, "devmem: netlink netdev bind-rx ifindex=1 fd="), "%s", err);
+	cr_assert_not_null(strstr(err, "queues=rx:0,rx:1000 = -EINVAL (rx queue 1000 out of range"),
+			   "%s", err);
+	cr_assert_null(strstr(out, "devmem:"), "%s", out);
+}
+
+/*
+ * A child forked without exec after the software NIC started cannot use it
+ * (README's fork()): its requests are refused with EIO, as the library's
+ * calls are there, never left without an answer.
+ */
+Test(pl_netlink, a_child_forked_after_use_gets_eio_not_silence)
+{
+	uint8_t reply[512];
+	int fd = nl_open(NULL), dmabuf = host_dmabuf(1 << 20), status;
+	uint16_t netdev = family(fd, "netdev"), eth = family(fd, "ethtool");
+	pid_t pid;
+
+	cr_assert_eq(rings_set_split(fd, eth, ETHTOOL_TCP_DATA_SPLIT_ENABLED), 0);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (!pid) {
+		int cfd = nl_open(NULL);
+
+		_exit(bind_rx(cfd, netdev, LO, (uint32_t)dmabuf, 1, reply, sizeof(reply)) == -EIO ?
+			      0 :
+			      1);
+	}
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %#x", status);
+	close(fd);
+	close(dmabuf);
 }
