@@ -31,6 +31,7 @@ extern const char *const pl_feature_names[PL_NETDEV_FEATURE_COUNT];
 #define PL_RXH_XFRM_NO_CHANGE 0xff
 /* struct ethtool_rxfh.hfunc: leave the hash function as it is (kernel-internal value) */
 #define PL_ETH_RSS_HASH_NO_CHANGE 0
+#define PL_ETH_RSS_HASH_TOP 1 /* ETH_RSS_HASH_TOP: Toeplitz */
 
 /*
  * The stand-in asks the owner of the software NIC over a unix stream

@@ -744,7 +744,7 @@ static int pl_get_rxfh(struct pl_ethtool_req *r)
 {
 	uint32_t user_indir_size, user_key_size, indir[DEVMEM_RSS_INDIR_SIZE];
 	struct ethtool_rxfh rxfh;
-	uint8_t zero = 0;
+	uint8_t zero = 0, top = PL_ETH_RSS_HASH_TOP;
 	int err;
 
 	if (copy_from_user(&rxfh, r->useraddr, sizeof(rxfh)))
@@ -763,8 +763,8 @@ static int pl_get_rxfh(struct pl_ethtool_req *r)
 	err = devmem_rss_get(r->ctl, r->ifindex, rxfh.rss_context, indir);
 	if (err)
 		return err;
-	/* hfunc 0: no hash function of ETH_SS_RSS_HASH_FUNCS; input_xfrm 0 */
-	if (copy_to_user(r->useraddr + offsetof(struct ethtool_rxfh, hfunc), &zero, 1) ||
+	/* the hash is Toeplitz (ETH_RSS_HASH_TOP), as netlink's rss-get says; input_xfrm 0 */
+	if (copy_to_user(r->useraddr + offsetof(struct ethtool_rxfh, hfunc), &top, 1) ||
 	    copy_to_user(r->useraddr + offsetof(struct ethtool_rxfh, rsvd8), &zero, 1))
 		return -EFAULT;
 	if (user_indir_size && copy_to_user(r->useraddr + offsetof(struct ethtool_rxfh, rss_config),
@@ -800,8 +800,8 @@ static int pl_set_rxfh(struct pl_ethtool_req *r)
 	    (rxfh.indir_size == ETH_RXFH_INDIR_NO_CHANGE &&
 	     rxfh.hfunc == PL_ETH_RSS_HASH_NO_CHANGE && xfrm == PL_RXH_XFRM_NO_CHANGE))
 		return -EINVAL;
-	/* no hash function can be chosen */
-	if (rxfh.hfunc != PL_ETH_RSS_HASH_NO_CHANGE)
+	/* the device has Toeplitz alone: asking for it changes nothing, any other is refused */
+	if (rxfh.hfunc != PL_ETH_RSS_HASH_NO_CHANGE && rxfh.hfunc != PL_ETH_RSS_HASH_TOP)
 		return -EOPNOTSUPP;
 	if (rxfh.indir_size && rxfh.indir_size != ETH_RXFH_INDIR_NO_CHANGE) {
 		err = pl_copy_validate_indir(

@@ -667,7 +667,7 @@ Test(pl_ethtool, srxfhindir_sets_validates_and_size_0_resets)
 	cr_assert_eq(r.ring[6], 2);
 }
 
-Test(pl_ethtool, grssh_reports_the_table_and_no_hash_key)
+Test(pl_ethtool, grssh_reports_the_table_toeplitz_and_no_hash_key)
 {
 	struct rxfh r = { .h = { .cmd = ETHTOOL_GRSSH } };
 
@@ -678,6 +678,8 @@ Test(pl_ethtool, grssh_reports_the_table_and_no_hash_key)
 	r.h.indir_size = INDIR;
 	cr_assert_eq(eth_ioctl("lo", &r), 0);
 	cr_assert_eq(r.indir[5], 1);
+	/* the hash netlink's rss-get names too: ETH_RSS_HASH_TOP */
+	cr_assert_eq(r.h.hfunc, 1);
 	r.h.key_size = 40;
 	assert_fails(eth_ioctl("lo", &r), EINVAL);
 }
@@ -745,7 +747,7 @@ Test(pl_ethtool, srssh_rules_on_sizes_reserved_fields_and_contexts)
 	assert_fails(eth_ioctl("lo", &r), ENOENT);
 	/* a hash function or symmetric hashing the device does not have */
 	r.h.rss_context = 0;
-	r.h.hfunc = 1; /* ETH_RSS_HASH_TOP */
+	r.h.hfunc = 2; /* ETH_RSS_HASH_XOR: the device has Toeplitz alone */
 	assert_fails(eth_ioctl("lo", &r), EOPNOTSUPP);
 	r.h.hfunc = 0;
 	r.h.rsvd8[0] = 1; /* input_xfrm: symmetric xor */
