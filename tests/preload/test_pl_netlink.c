@@ -17,6 +17,7 @@
 #include <linux/rtnetlink.h>
 #include <linux/udmabuf.h>
 #include <net/if.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1990,6 +1991,53 @@ Test(pl_netlink, a_child_forked_after_use_gets_eio_not_silence)
 	}
 	cr_assert_eq(waitpid(pid, &status, 0), pid);
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %#x", status);
+	close(fd);
+	close(dmabuf);
+}
+
+/*
+ * A tx binding steers nothing: a socket connected by a process that holds
+ * only a tx binding is an ordinary socket, its data waits in the kernel
+ * socket, and poll() sees it there (on a devmem NIC, bind-tx touches no rx
+ * queue).
+ */
+Test(pl_netlink, a_tx_binding_leaves_the_processes_sockets_plain)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t alen = sizeof(a);
+	uint8_t buf[128], reply[512];
+	int fd = nl_open(NULL), dmabuf = host_dmabuf(1 << 20), l, c, s;
+	uint16_t netdev = family(fd, "netdev");
+	struct nlmsghdr *nlh = msg_start(buf, netdev, NLM_F_ACK, 9, NETDEV_CMD_BIND_TX);
+	struct pollfd pfd = { .events = POLLIN };
+	char x = 0;
+
+	put_u32(nlh, NETDEV_A_DMABUF_IFINDEX, LO);
+	put_u32(nlh, NETDEV_A_DMABUF_FD, (uint32_t)dmabuf);
+	cr_assert_eq(request(fd, nlh, reply, sizeof(reply)), 0);
+
+	l = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert_geq(l, 0);
+	cr_assert_eq(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(listen(l, 1), 0);
+	cr_assert_eq(getsockname(l, (struct sockaddr *)&a, &alen), 0);
+	c = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert_eq(connect(c, (struct sockaddr *)&a, sizeof(a)), 0);
+	s = accept(l, NULL, NULL);
+	cr_assert_geq(s, 0);
+	cr_assert_eq(write(s, "x", 1), 1);
+	/* the byte stays in the kernel socket: poll sees it, a plain read takes it */
+	usleep(100 * 1000);
+	pfd.fd = c;
+	cr_assert_eq(poll(&pfd, 1, 2000), 1);
+	cr_assert(pfd.revents & POLLIN);
+	cr_assert_eq(ioctl(c, FIONREAD, &alen), 0);
+	cr_assert_eq(alen, 1, "the kernel socket holds %u bytes", alen);
+	cr_assert_eq(read(c, &x, 1), 1);
+	cr_assert_eq(x, 'x');
+	close(s);
+	close(c);
+	close(l);
 	close(fd);
 	close(dmabuf);
 }
