@@ -161,7 +161,8 @@ int devmem_test_live_dma_bufs(void)
 static void settle_shim(void)
 {
 #ifdef DEVMEM_TEST_NO_LIBRARY
-	void (*release_all)(void) = (void (*)(void))dlsym(RTLD_DEFAULT, "devmem_preload_release_all");
+	void (*release_all)(void) =
+		(void (*)(void))dlsym(RTLD_DEFAULT, "devmem_preload_release_all");
 
 	if (release_all)
 		release_all();

@@ -11,7 +11,22 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "devmem/device.h"
 #include "devmem/kdmabuf.h"
+
+struct dma_buf_attachment;
+struct sg_table;
+
+/*
+ * map_dma_buf for a buffer a software device reaches through one CPU
+ * mapping, [@vaddr, @vaddr + @size) (a wrapped kernel dma-buf, a software
+ * udmabuf): device addresses over it, cut at the largest segment an sg
+ * entry holds. 0 and the table in *@out, or a negative errno; @who names
+ * the buffer in devmem_last_error(). vaddr_unmap_dma_buf() undoes it.
+ */
+int vaddr_map_dma_buf(struct dma_buf_attachment *attach, void *vaddr, size_t size,
+		      enum dma_data_direction dir, const char *who, struct sg_table **out);
+void vaddr_unmap_dma_buf(struct dma_buf_attachment *attach, struct sg_table *sgt);
 
 /*
  * Wrap @fd, a kernel dma-buf fd, as a dma_buf. On success the buffer owns

@@ -27,7 +27,8 @@
 #include "lib/error.h"
 
 /* The longest sg entry that is still a whole number of pages. */
-#define KDMABUF_MAX_SEGMENT ((size_t)UINT_MAX & ~(PAGE_SIZE - 1))
+/* the largest sg entry: dma_length is 32 bits */
+#define VADDR_MAX_SEGMENT ((size_t)UINT_MAX & ~(PAGE_SIZE - 1))
 
 /* dmabuf->priv of a wrapped kernel dma-buf. Immutable after export. */
 struct kdmabuf {
@@ -129,7 +130,7 @@ int devmem_kdmabuf_fdinfo(int fd, struct devmem_kdmabuf_info *info)
 
 /* map_dma_buf / unmap_dma_buf: device addresses over the CPU mapping */
 
-static void kdmabuf_unmap_entries(struct device *dev, struct sg_table *sgt, unsigned int n)
+static void vaddr_unmap_entries(struct device *dev, struct sg_table *sgt, unsigned int n)
 {
 	unsigned int i;
 
@@ -137,33 +138,26 @@ static void kdmabuf_unmap_entries(struct device *dev, struct sg_table *sgt, unsi
 		dma_unmap_range(dev, sgt->sgl[i].dma_address, sgt->sgl[i].dma_length);
 }
 
-static int kdmabuf_map_dma_buf(struct dma_buf_attachment *attach, enum dma_data_direction dir,
-			       struct sg_table **out)
+int vaddr_map_dma_buf(struct dma_buf_attachment *attach, void *vaddr, size_t size,
+		      enum dma_data_direction dir, const char *who, struct sg_table **out)
 {
-	struct kdmabuf *kd = attach->dmabuf->priv;
 	struct scatterlist *sg;
 	struct sg_table *sgt;
 	size_t offset = 0;
 	unsigned int i;
 	int ret;
 
-	/* the kernel maps its pages for its own devices; ours reach memory through the CPU's */
-	if (!kd->vaddr)
-		return devmem_err(kd->map_err,
-				  "kernel dma-buf (%s) cannot be mapped by a software device: "
-				  "its exporter refused mmap: %s",
-				  kd->exp_name, strerror(-kd->map_err));
 	sgt = calloc(1, sizeof(*sgt));
 	if (!sgt)
-		return devmem_err(-ENOMEM, "kernel dma-buf: no memory for an sg table");
-	ret = sg_alloc_table(sgt, (unsigned int)DIV_ROUND_UP(kd->size, KDMABUF_MAX_SEGMENT));
+		return devmem_err(-ENOMEM, "%s: no memory for an sg table", who);
+	ret = sg_alloc_table(sgt, (unsigned int)DIV_ROUND_UP(size, VADDR_MAX_SEGMENT));
 	if (ret)
 		goto err_free;
 	for_each_sgtable_dma_sg(sgt, sg, i)
 	{
-		size_t len = min(kd->size - offset, KDMABUF_MAX_SEGMENT);
+		size_t len = min(size - offset, VADDR_MAX_SEGMENT);
 
-		ret = dma_map_range(attach->dev, (char *)kd->vaddr + offset, len, dir,
+		ret = dma_map_range(attach->dev, (char *)vaddr + offset, len, dir,
 				    &sg->dma_address);
 		if (ret)
 			goto err_unmap;
@@ -175,19 +169,38 @@ static int kdmabuf_map_dma_buf(struct dma_buf_attachment *attach, enum dma_data_
 	return 0;
 
 err_unmap:
-	kdmabuf_unmap_entries(attach->dev, sgt, i);
+	vaddr_unmap_entries(attach->dev, sgt, i);
 	sg_free_table(sgt);
 err_free:
 	free(sgt);
 	return ret;
 }
 
+void vaddr_unmap_dma_buf(struct dma_buf_attachment *attach, struct sg_table *sgt)
+{
+	vaddr_unmap_entries(attach->dev, sgt, sgt->nents);
+	sg_free_table(sgt);
+	free(sgt);
+}
+
+static int kdmabuf_map_dma_buf(struct dma_buf_attachment *attach, enum dma_data_direction dir,
+			       struct sg_table **out)
+{
+	struct kdmabuf *kd = attach->dmabuf->priv;
+
+	/* the kernel maps its pages for its own devices; ours reach memory through the CPU's */
+	if (!kd->vaddr)
+		return devmem_err(kd->map_err,
+				  "kernel dma-buf (%s) cannot be mapped by a software device: "
+				  "its exporter refused mmap: %s",
+				  kd->exp_name, strerror(-kd->map_err));
+	return vaddr_map_dma_buf(attach, kd->vaddr, kd->size, dir, "kernel dma-buf", out);
+}
+
 static void kdmabuf_unmap_dma_buf(struct dma_buf_attachment *attach, struct sg_table *sgt,
 				  enum dma_data_direction dir)
 {
-	kdmabuf_unmap_entries(attach->dev, sgt, sgt->nents);
-	sg_free_table(sgt);
-	free(sgt);
+	vaddr_unmap_dma_buf(attach, sgt);
 }
 
 /* CPU access: the kernel exporter's own begin/end, through DMA_BUF_IOCTL_SYNC */

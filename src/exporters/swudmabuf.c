@@ -47,9 +47,6 @@
 #define MADV_POPULATE_WRITE 23 /* linux 5.14 */
 #endif
 
-/* The longest sg entry that is still a whole number of pages. */
-#define SWUDMABUF_MAX_SEGMENT ((size_t)UINT_MAX & ~(PAGE_SIZE - 1))
-
 struct swudmabuf_range {
 	int memfd; /* our own duplicate: the pages live while the buffer does */
 	uint64_t offset;
@@ -80,65 +77,20 @@ bool swudmabuf_is(const struct dma_buf *dmabuf)
 	return dmabuf && dmabuf->ops == &swudmabuf_ops;
 }
 
-/* map_dma_buf / unmap_dma_buf: device addresses of the stretch, cut at segment size */
-
-static unsigned int swudmabuf_nents(const struct swudmabuf *swb)
-{
-	return DIV_ROUND_UP(swb->size, SWUDMABUF_MAX_SEGMENT);
-}
-
-static void swudmabuf_unmap_entries(struct device *dev, struct sg_table *sgt, unsigned int n)
-{
-	unsigned int i;
-
-	for (i = 0; i < n; i++)
-		dma_unmap_range(dev, sgt->sgl[i].dma_address, sgt->sgl[i].dma_length);
-}
+/* map_dma_buf / unmap_dma_buf: device addresses of the stretch (kdmabuf.c) */
 
 static int swudmabuf_map_dma_buf(struct dma_buf_attachment *attach, enum dma_data_direction dir,
 				 struct sg_table **out)
 {
 	struct swudmabuf *swb = attach->dmabuf->priv;
-	struct scatterlist *sg;
-	struct sg_table *sgt;
-	size_t offset = 0, len;
-	unsigned int i;
-	int ret;
 
-	sgt = calloc(1, sizeof(*sgt));
-	if (!sgt)
-		return devmem_err(-ENOMEM, "udmabuf: no memory for an sg table");
-	ret = sg_alloc_table(sgt, swudmabuf_nents(swb));
-	if (ret)
-		goto err_free;
-	for_each_sgtable_dma_sg(sgt, sg, i)
-	{
-		len = min(swb->size - offset, SWUDMABUF_MAX_SEGMENT);
-		ret = dma_map_range(attach->dev, (char *)swb->vaddr + offset, len, dir,
-				    &sg->dma_address);
-		if (ret)
-			goto err_unmap;
-		sg->dma_length = len;
-		sg->domain = DMA_DOMAIN_IOMMU;
-		offset += len;
-	}
-	*out = sgt;
-	return 0;
-
-err_unmap:
-	swudmabuf_unmap_entries(attach->dev, sgt, i);
-	sg_free_table(sgt);
-err_free:
-	free(sgt);
-	return ret;
+	return vaddr_map_dma_buf(attach, swb->vaddr, swb->size, dir, "udmabuf", out);
 }
 
 static void swudmabuf_unmap_dma_buf(struct dma_buf_attachment *attach, struct sg_table *sgt,
 				    enum dma_data_direction dir)
 {
-	swudmabuf_unmap_entries(attach->dev, sgt, sgt->nents);
-	sg_free_table(sgt);
-	free(sgt);
+	vaddr_unmap_dma_buf(attach, sgt);
 }
 
 static void swudmabuf_free(struct swudmabuf *swb)

@@ -563,12 +563,25 @@ PL_EXPORT int socket(int domain, int type, int protocol)
 	return fd;
 }
 
+/* our pid for process_vm_readv, kept so a send pays no getpid(); a child gets its own */
+static pid_t pl_pid; /* atomic */
+
+static void pl_pid_reset(void)
+{
+	__atomic_store_n(&pl_pid, 0, __ATOMIC_RELAXED);
+}
+
 /* Copy from the caller's memory as the kernel would: a bad address is false, never a fault. */
 static bool pl_peek_user(void *dst, const void *src, size_t len)
 {
 	struct iovec local = { dst, len }, remote = { (void *)src, len };
+	pid_t pid = __atomic_load_n(&pl_pid, __ATOMIC_RELAXED);
 
-	return process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == (ssize_t)len;
+	if (unlikely(!pid)) {
+		pid = getpid();
+		__atomic_store_n(&pl_pid, pid, __ATOMIC_RELAXED);
+	}
+	return process_vm_readv(pid, &local, 1, &remote, 1, 0) == (ssize_t)len;
 }
 
 /*
@@ -1379,6 +1392,7 @@ __attribute__((constructor)) static void pl_init(void)
 	const char *top = getenv("DEVMEM_RUN_PID");
 
 	pl_ready();
+	pthread_atfork(NULL, NULL, pl_pid_reset);
 	pl_run_top = top && strtol(top, NULL, 10) == (long)getpid();
 	pl_tracing = pl_env_on("DEVMEM_RUN_TRACE");
 	pl_debugging = pl_env_on("DEVMEM_DEBUG");

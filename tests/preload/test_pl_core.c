@@ -9,7 +9,9 @@
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/mman.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "devmem/uapi.h"
@@ -233,5 +235,57 @@ Test(pl_core, dup2_over_a_devmem_socket_closes_it)
 	cr_assert_eq(read(s, buf, 1), 0);
 	close(s);
 	close(devnull);
+	close(c);
+}
+
+/*
+ * The shim reads a MSG_ZEROCOPY send's msghdr from the caller's own memory:
+ * in a forked child that is the child's, not the parent's it was forked from.
+ */
+Test(pl_core, a_forked_childs_zerocopy_send_reads_the_childs_msghdr)
+{
+	struct page {
+		struct msghdr msg;
+		struct iovec iov;
+		char cbuf[CMSG_SPACE(sizeof(__u32))];
+		char data[4];
+	} *pg = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct cmsghdr *cm;
+	__u32 id = 4242;
+	int s, c, status;
+	pid_t pid;
+	char got[4];
+
+	cr_assert_neq(pg, MAP_FAILED);
+	tcp_pair(&s, &c);
+	/* the parent's copy: a devmem send naming no binding (EINVAL), which primes the shim */
+	memcpy(pg->data, "kids", 4);
+	pg->iov = (struct iovec){ pg->data, 4 };
+	pg->msg = (struct msghdr){ .msg_iov = &pg->iov,
+				   .msg_iovlen = 1,
+				   .msg_control = pg->cbuf,
+				   .msg_controllen = sizeof(pg->cbuf) };
+	cm = CMSG_FIRSTHDR(&pg->msg);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_DEVMEM_DMABUF;
+	cm->cmsg_len = CMSG_LEN(sizeof(id));
+	memcpy(CMSG_DATA(cm), &id, sizeof(id));
+	cr_assert_eq(sendmsg(c, &pg->msg, MSG_ZEROCOPY), -1);
+	cr_assert_eq(errno, EINVAL);
+
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		/* the child's copy: a plain send (no SO_ZEROCOPY: the kernel copies) */
+		pg->msg.msg_control = NULL;
+		pg->msg.msg_controllen = 0;
+		_exit(sendmsg(c, &pg->msg, MSG_ZEROCOPY) == 4 ? 0 : 1);
+	}
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the child's send failed");
+	read_exactly(s, got, 4);
+	cr_assert_eq(memcmp(got, "kids", 4), 0);
+	munmap(pg, 4096);
+	close(s);
 	close(c);
 }
